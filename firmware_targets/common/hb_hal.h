@@ -1,0 +1,28 @@
+/*
+ * The hardware abstraction that the portable DUT core (hb_dut.c) needs from a target.
+ * One implementation per folder in firmware_targets/ (host, mps2-an386, ...).
+ */
+#ifndef HB_HAL_H
+#define HB_HAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void hb_hal_init(void);
+
+/* Serial line. hb_hal_getc blocks until a byte arrives and returns it (0..255). */
+int hb_hal_getc(void);
+void hb_hal_write(const uint8_t *buf, size_t len);
+
+/* A free-running 64-bit tick counter, safe across hardware counter overflow.
+ * hb_hal_timer_hz() says how many ticks make one second of device time.
+ * hb_hal_timer_name() names the timer, e.g. "systick", "dwt-cyccnt", "clock_monotonic". */
+uint64_t hb_hal_ticks(void);
+uint32_t hb_hal_timer_hz(void);
+const char *hb_hal_timer_name(void);
+
+/* Energy mode: toggle the timestamp GPIO that the power probe watches (MLPerf Tiny style).
+ * A no-op on emulated and host targets. */
+void hb_hal_timestamp_pulse(void);
+
+#endif
