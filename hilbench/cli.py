@@ -1,0 +1,239 @@
+"""The ``hilbench`` command: a thin front end over the stages, like the pytest plugin.
+
+Each subcommand is a small function registered with :func:`command`; a stage adds its own
+subcommands in its own module and lists that module in ``COMMAND_MODULES``. Errors that are
+the user's to fix (:class:`~hilbench.errors.HilbenchError`) print one message on stderr and
+exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import textwrap
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+from hilbench import __version__
+from hilbench.errors import HilbenchError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+# Modules that register subcommands when imported (besides this one). A stage that adds
+# commands appends its module here.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its help texts, its arguments, and the function that runs it."""
+
+    name: str
+    summary: str
+    """One line, shown in ``hilbench --help``."""
+    description: str
+    """What it does, its defaults and examples, shown in ``hilbench NAME --help``."""
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, *, summary: str, description: str,
+            arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None):
+    """Register the decorated ``run(args) -> exit status`` function as ``hilbench NAME``."""
+
+    def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        if name in COMMANDS:
+            raise RuntimeError(f"hilbench subcommand '{name}' is registered twice")
+        COMMANDS[name] = Command(name, summary, textwrap.dedent(description).strip(), arguments, run)
+        return run
+
+    return register
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every registered subcommand."""
+    for module in COMMAND_MODULES:
+        importlib.import_module(module)
+    parser = argparse.ArgumentParser(
+        prog="hilbench",
+        description="Hardware-in-the-loop benchmarking for TinyML: build models into firmware, "
+                    "run them on boards (or their emulated twins, or this computer) and measure "
+                    "latency, accuracy and energy.",
+        epilog="Run 'hilbench COMMAND --help' for a command's options and examples. "
+               "The benchmark suite itself runs under pytest: pytest --board=nano33",
+    )
+    parser.add_argument("--version", action="version", version=f"hilbench {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for entry in COMMANDS.values():
+        sub = subparsers.add_parser(entry.name, help=entry.summary, description=entry.description,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+        entry.add_arguments(sub)
+        sub.set_defaults(run=entry.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hilbench`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except HilbenchError as error:
+        print(f"hilbench: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("hilbench: interrupted", file=sys.stderr)
+        return 130
+
+
+# ---------------------------------------------------------------- shared pieces
+
+
+def add_lab_arguments(parser: argparse.ArgumentParser, *, require_hardware: bool = True) -> None:
+    """``--lab``, ``--emulate`` and (optionally) ``--require-hardware``, as in the pytest plugin."""
+    parser.add_argument("--lab", metavar="FILE",
+                        help="lab file that adds boards or overrides catalog fields "
+                             "(default: ./hilbench.yaml when it exists)")
+    parser.add_argument("--emulate", action="store_true",
+                        help="use each board's emulated twin even when the board is connected")
+    if require_hardware:
+        parser.add_argument("--require-hardware", action="store_true",
+                            help="fail instead of falling back to the emulated twin when a board "
+                                 "is not connected")
+
+
+def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A plain-text table with left-aligned columns; None shows as empty."""
+    text_rows = [["" if cell is None else str(cell) for cell in row] for row in rows]
+    widths = [max([len(header)] + [len(row[i]) for row in text_rows]) for i, header in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in text_rows]
+    return "\n".join(lines)
+
+
+def format_clock(clock_hz: int) -> str:
+    """``64 MHz``; ``-`` when unknown (0)."""
+    if not clock_hz:
+        return "-"
+    return f"{clock_hz / 1e6:g} MHz"
+
+
+# ---------------------------------------------------------------- hilbench boards
+
+
+def _boards_arguments(parser: argparse.ArgumentParser) -> None:
+    add_lab_arguments(parser, require_hardware=False)
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also say why each board runs the way it does")
+
+
+@command(
+    "boards",
+    summary="list the boards and how each would run now (hardware, emulated or host)",
+    arguments=_boards_arguments,
+    description="""
+        List every board of the catalog (plus the lab file's) with its MCU, core and clock,
+        and how it would run if benchmarked now:
+          hardware on PORT       the board is connected (found by USB id, serial number,
+                                 port or URL)
+          emulated on qemu M     not connected (or --emulate): its emulated twin runs instead
+          host                   the firmware runs on this computer
+
+        The lab file (--lab FILE, default ./hilbench.yaml) adds boards and overrides fields:
+
+          boards:
+            nano33:
+              connection: {serial_number: "A8A8B5D45EB4D44F"}
+              power_probe: {kind: joulescope, serial: "000415"}
+            nano33-b:
+              extends: nano33
+              connection: {port: /dev/ttyACM3}
+
+        HILBENCH_LIST_PORTS=FILE replays a port list recorded with 'hilbench ports --save'.
+
+        examples:
+          hilbench boards
+          hilbench boards --lab lab/rack1.yaml -v
+          hilbench boards --emulate
+    """,
+)
+def boards_command(args: argparse.Namespace) -> int:
+    """Print the board table."""
+    from hilbench.boards import (Board, ResolvedBoard, load_boards, pinned_ports, resolve_board,
+                                 scan_ports)
+
+    catalog = load_boards(args.lab)
+    ports = scan_ports()
+    pinned = pinned_ports(catalog.boards.values())
+    outcomes: list[tuple[Board, ResolvedBoard | None, str]] = []
+    for board in catalog.boards.values():
+        try:
+            resolved = resolve_board(board, ports, emulate=args.emulate, pinned=pinned)
+            outcomes.append((board, resolved, resolved.reason))
+        except HilbenchError as error:
+            # One ambiguous board must not hide the others: show its problem under the table.
+            outcomes.append((board, None, str(error)))
+    claims = Counter(r.port for _, r, _ in outcomes if r is not None and r.mode == "hardware")
+    rows, notes = [], []
+    for board, resolved, reason in outcomes:
+        if resolved is None:
+            runs_now = "unresolved (see below)"
+        elif resolved.mode == "hardware" and claims[resolved.port] > 1:
+            runs_now = f"{resolved.describe()} (shared, see below)"
+            reason = (f"{resolved.port} matches several boards by USB id; pin each with "
+                      "connection.serial_number in hilbench.yaml (see 'hilbench ports')")
+        else:
+            runs_now = resolved.describe()
+        rows.append((board.name, board.mcu, board.core, format_clock(board.clock_hz), runs_now))
+        if args.verbose or "see below" in runs_now:
+            notes.append(f"{board.name}: {reason}")
+    print(format_table(("board", "MCU", "core", "clock", "runs now"), rows))
+    if notes:
+        print()
+        print("\n".join(notes))
+    print(f"\nboards from: {', '.join(str(source) for source in catalog.sources)}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- hilbench ports
+
+
+def _ports_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--save", metavar="FILE",
+                        help="write the port list as JSON, to replay it later with "
+                             "HILBENCH_LIST_PORTS=FILE")
+
+
+@command(
+    "ports",
+    summary="list the serial ports pyserial sees (USB id, serial number), or save them",
+    arguments=_ports_arguments,
+    description="""
+        List the serial ports of this computer with their USB VID:PID and serial number:
+        the data 'hilbench boards' matches against the catalog. Use it to find the serial
+        number to put in hilbench.yaml when several identical boards are attached.
+
+        examples:
+          hilbench ports
+          hilbench ports --save lab-ports.json
+    """,
+)
+def ports_command(args: argparse.Namespace) -> int:
+    """Print (or save) the live serial port list."""
+    from hilbench.boards.ports import live_ports, record_ports
+
+    if args.save:
+        count = record_ports(args.save)
+        print(f"saved {count} port(s) to {args.save}")
+        return EXIT_OK
+    rows = [(p.device, f"{p.vid:04x}:{p.pid:04x}" if p.vid is not None else "", p.serial_number,
+             p.description) for p in live_ports()]
+    print(format_table(("port", "usb id", "serial number", "description"), rows))
+    return EXIT_OK
