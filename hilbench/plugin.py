@@ -1,0 +1,314 @@
+"""The hilbench pytest plugin (entry point ``pytest11: hilbench``).
+
+Options: ``--board`` (repeatable, comma-separated), ``--model`` (repeatable: a zoo name, a
+MLPerf Tiny reference model name, or a .tflite path), ``--emulate``, ``--require-hardware``,
+``--lab FILE``, ``--results-dir DIR``.
+
+Fixtures, usable in any project's tests:
+
+``board``
+    a :class:`~hilbench.boards.ResolvedBoard` (the board and how it runs: hardware,
+    emulated or host). Parametrized once per ``--board`` value; a test may parametrize it
+    itself with board names: ``@pytest.mark.parametrize("board", ["host"], indirect=True)``.
+``tflite_model``
+    the path of the model under test. Parametrized once per ``--model`` value (default: the
+    reference models, see :func:`hilbench.bench.default_models`); override the fixture to
+    pin a test to one model.
+``dut``
+    a ready :class:`hilbench.bench.Dut` for (board, tflite_model): firmware built, deployed,
+    serial session open. Opened once per pair and shared by the tests that ask for it.
+``hilbench_results``
+    records result rows: ``hilbench_results.record(row)``; rows go to the run folder under
+    ``--results-dir`` and into the summary table at the end of the session.
+
+Without ``--board`` the plugin is inert: it adds no tests and prints nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import pytest
+
+from hilbench.errors import HilbenchError
+
+_STATE = pytest.StashKey["HilbenchState"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hilbench", "hilbench: hardware-in-the-loop TinyML benchmarks")
+    group.addoption("--board", action="append", default=[], metavar="NAME",
+                    help="benchmark on this board (repeatable, or comma-separated: "
+                         "--board=nano33,host). Runs on the real board when it is connected, "
+                         "else on its emulated twin. See 'hilbench boards'.")
+    group.addoption("--model", action="append", default=[], metavar="NAME_OR_PATH",
+                    help="model to benchmark (repeatable): a models_zoo/ name, an MLPerf Tiny "
+                         "reference model name (e.g. kws_ref_model) or a .tflite path. "
+                         "Default: every zoo model (the MLPerf Tiny int8 models when the zoo "
+                         "is empty).")
+    group.addoption("--emulate", action="store_true",
+                    help="use the emulated twin even when a board is connected")
+    group.addoption("--require-hardware", action="store_true",
+                    help="fail when a board is not connected instead of using its twin")
+    group.addoption("--lab", metavar="FILE",
+                    help="lab file adding boards or overriding catalog fields "
+                         "(default: ./hilbench.yaml when it exists)")
+    group.addoption("--results-dir", metavar="DIR",
+                    help="where run folders are written (default: $HILBENCH_RESULTS or ./results)")
+
+
+@dataclass
+class HilbenchState:
+    """What the plugin knows during one pytest session."""
+
+    config: pytest.Config
+    boards: list = field(default_factory=list)       # ResolvedBoard, one per --board
+    models: list[Path] = field(default_factory=list)  # one per --model (or the defaults)
+    rows: list[dict] = field(default_factory=list)
+    recorder: Any = None                               # hilbench.record.store.RunRecorder
+    duts: dict = field(default_factory=dict)           # (board, mode, model) -> Dut | error text
+    exit_stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    @property
+    def active(self) -> bool:
+        """True when --board was given: only then does the plugin add tests and output."""
+        return bool(self.boards)
+
+    def option(self, name: str) -> Any:
+        return self.config.getoption(name)
+
+    def resolve(self, names: list[str]) -> list:
+        """Resolve board names with this session's --lab, --emulate, --require-hardware."""
+        from hilbench.boards import resolve_boards
+
+        return resolve_boards(names, lab=self.option("lab"), emulate=self.option("emulate"),
+                              require_hardware=self.option("require_hardware"))
+
+
+def _state(config: pytest.Config) -> HilbenchState:
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        state = config.stash[_STATE] = HilbenchState(config)
+    return state
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "hilbench: a hilbench benchmark test (added by the plugin)")
+    from hilbench.boards import split_board_names
+
+    names = split_board_names(config.getoption("board") or [])
+    state = _state(config)
+    if not names:
+        return
+    try:
+        state.boards = state.resolve(names)
+        state.models = _models_from_options(config.getoption("model") or [])
+    except HilbenchError as error:
+        raise pytest.UsageError(f"hilbench: {error}") from None
+
+
+def _models_from_options(values: list[str]) -> list[Path]:
+    from hilbench.bench import default_models, find_model
+
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    return [find_model(name) for name in names] if names else default_models()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    state = _state(config)
+    if not state.active:
+        return None
+    lines = [f"hilbench: {b.name}: {b.describe()} ({b.reason})" for b in state.boards]
+    lines.append("hilbench models: " + ", ".join(_model_label(path) for path in state.models))
+    return lines
+
+
+def _model_label(path: Path) -> str:
+    from hilbench.bench import model_name
+
+    return model_name(path)
+
+
+# ---------------------------------------------------------------- parametrization
+
+
+def _uses_plugin_fixture(metafunc: pytest.Metafunc, name: str) -> bool:
+    """True when ``name`` is requested and resolves to this plugin's fixture (not a user's override)."""
+    if name not in metafunc.fixturenames:
+        return False
+    definitions = metafunc._arg2fixturedefs.get(name) or ()
+    return bool(definitions) and definitions[-1].func.__module__ == __name__
+
+
+def _parametrized_by_test(metafunc: pytest.Metafunc, name: str) -> bool:
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        argnames = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
+        if isinstance(argnames, str):
+            argnames = [a.strip() for a in argnames.split(",")]
+        if name in argnames:
+            return True
+    return False
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    state = _state(metafunc.config)
+    if not state.active:
+        return
+    if _uses_plugin_fixture(metafunc, "board") and not _parametrized_by_test(metafunc, "board"):
+        metafunc.parametrize("board", state.boards, ids=[b.name for b in state.boards], indirect=True)
+    if _uses_plugin_fixture(metafunc, "tflite_model") and \
+            not _parametrized_by_test(metafunc, "tflite_model"):
+        metafunc.parametrize("tflite_model", state.models, ids=[_model_label(p) for p in state.models],
+                             indirect=True)
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def board(request: pytest.FixtureRequest):
+    """The board under test, resolved (mode hardware / emulated / host)."""
+    param = getattr(request, "param", None)
+    if param is None:
+        pytest.skip("needs a board: run pytest with --board=NAME (see 'hilbench boards')")
+    if isinstance(param, str):
+        # A test parametrized with board names: resolve them with this session's options.
+        try:
+            [param] = _state(request.config).resolve([param])
+        except HilbenchError as error:
+            pytest.fail(f"hilbench: {error}", pytrace=False)
+    return param
+
+
+@pytest.fixture
+def tflite_model(request: pytest.FixtureRequest) -> Path:
+    """The model under test: a .tflite path."""
+    param = getattr(request, "param", None)
+    if param is None:
+        pytest.skip("needs --board=NAME (and optionally --model=NAME) to choose a model")
+    if isinstance(param, str):
+        from hilbench.bench import find_model
+
+        try:
+            return find_model(param)
+        except HilbenchError as error:
+            pytest.fail(f"hilbench: {error}", pytrace=False)
+    return Path(param)
+
+
+@pytest.fixture
+def dut(request: pytest.FixtureRequest, board, tflite_model):
+    """A ready device under test for (board, tflite_model), shared across tests."""
+    state = _state(request.config)
+    key = (board.name, board.mode, str(tflite_model))
+    if key not in state.duts:
+        from hilbench.bench import open_dut
+
+        try:
+            state.duts[key] = state.exit_stack.enter_context(open_dut(board, tflite_model))
+        except HilbenchError as error:
+            # Remember the failure: the next test on this pair must not rebuild and fail again.
+            state.duts[key] = f"hilbench: {board.name} ({board.describe()}), {tflite_model.name}: {error}"
+    opened = state.duts[key]
+    if isinstance(opened, str):
+        pytest.fail(opened, pytrace=False)
+    return opened
+
+
+class ResultsRecorder:
+    """Collects result rows for the run folder and the end-of-session summary."""
+
+    def __init__(self, state: HilbenchState):
+        self._state = state
+
+    def record(self, row: Mapping[str, object], raw: Mapping[str, Any] | None = None) -> dict:
+        """Validate and store one result row (and optional raw per-inference arrays)."""
+        state = self._state
+        if state.recorder is None:
+            from hilbench.record.store import RunRecorder
+
+            results_dir = state.option("results_dir")
+            lab = state.option("lab")
+            state.recorder = RunRecorder.start(Path(results_dir) if results_dir else None,
+                                               lab_file=Path(lab) if lab else _default_lab_file())
+        try:
+            stored = state.recorder.append_row(row)
+            if raw:
+                state.recorder.write_raw(str(row["board"]), str(row["model"]), raw)
+        except HilbenchError as error:  # a row that breaks the result contract fails its test
+            pytest.fail(f"hilbench: {error}", pytrace=False)
+        state.rows.append(stored)
+        return stored
+
+    @property
+    def run_dir(self) -> Path | None:
+        """The run folder, once a row was recorded."""
+        return self._state.recorder.run_dir if self._state.recorder else None
+
+
+def _default_lab_file() -> Path | None:
+    from hilbench.boards.catalog import LAB_FILE_NAME
+
+    path = Path.cwd() / LAB_FILE_NAME
+    return path if path.is_file() else None
+
+
+@pytest.fixture
+def hilbench_results(request: pytest.FixtureRequest) -> ResultsRecorder:
+    """Record result rows: ``hilbench_results.record(row)``."""
+    return ResultsRecorder(_state(request.config))
+
+
+# ---------------------------------------------------------------- end of session
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = _state(session.config)
+    state.exit_stack.close()   # stop emulators and host processes, close serial ports
+    state.duts.clear()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    state = _state(config)
+    if not state.active:
+        return
+    terminalreporter.section("hilbench results")
+    if not state.rows:
+        terminalreporter.write_line("no result rows were recorded")
+        return
+    terminalreporter.write_line(summary_table(state.rows))
+    if state.recorder is not None:
+        terminalreporter.write_line(f"run folder: {state.recorder.run_dir}")
+
+
+def summary_table(rows: list[Mapping[str, object]]) -> str:
+    """The end-of-session table: every figure printed with the label saying where it came from."""
+    from hilbench.cli import format_table
+
+    def figure(value: object, unit: str = "", source: object = None, digits: int = 4) -> str:
+        if value is None or value == "":
+            return "-"
+        text = f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+        if unit:
+            text += f" {unit}"
+        if source is not None:
+            text += f" [{source or 'unlabelled'}]"
+        return text
+
+    table_rows = []
+    for row in rows:
+        latency = row.get("latency_source")
+        table_rows.append((
+            row.get("board"), row.get("mode"), row.get("model"), row.get("runtime"),
+            figure(row.get("latency_ms_p50"), "ms", latency),
+            figure(row.get("latency_ms_p90"), "ms", latency),
+            figure(row.get("cycles_per_inference"), "", latency, digits=12),
+            figure(row.get("energy_uj"), "uJ", row.get("energy_source")),
+            figure(row.get("bitexact_rate")),
+            figure(row.get("accuracy_delta")),
+        ))
+    return format_table(("board", "mode", "model", "runtime", "latency p50", "latency p90",
+                         "cycles/inference", "energy", "bit-exact", "accuracy delta"), table_rows)
