@@ -23,9 +23,18 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-# Modules that register subcommands when imported (besides this one). A stage that adds
-# commands appends its module here.
+# Modules that register subcommands with @command when imported (besides this one).
 COMMAND_MODULES: tuple[str, ...] = ()
+
+# Subcommands whose argument function and run function live in a stage's module, named
+# "module:function" and imported only when the parser is built: a stage adds a command by
+# adding one line here. (name, one-line summary, add_arguments, run)
+STAGE_COMMANDS: tuple[tuple[str, str, str, str], ...] = (
+    ("leaderboard", "merge benchmark runs into the leaderboard CSV",
+     "hilbench.report.leaderboard:add_leaderboard_arguments", "hilbench.report.leaderboard:cmd_leaderboard"),
+    ("compare", "compare a run with a baseline; fail on regressions (nightly gate)",
+     "hilbench.report.compare:add_compare_arguments", "hilbench.report.compare:cmd_compare"),
+)
 
 
 @dataclass(frozen=True)
@@ -57,10 +66,24 @@ def command(name: str, *, summary: str, description: str,
     return register
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every registered subcommand."""
+def _import_function(reference: str) -> Callable:
+    module, _, function = reference.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def _register_stage_commands() -> None:
     for module in COMMAND_MODULES:
         importlib.import_module(module)
+    for name, summary, add_arguments, run in STAGE_COMMANDS:
+        if name not in COMMANDS:
+            # The stage's add_arguments sets the parser's description and examples itself.
+            COMMANDS[name] = Command(name, summary, summary, _import_function(add_arguments),
+                                     _import_function(run))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every registered subcommand."""
+    _register_stage_commands()
     parser = argparse.ArgumentParser(
         prog="hilbench",
         description="Hardware-in-the-loop benchmarking for TinyML: build models into firmware, "

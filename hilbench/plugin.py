@@ -279,36 +279,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if not state.rows:
         terminalreporter.write_line("no result rows were recorded")
         return
-    terminalreporter.write_line(summary_table(state.rows))
+    from hilbench.report.table import format_results_table
+
+    terminalreporter.write_line(format_results_table(state.rows))
     if state.recorder is not None:
         terminalreporter.write_line(f"run folder: {state.recorder.run_dir}")
 
-
-def summary_table(rows: list[Mapping[str, object]]) -> str:
-    """The end-of-session table: every figure printed with the label saying where it came from."""
-    from hilbench.cli import format_table
-
-    def figure(value: object, unit: str = "", source: object = None, digits: int = 4) -> str:
-        if value is None or value == "":
-            return "-"
-        text = f"{value:.{digits}g}" if isinstance(value, float) else str(value)
-        if unit:
-            text += f" {unit}"
-        if source is not None:
-            text += f" [{source or 'unlabelled'}]"
-        return text
-
-    table_rows = []
-    for row in rows:
-        latency = row.get("latency_source")
-        table_rows.append((
-            row.get("board"), row.get("mode"), row.get("model"), row.get("runtime"),
-            figure(row.get("latency_ms_p50"), "ms", latency),
-            figure(row.get("latency_ms_p90"), "ms", latency),
-            figure(row.get("cycles_per_inference"), "", latency, digits=12),
-            figure(row.get("energy_uj"), "uJ", row.get("energy_source")),
-            figure(row.get("bitexact_rate")),
-            figure(row.get("accuracy_delta")),
-        ))
-    return format_table(("board", "mode", "model", "runtime", "latency p50", "latency p90",
-                         "cycles/inference", "energy", "bit-exact", "accuracy delta"), table_rows)

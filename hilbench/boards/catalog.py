@@ -67,14 +67,16 @@ def unknown_board_message(name: str, known: Iterable[str]) -> str:
     return message
 
 
-def load_boards(lab: str | Path | None = None, *, cwd: str | Path | None = None) -> BoardCatalog:
-    """Load the shipped catalog, then the lab file on top of it.
+def load_boards(lab: str | Path | None = None, *, cwd: str | Path | None = None,
+                catalog: str | Path = CATALOG_PATH) -> BoardCatalog:
+    """Load the catalog (default: the shipped one), then the lab file on top of it.
 
     ``lab`` is an explicit lab file (``--lab``); it must exist. Without it, ``hilbench.yaml``
     in ``cwd`` (default: the current directory) is used when present.
     """
-    raw_boards, origins = _read_board_file(CATALOG_PATH, base={})
-    sources = [CATALOG_PATH]
+    catalog = Path(catalog)
+    raw_boards, origins = _read_board_file(catalog, base={})
+    sources = [catalog]
     lab_path = _lab_path(lab, cwd)
     if lab_path is not None:
         lab_boards, lab_origins = _read_board_file(lab_path, base=raw_boards)
