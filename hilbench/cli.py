@@ -260,3 +260,7 @@ def ports_command(args: argparse.Namespace) -> int:
              p.description) for p in live_ports()]
     print(format_table(("port", "usb id", "serial number", "description"), rows))
     return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
