@@ -14,6 +14,7 @@ only when the reply to 'profile' announces them, so a plain MLPerf Tiny DUT work
 from __future__ import annotations
 
 import binascii
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,9 +160,9 @@ class DutSession:
         """The DUT's name reply, e.g. 'dut-[unspecified]'."""
         def parse(lines: list[str]) -> str:
             for line in lines:
-                if line.startswith("m-name-"):
+                if re.fullmatch(r"m-name-.+-\[.*\]", line):
                     return line[len("m-name-"):]
-            raise BadReply("no m-name-... line")
+            raise BadReply("no m-name-<device>-[<vendor>] line")
         return self._transact("name", parse)
 
     def profile(self) -> Capabilities:
@@ -318,7 +319,7 @@ class DutSession:
                 return False
             lines.append(line)
             if line == READY:
-                return any(l.startswith("m-name-") for l in lines) and not any(l.startswith("e-") for l in lines)
+                return any(re.fullmatch(r"m-name-.+-\[.*\]", l) for l in lines) and not any(l.startswith("e-") for l in lines)
 
     def _resync(self) -> None:
         """Brings the line back to a known state: drain, then probe until a clean answer."""
