@@ -386,5 +386,5 @@ def test_modeled_energy_is_power_profile_times_latency():
 def test_modeled_energy_refuses_a_bad_profile_and_a_host_run():
     with pytest.raises(MeasurementError, match="positive active_current_ma"):
         modeled_energy(latency_s=0.1, active_current_ma=0.0, supply_voltage_v=3.3)
-    with pytest.raises(MeasurementError, match="cannot describe a host run"):
+    with pytest.raises(MeasurementError, match="cannot describe a run in mode 'host'"):
         modeled_energy(latency_s=0.1, active_current_ma=5.0, supply_voltage_v=3.3, mode="host")

@@ -178,6 +178,13 @@ def _frames_from_su(files: list[Path]) -> dict[str, tuple[int, str]]:
     return frames
 
 
+def _function_name(title: str) -> str:
+    """GCC titles a static function "path/to/file.c:name" (to tell same-named statics
+    apart); keep the file name, drop the build folder."""
+    source, colon, name = title.rpartition(":")
+    return f"{Path(source).name}:{name}" if colon else title
+
+
 def estimate_stack(paths: Iterable[str | Path], entry: str = "main") -> StackEstimate:
     """Worst-case stack bytes from GCC ``.ci`` call graphs (preferred) or ``.su`` files."""
     paths = list(paths)
@@ -203,9 +210,9 @@ def estimate_stack(paths: Iterable[str | Path], entry: str = "main") -> StackEst
         for match in _CI_NODE.finditer(text):
             frame = _CI_FRAME.search(match["label"])
             if frame:
-                frames[match["title"]] = (int(frame["bytes"]), frame["kind"])
+                frames[_function_name(match["title"])] = (int(frame["bytes"]), frame["kind"])
         for match in _CI_EDGE.finditer(text):
-            calls.setdefault(match["src"], set()).add(match["dst"])
+            calls.setdefault(_function_name(match["src"]), set()).add(_function_name(match["dst"]))
     if entry not in frames:
         raise MeasurementError(
             f"entry function {entry!r} is not in the call graph ({len(frames)} functions); "

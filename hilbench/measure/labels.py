@@ -42,7 +42,7 @@ def check_latency_labels(mode: str, latency_source: str) -> None:
     allowed = _LATENCY_SOURCES_BY_MODE[mode]
     if latency_source not in allowed:
         raise MeasurementError(
-            f"latency_source {latency_source!r} cannot describe a {mode} run "
+            f"latency_source {latency_source!r} cannot describe a run in mode {mode!r} "
             f"(use one of: {', '.join(allowed)})")
 
 
@@ -56,5 +56,5 @@ def check_energy_labels(mode: str, energy_source: str) -> None:
     allowed = _ENERGY_SOURCES_BY_MODE[mode]
     if energy_source not in allowed:
         raise MeasurementError(
-            f"energy_source {energy_source!r} cannot describe a {mode} run "
+            f"energy_source {energy_source!r} cannot describe a run in mode {mode!r} "
             f"(use one of: {', '.join(repr(s) for s in allowed)})")
