@@ -83,6 +83,10 @@ def test_inferences_per_window_reaches_the_minimum_window():
     assert inferences_per_window(20.0, min_window_s=10.0) == 1
     assert inferences_per_window(20.0, min_window_s=10.0, min_inferences=5) == 5
     assert inferences_per_window(1e-6, min_window_s=10.0, max_inferences=1000) == 1000
+    count = inferences_per_window(0.25, min_window_s=1.0)
+    summarize_latency([[0.25] * count], "hardware", "device-timer", min_window_s=1.0)
+    with pytest.raises(MeasurementError, match=r"window 0 lasts 0.750 s, under the minimum 1.0 s"):
+        summarize_latency([[0.25] * (count - 1)], "hardware", "device-timer", min_window_s=1.0)
     with pytest.raises(MeasurementError, match="not a positive number"):
         inferences_per_window(0.0)
 

@@ -137,13 +137,15 @@ def bootstrap_median_ci(samples: np.ndarray, confidence: float = 0.95,
 
 def summarize_latency(windows: Sequence[Sequence[float]], mode: str, latency_source: str,
                       warmup_per_window: int = 0, host_round_trip_s: float | None = None,
-                      clock_hz: float | None = None) -> LatencyStats:
+                      clock_hz: float | None = None,
+                      min_window_s: float | None = None) -> LatencyStats:
     """Latency statistics from per-window lists of per-inference device times in seconds.
 
     ``warmup_per_window`` leading entries of each window are warm-up inferences and are
     dropped. ``host_round_trip_s`` (host send -> reply time of one command) is reported as
     its own field only. With ``clock_hz``, ``cycles_per_inference`` is the median latency in
-    core clock cycles.
+    core clock cycles. With ``min_window_s`` (hardware runs, MLPerf Tiny rule) a window whose
+    timed inferences add up to less is refused.
     """
     check_latency_labels(mode, latency_source)
     if warmup_per_window < 0:
@@ -162,6 +164,10 @@ def summarize_latency(windows: Sequence[Sequence[float]], mode: str, latency_sou
             raise MeasurementError(
                 f"timing window {index} holds a non-positive or non-finite time ({bad!r} s): "
                 "the device timer wrapped or the reply was misread")
+        if min_window_s is not None and times.sum() < min_window_s:
+            raise MeasurementError(
+                f"timing window {index} lasts {times.sum():.3f} s, under the minimum "
+                f"{min_window_s} s; run more inferences per window (inferences_per_window())")
         timed_windows.append(times)
 
     all_times = np.concatenate(timed_windows)
