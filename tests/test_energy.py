@@ -16,9 +16,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pyjls
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hilbench.errors import MeasurementError
-from hilbench.measure.energy import mark_times_s, measure_energy, modeled_energy
+from hilbench.measure.energy import (SampledSignal, mark_times_s, measure_energy, modeled_energy,
+                                     power_trace_from_signals)
 from hilbench.measure.energy_capture import read_jls_capture
 from hilbench.measure.energy_probe import JoulescopeProbe
 
@@ -293,14 +296,14 @@ class ReplayDriver:
         self.subscribers[topic].remove(fn)
 
     def publish(self, topic, value, timeout=None):
-        device, _, rest = topic.partition("/s/") if "/s/" in topic else (topic, "", "")
-        assert any(topic.startswith(p + "/") for p in self.opened), f"{topic}: device not open"
+        device = next((p for p in self.opened if topic.startswith(p + "/")), None)
+        assert device is not None, f"{topic}: device not open"
         self.published.append((topic, value))
-        if rest.endswith("/ctrl") and rest.count("/") <= 2:
-            stream = rest[:-len("/ctrl")]
-            (self.enabled.add if value else self.enabled.discard)(f"{device}/s/{stream}")
-            if {f"{device}/s/i", f"{device}/s/v", f"{device}/s/gpi/0"} <= self.enabled \
-                    and self._thread is None:
+        setting = topic[len(device) + 1:]
+        if setting.startswith("s/") and setting.endswith("/ctrl") and "/range/" not in setting:
+            stream = setting[:-len("/ctrl")]
+            (self.enabled.add if value else self.enabled.discard)(stream)
+            if {"s/i", "s/v", "s/gpi/0"} <= self.enabled and self._thread is None:
                 self._thread = threading.Thread(target=self._replay, args=(device,), daemon=True)
                 self._thread.start()
 
@@ -388,3 +391,38 @@ def test_modeled_energy_refuses_a_bad_profile_and_a_host_run():
         modeled_energy(latency_s=0.1, active_current_ma=0.0, supply_voltage_v=3.3)
     with pytest.raises(MeasurementError, match="cannot describe a run in mode 'host'"):
         modeled_energy(latency_s=0.1, active_current_ma=5.0, supply_voltage_v=3.3, mode="host")
+
+
+# --- the analysis on its own, over many random runs -----------------------------------------
+
+@settings(max_examples=30, deadline=None)
+@given(counts=st.lists(st.integers(1, 6), min_size=1, max_size=5),
+       inference_samples=st.floats(20.5, 300.0), active_w=st.floats(1e-3, 0.5),
+       idle_w=st.floats(1e-5, 1e-3), gap_samples=st.integers(2_500, 5_000),
+       rate=st.sampled_from([100_000.0, 250_000.0]), start_s=st.floats(0.0, 100.0))
+def test_energy_per_inference_is_exact_for_any_run(counts, inference_samples, active_w, idle_w,
+                                                    gap_samples, rate, start_s):
+    """Constant active power inside windows, idle outside: the energy per inference is
+    active power x inference time, up to the one-sample quantization of the marks."""
+    inference_s = inference_samples / rate
+    marks, t = [], start_s + gap_samples / rate
+    for count in counts:
+        marks += [t, t + count * inference_s]
+        t += count * inference_s + gap_samples / rate
+    samples = round((t - start_s) * rate)
+    sample_start = start_s + np.arange(samples) / rate
+    power = np.full(samples, idle_w)
+    gpi = np.ones(samples, dtype=np.uint8)
+    for begin, end in zip(marks[0::2], marks[1::2]):
+        # Exact average power over each sample interval that overlaps the window.
+        overlap = np.clip(np.minimum(sample_start + 1 / rate, end) - np.maximum(sample_start, begin), 0, None)
+        power += overlap * rate * (active_w - idle_w)
+    for mark in marks:
+        gpi[np.searchsorted(sample_start, mark):np.searchsorted(sample_start, mark) + 2] = 0
+    trace = power_trace_from_signals(marker=SampledSignal(rate, start_s, gpi), origin="synthetic",
+                                     power_w=SampledSignal(rate, start_s, power))
+    result = measure_energy(trace, counts, "capture")
+    # Each mark lands on the next sample edge: at most one sample period late at each end.
+    tolerance = 2 * active_w / rate / min(counts)
+    assert abs(result.energy_per_inference_uj * 1e-6 - active_w * inference_s) <= tolerance
+    assert result.idle_power_mw == pytest.approx(idle_w * 1e3, rel=1e-9)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from hilbench.errors import MeasurementError
 from hilbench.measure.latency import (bootstrap_median_ci, icount_to_seconds, inferences_per_window,
-                                      summarize_latency)
+                                      summarize_latency, summarize_window_latency)
 
 
 def test_window_median_is_the_median_of_window_means_and_warmup_is_dropped():
@@ -136,3 +136,23 @@ def test_statistics_scale_with_the_times_and_stay_ordered(windows, factor):
     for name in ("latency_ms_p50", "latency_ms_p90", "latency_ms_window_median", "latency_ms_mean",
                  "latency_ms_p50_ci95_low", "latency_ms_p50_ci95_high"):
         assert getattr(scaled, name) == pytest.approx(getattr(base, name) * factor, rel=1e-9)
+
+
+def test_window_totals_from_a_plain_mlperf_tiny_dut():
+    # Three windows of 50 inferences timed only at their start and end (m-lap-us).
+    stats = summarize_window_latency([0.5, 0.55, 0.6], [50, 50, 50], mode="hardware",
+                                     latency_source="device-timer", clock_hz=120e6)
+    assert stats.timing_granularity == "window"
+    assert (stats.windows, stats.inferences) == (3, 150)
+    assert stats.latency_ms_window_median == pytest.approx(11.0)
+    assert stats.latency_ms_p50 == pytest.approx(11.0)
+    assert stats.latency_ms_min == pytest.approx(10.0) and stats.latency_ms_max == pytest.approx(12.0)
+    assert stats.cycles_per_inference == round(11e-3 * 120e6)
+    per_inference = summarize_latency([[0.01] * 5], mode="hardware", latency_source="device-timer")
+    assert per_inference.timing_granularity == "inference"
+    with pytest.raises(MeasurementError, match="3 window times but 2 inference counts"):
+        summarize_window_latency([0.5, 0.5, 0.5], [50, 50], "hardware", "device-timer")
+    with pytest.raises(MeasurementError, match="window 1 lasts 0.0 s"):
+        summarize_window_latency([0.5, 0.0], [50, 50], "hardware", "device-timer")
+    with pytest.raises(MeasurementError, match="under the minimum 10.0 s"):
+        summarize_window_latency([0.5], [50], "hardware", "device-timer", min_window_s=10.0)

@@ -17,7 +17,8 @@ from hilbench.measure.energy_capture import read_jls_capture
 from hilbench.measure.energy_probe import JoulescopeProbe
 from hilbench.measure.footprint import Footprint, StackEstimate, elf_footprint, estimate_stack
 from hilbench.measure.latency import (LatencyStats, bootstrap_median_ci, icount_to_seconds,
-                                      inferences_per_window, summarize_latency)
+                                      inferences_per_window, summarize_latency,
+                                      summarize_window_latency)
 
 __all__ = [
     "AccuracyResult", "bitexact_rate", "dequantize", "evaluate_accuracy", "reconstruction_error",
@@ -26,5 +27,5 @@ __all__ = [
     "modeled_energy", "power_trace_from_signals", "read_jls_capture", "JoulescopeProbe",
     "Footprint", "StackEstimate", "elf_footprint", "estimate_stack",
     "LatencyStats", "bootstrap_median_ci", "icount_to_seconds", "inferences_per_window",
-    "summarize_latency",
+    "summarize_latency", "summarize_window_latency",
 ]

@@ -218,7 +218,7 @@ def measure_energy(trace: PowerTrace, inferences_per_window: Sequence[int], ener
     counts = [int(n) for n in inferences_per_window]
     if not counts or any(n < 1 for n in counts):
         raise MeasurementError(
-            f"inferences_per_window must list >= 1 inference per window, got {list(inferences_per_window)}")
+            f"inferences_per_window must list >= 1 inference per window, got {counts}")
     marks = mark_times_s(trace.marker, mark_edge)
     expected_marks = 2 * len(counts)
     if len(marks) != expected_marks:

@@ -39,6 +39,7 @@ class LatencyStats:
 
     mode: str
     latency_source: str
+    timing_granularity: str  # "inference": per-inference times; "window": window totals only
     windows: int
     inferences: int
     latency_ms_window_median: float
@@ -160,7 +161,7 @@ def summarize_latency(windows: Sequence[Sequence[float]], mode: str, latency_sou
                 f"timing window {index} has no timed inferences after dropping "
                 f"{warmup_per_window} warm-up inference(s)")
         if np.any(~np.isfinite(times)) or np.any(times <= 0):
-            bad = times[~(np.isfinite(times) & (times > 0))][0]
+            bad = float(times[~(np.isfinite(times) & (times > 0))][0])
             raise MeasurementError(
                 f"timing window {index} holds a non-positive or non-finite time ({bad!r} s): "
                 "the device timer wrapped or the reply was misread")
@@ -172,8 +173,51 @@ def summarize_latency(windows: Sequence[Sequence[float]], mode: str, latency_sou
 
     all_times = np.concatenate(timed_windows)
     window_means = np.array([window.mean() for window in timed_windows])
-    ci_low, ci_high = bootstrap_median_ci(all_times)
-    p50, p90 = np.percentile(all_times, [50, 90])
+    return _statistics(mode, latency_source, "inference", all_times, window_means,
+                       int(all_times.size), host_round_trip_s, clock_hz)
+
+
+def summarize_window_latency(window_totals_s: Sequence[float], inferences_per_window: Sequence[int],
+                             mode: str, latency_source: str,
+                             host_round_trip_s: float | None = None, clock_hz: float | None = None,
+                             min_window_s: float | None = None) -> LatencyStats:
+    """Latency statistics for a DUT that only times whole windows.
+
+    A plain MLPerf Tiny DUT prints one timestamp before and one after ``infer N W``, so only
+    each window's total time is known. Then every per-inference figure (percentiles, CI,
+    min/max/stddev) is taken over the windows' mean inference times, and
+    ``timing_granularity`` is ``"window"`` to say so; nothing is invented per inference.
+    """
+    check_latency_labels(mode, latency_source)
+    totals = np.asarray(window_totals_s, dtype=np.float64).ravel()
+    counts = np.asarray(inferences_per_window).ravel()
+    if totals.size == 0:
+        raise MeasurementError("no timing windows were given: the run produced no timed inferences")
+    if totals.shape != counts.shape:
+        raise MeasurementError(
+            f"{totals.size} window times but {counts.size} inference counts; give one count per window")
+    if np.any(counts < 1):
+        raise MeasurementError(f"every window needs >= 1 timed inference, got counts {counts.tolist()}")
+    for index, total in enumerate(totals):
+        if not (math.isfinite(total) and total > 0):
+            raise MeasurementError(
+                f"timing window {index} lasts {float(total)!r} s: the device timer wrapped or the reply "
+                "was misread")
+        if min_window_s is not None and total < min_window_s:
+            raise MeasurementError(
+                f"timing window {index} lasts {total:.3f} s, under the minimum "
+                f"{min_window_s} s; run more inferences per window (inferences_per_window())")
+    window_means = totals / counts
+    return _statistics(mode, latency_source, "window", window_means, window_means,
+                       int(counts.sum()), host_round_trip_s, clock_hz)
+
+
+def _statistics(mode: str, latency_source: str, granularity: str, samples_s: np.ndarray,
+                window_means_s: np.ndarray, inferences: int, host_round_trip_s: float | None,
+                clock_hz: float | None) -> LatencyStats:
+    """The one place where the figures are computed from validated timings in seconds."""
+    ci_low, ci_high = bootstrap_median_ci(samples_s)
+    p50, p90 = np.percentile(samples_s, [50, 90])
 
     cycles = None
     if clock_hz is not None:
@@ -190,18 +234,19 @@ def summarize_latency(windows: Sequence[Sequence[float]], mode: str, latency_sou
     return LatencyStats(
         mode=mode,
         latency_source=latency_source,
-        windows=len(timed_windows),
-        inferences=int(all_times.size),
-        latency_ms_window_median=float(np.median(window_means)) * 1e3,
+        timing_granularity=granularity,
+        windows=len(window_means_s),
+        inferences=inferences,
+        latency_ms_window_median=float(np.median(window_means_s)) * 1e3,
         latency_ms_p50=float(p50) * 1e3,
         latency_ms_p90=float(p90) * 1e3,
         latency_ms_p50_ci95_low=ci_low * 1e3,
         latency_ms_p50_ci95_high=ci_high * 1e3,
-        latency_ms_min=float(all_times.min()) * 1e3,
-        latency_ms_max=float(all_times.max()) * 1e3,
-        latency_ms_mean=float(all_times.mean()) * 1e3,
-        # Sample standard deviation (ddof=1); 0 for a single inference.
-        latency_ms_stddev=float(all_times.std(ddof=1)) * 1e3 if all_times.size > 1 else 0.0,
+        latency_ms_min=float(samples_s.min()) * 1e3,
+        latency_ms_max=float(samples_s.max()) * 1e3,
+        latency_ms_mean=float(samples_s.mean()) * 1e3,
+        # Sample standard deviation (ddof=1); 0 for a single sample.
+        latency_ms_stddev=float(samples_s.std(ddof=1)) * 1e3 if samples_s.size > 1 else 0.0,
         cycles_per_inference=cycles,
         host_round_trip_ms=round_trip_ms,
     )
