@@ -11,10 +11,22 @@ model, or an MLPerf Tiny reference model kept beside the checkout.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, Sequence
 
-from hilbench.errors import ModelError
-from hilbench.paths import shared_models_root, zoo_root
+import numpy as np
+
+from hilbench.boards import ResolvedBoard
+from hilbench.build import Firmware, build_firmware
+from hilbench.compile import CompiledModel, TensorSpec, compile_model
+from hilbench.deploy import Endpoint
+from hilbench.errors import BuildError, DeployError, DutError, MeasurementError, ModelError
+from hilbench.paths import cache_root, shared_models_root, zoo_root
+from hilbench.run import TimingRun, VectorRun, run_vectors, time_inferences
+from hilbench.session import DutSession
 
 ZOO_INT8_FILE = "int8.tflite"
 ZOO_VECTORS_FILE = "vectors.npz"
@@ -76,3 +88,185 @@ def model_name(path: Path) -> str:
     if path.name == ZOO_INT8_FILE:
         return path.parent.name
     return path.stem
+
+
+# ---------------------------------------------------------------- the pipeline
+
+
+@dataclass
+class Dut:
+    """A device under test, ready to infer: what runs, where, and how its figures are labelled."""
+
+    board: ResolvedBoard
+    model_path: Path
+    model: CompiledModel
+    firmware: Firmware
+    endpoint: Endpoint
+    session: DutSession
+
+    @property
+    def model_name(self) -> str:
+        """The model's name in results (zoo folder name or file stem)."""
+        return model_name(self.model_path)
+
+    @property
+    def mode(self) -> str:
+        """hardware | emulated | host: what actually runs behind the session."""
+        return self.endpoint.mode
+
+    @property
+    def latency_source(self) -> str:
+        """device-timer | icount | host-clock: what the DUT's timings are based on."""
+        return self.endpoint.latency_source
+
+    def input_rows(self, inputs: np.ndarray) -> list[np.ndarray]:
+        """Split ``inputs`` into one row per inference, checked against the model's input tensor.
+
+        ``inputs`` has shape (rows, ...) with as many elements per row as the input tensor and
+        the input's dtype (int8 for a quantized model): it is sent as is, never re-quantized.
+        """
+        spec = self.input_spec
+        inputs = np.asarray(inputs)
+        per_row = int(np.prod(spec.shape))
+        if inputs.dtype != np.dtype(spec.dtype):
+            raise ModelError(
+                f"input rows have dtype {inputs.dtype} but model input '{spec.name}' is {spec.dtype}"
+                + (f"; quantize them first: round(x / {spec.scale:g}) + {spec.zero_point}"
+                   if spec.dtype in ("int8", "uint8") else ""))
+        if inputs.ndim < 1 or inputs.size == 0 or inputs[0].size != per_row:
+            raise ModelError(
+                f"input rows have shape {inputs.shape} but model input '{spec.name}' has "
+                f"{per_row} elements {tuple(spec.shape)}; give an array of shape (rows, {per_row}) "
+                f"or (rows, {', '.join(str(d) for d in spec.shape)})")
+        return [np.ascontiguousarray(row).reshape(-1) for row in inputs]
+
+    @property
+    def input_spec(self) -> TensorSpec:
+        """The model's single input tensor."""
+        if len(self.model.inputs) != 1:
+            raise ModelError(f"model {self.model_path.name} has {len(self.model.inputs)} inputs; "
+                             "hilbench streams models with exactly one input")
+        return self.model.inputs[0]
+
+    @property
+    def output_spec(self) -> TensorSpec:
+        """The model's single output tensor."""
+        if len(self.model.outputs) != 1:
+            raise ModelError(f"model {self.model_path.name} has {len(self.model.outputs)} outputs; "
+                             "hilbench reads models with exactly one output")
+        return self.model.outputs[0]
+
+    def infer(self, inputs: np.ndarray) -> tuple[np.ndarray, VectorRun]:
+        """Run every row of ``inputs`` (one 'infer 1 0' each).
+
+        Returns the raw outputs, shape (rows, *output shape without its batch dimension),
+        in the model's output dtype, and the run record (device ticks per row, labels).
+        """
+        rows = self.input_rows(inputs)
+        run = run_vectors(self.session, rows)
+        if run.output_kind != "raw":
+            raise DutError(f"the DUT on {self.endpoint.url} does not report raw output bytes "
+                           "(a plain MLPerf Tiny DUT?); raw outputs need hilbench firmware")
+        spec = self.output_spec
+        shape = tuple(spec.shape[1:]) if len(spec.shape) > 1 and spec.shape[0] == 1 else tuple(spec.shape)
+        return run.as_array(spec.dtype).reshape((len(rows), *shape)), run
+
+    def time(self, row: np.ndarray, n: int, warmup: int = 1, windows: int = 1) -> TimingRun:
+        """Time ``windows`` commands 'infer n warmup' on one input row."""
+        [single] = self.input_rows(np.asarray(row).reshape(1, -1))
+        return time_inferences(self.session, single, n, warmup=warmup, windows=windows)
+
+
+    def cycles(self, ticks: Sequence[int], timer_hz: int) -> np.ndarray:
+        """CPU cycles of the board for device timer readings, labelled by :attr:`latency_source`.
+
+        hardware: ticks at ``timer_hz`` scaled to the board's clock (exact when the timer is
+        the CPU clock). emulated: the emulator's instruction count times the board's ``cpi``
+        (an uncalibrated 1.0 unless the lab set it). host: seconds times this computer's
+        CPU clock, an estimate.
+        """
+        ticks = np.asarray(ticks, dtype=np.float64)
+        if self.mode == "emulated":
+            to_instructions = getattr(self.endpoint, "ticks_to_instructions", None)
+            if to_instructions is None:
+                raise MeasurementError(f"the emulator endpoint for '{self.board.name}' cannot turn "
+                                       "timer ticks into instruction counts")
+            return np.asarray(to_instructions(ticks, timer_hz), dtype=np.float64) * self.board.board.cpi
+        seconds = ticks / timer_hz
+        clock_hz = self.board.board.clock_hz if self.mode == "hardware" else host_clock_hz()
+        return seconds * clock_hz
+
+
+def host_clock_hz() -> float:
+    """This computer's CPU clock, from /proc/cpuinfo (the first core's current 'cpu MHz')."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("cpu mhz"):
+                return float(line.split(":", 1)[1]) * 1e6
+    except (OSError, ValueError):
+        pass
+    raise MeasurementError("cannot read this computer's CPU clock from /proc/cpuinfo, so host "
+                           "timings cannot be given in cycles")
+
+
+def compiled_model_dir(model_path: Path) -> Path:
+    """Where a model's C sources go: the cache, keyed by the model file's content."""
+    digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:16]
+    return cache_root() / "compiled" / f"{model_name(model_path)}-{digest}"
+
+
+def deploy(board: ResolvedBoard, firmware: Firmware) -> Endpoint:
+    """Start ``firmware`` where ``board`` runs: a host process, an emulator, or a flashed board."""
+    deployer = _DEPLOYERS.get(board.mode)
+    if deployer is None:
+        raise DeployError(f"board '{board.name}' has mode '{board.mode}', which nothing can deploy")
+    return deployer(board, firmware)
+
+
+def _deploy_host(board: ResolvedBoard, firmware: Firmware) -> Endpoint:
+    from hilbench.deploy.host import start_host_firmware
+
+    return start_host_firmware(firmware)
+
+
+def _deploy_emulated(board: ResolvedBoard, firmware: Firmware) -> Endpoint:
+    try:
+        from hilbench.deploy import qemu
+    except ImportError:
+        raise DeployError(f"board '{board.name}' would run on qemu {board.qemu_machine}, but this "
+                          "checkout has no QEMU deploy backend (hilbench/deploy/qemu.py)") from None
+    return qemu.start_qemu(firmware, machine=board.qemu_machine)
+
+
+def _deploy_hardware(board: ResolvedBoard, firmware: Firmware) -> Endpoint:
+    raise DeployError(
+        f"board '{board.name}' is connected ({board.describe()}), but flashing it with "
+        f"{board.board.flasher.kind} is not supported yet; run its emulated twin with --emulate")
+
+
+_DEPLOYERS = {"host": _deploy_host, "emulated": _deploy_emulated, "hardware": _deploy_hardware}
+
+
+@contextlib.contextmanager
+def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
+             kernels: str = "portable", extra_defines: tuple[str, ...] = ()) -> Iterator[Dut]:
+    """Compile, build, deploy and connect: yield a ready :class:`Dut`; stop everything on exit.
+
+    ``board`` comes from :func:`hilbench.boards.resolve_boards`; ``model`` is a path or a
+    name (see :func:`find_model`). Raises ModelError, BuildError, DeployError or DutError,
+    each naming the stage and what to do.
+    """
+    model_path = find_model(model)
+    if not board.firmware_target:
+        raise BuildError(
+            f"board '{board.name}' runs as {board.describe()}, but has no local firmware target "
+            f"(build.firmware_target) and PlatformIO builds are not supported; use --emulate")
+    compiled = compile_model(model_path, compiled_model_dir(model_path), kernels=kernels)
+    firmware = build_firmware(board.firmware_target, compiled, opt_level=opt_level,
+                              extra_defines=extra_defines)
+    with contextlib.ExitStack() as stack:
+        endpoint = stack.enter_context(deploy(board, firmware))
+        session = stack.enter_context(DutSession.from_endpoint(endpoint))
+        session.sync()
+        session.profile()
+        yield Dut(board, model_path, compiled, firmware, endpoint, session)

@@ -262,5 +262,82 @@ def ports_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- hilbench infer
+
+
+def _infer_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--board", required=True, metavar="NAME",
+                        help="board to run on (see 'hilbench boards')")
+    parser.add_argument("--model", required=True, metavar="MODEL",
+                        help="a .tflite file, a models_zoo/ name or an MLPerf Tiny model name")
+    parser.add_argument("--input", required=True, metavar="X.npy",
+                        help="input rows: shape (rows, ...) in the model's input dtype (int8 "
+                             "for quantized models; not re-quantized)")
+    parser.add_argument("--output", required=True, metavar="Y.npy",
+                        help="where to write the raw output tensors, shape (rows, ...), in the "
+                             "model's output dtype")
+    add_lab_arguments(parser)
+    parser.add_argument("--opt-level", default="O2", metavar="LEVEL",
+                        help="compiler optimisation level of the firmware (default: O2)")
+
+
+@command(
+    "infer",
+    summary="run every row of an input array on a board; write the raw outputs",
+    arguments=_infer_arguments,
+    description="""
+        Compile the model, build firmware for the board (or its emulated twin, or the host),
+        start it, run every row of X.npy with one 'infer 1 0' each, and write the raw
+        output tensors to Y.npy in the model's output dtype.
+
+        The last line on stdout is
+          cycles_per_inference: N (<latency_source>)
+        N being the median over the rows, in CPU cycles of the board: device-timer on
+        hardware, icount on an emulated twin (instructions x the board's cpi, 1.0 unless
+        calibrated), host-clock on the host (time x this computer's clock, an estimate).
+
+        examples:
+          hilbench infer --board host --model ad01_int8 --input x.npy --output y.npy
+          hilbench infer --board nano33 --emulate --model models_zoo/kws/int8.tflite \\
+              --input kws_x.npy --output kws_y.npy
+    """,
+)
+def infer_command(args: argparse.Namespace) -> int:
+    """Run the input rows on the board and write the outputs."""
+    import numpy as np
+
+    from hilbench.bench import open_dut
+    from hilbench.boards import resolve_boards
+
+    inputs = _load_array(args.input)
+    [board] = resolve_boards([args.board], lab=args.lab, emulate=args.emulate,
+                             require_hardware=args.require_hardware)
+    print(f"{board.name}: {board.describe()} ({board.reason})")
+    with open_dut(board, args.model, opt_level=args.opt_level) as dut:
+        outputs, run = dut.infer(inputs)
+        np.save(args.output, outputs)
+        print(f"wrote {args.output}: {outputs.shape[0]} rows of {outputs.dtype} "
+              f"{tuple(outputs.shape[1:])} from {dut.model_name} on {dut.mode}")
+        if not run.ticks:
+            raise HilbenchError(f"the DUT on {dut.endpoint.url} reports no per-inference timer "
+                                "ticks, so cycles per inference are unknown")
+        cycles = dut.cycles(run.ticks, run.timer_hz)
+        print(f"cycles_per_inference: {round(float(np.median(cycles)))} ({dut.latency_source})")
+    return EXIT_OK
+
+
+def _load_array(path: str):
+    import numpy as np
+
+    from hilbench.errors import ConfigError
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ConfigError(f"input file '{path}' does not exist") from None
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"input file '{path}' is not a .npy array file: {error}") from None
+
+
 if __name__ == "__main__":
     sys.exit(main())
