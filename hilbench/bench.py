@@ -103,6 +103,8 @@ class Dut:
     firmware: Firmware
     endpoint: Endpoint
     session: DutSession
+    runtime: str = "hilbench"
+    """The runtime's name in results: hilbench's AOT runtime and its kernel set."""
 
     @property
     def model_name(self) -> str:
@@ -140,6 +142,17 @@ class Dut:
                 f"or (rows, {', '.join(str(d) for d in spec.shape)})")
         return [np.ascontiguousarray(row).reshape(-1) for row in inputs]
 
+    def result_row(self, **figures: object) -> dict[str, object]:
+        """A result row for this DUT: its identity and labels, plus ``figures`` (result columns)."""
+        board = self.board.board
+        row: dict[str, object] = {
+            "board": board.name, "mode": self.mode, "core": board.core,
+            "clock_hz": board.clock_hz or None, "model": self.model_name, "runtime": self.runtime,
+            "latency_source": self.latency_source,
+        }
+        row.update(figures)
+        return row
+
     @property
     def input_spec(self) -> TensorSpec:
         """The model's single input tensor."""
@@ -176,6 +189,16 @@ class Dut:
         [single] = self.input_rows(np.asarray(row).reshape(1, -1))
         return time_inferences(self.session, single, n, warmup=warmup, windows=windows)
 
+
+    def inference_seconds(self, ticks: Sequence[int], timer_hz: int) -> np.ndarray:
+        """Per-inference latency *of the board* in seconds, from device timer readings.
+
+        On an emulated twin the emulator's own clock says nothing about the real board: the
+        latency is its instruction count x cpi / the board's clock (label ``icount``).
+        """
+        if self.mode == "emulated":
+            return self.cycles(ticks, timer_hz) / self.board.board.clock_hz
+        return np.asarray(ticks, dtype=np.float64) / timer_hz
 
     def cycles(self, ticks: Sequence[int], timer_hz: int) -> np.ndarray:
         """CPU cycles of the board for device timer readings, labelled by :attr:`latency_source`.
@@ -269,4 +292,5 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
         session = stack.enter_context(DutSession.from_endpoint(endpoint))
         session.sync()
         session.profile()
-        yield Dut(board, model_path, compiled, firmware, endpoint, session)
+        yield Dut(board, model_path, compiled, firmware, endpoint, session,
+                  runtime=f"hilbench-{kernels}")
