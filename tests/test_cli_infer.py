@@ -1,0 +1,81 @@
+"""`hilbench infer` end to end on the host board: compile, build, run on a pty, write outputs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hilbench.paths import shared_models_root
+
+AD01 = shared_models_root() / "ad01_int8.tflite"   # the smallest MLPerf Tiny model (FC only)
+
+
+def hilbench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hilbench.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def tflite_micro_outputs(model: Path, rows: np.ndarray) -> np.ndarray:
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_file(str(model))
+    outputs = []
+    for row in rows:
+        interpreter.set_input(row.reshape(1, -1), 0)
+        interpreter.invoke()
+        outputs.append(interpreter.get_output(0).reshape(-1).copy())
+    return np.stack(outputs)
+
+
+def test_infer_on_host_writes_bit_exact_outputs(tmp_path):
+    rows = np.random.default_rng(7).integers(-128, 128, size=(4, 640), dtype=np.int8)
+    np.save(tmp_path / "x.npy", rows)
+    result = hilbench("infer", "--board", "host", "--model", str(AD01), "--input", "x.npy",
+                      "--output", "y.npy", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    outputs = np.load(tmp_path / "y.npy")
+    assert outputs.dtype == np.int8 and outputs.shape == (4, 640)
+    np.testing.assert_array_equal(outputs, tflite_micro_outputs(AD01, rows))
+    last_line = result.stdout.strip().splitlines()[-1]
+    match = re.fullmatch(r"cycles_per_inference: (\d+) \(host-clock\)", last_line)
+    assert match and int(match.group(1)) > 0, result.stdout
+
+
+def test_infer_by_model_name_and_image_shaped_rows(tmp_path):
+    rows = np.zeros((2, 1, 640), dtype=np.int8)     # (rows, *input shape) works too
+    np.save(tmp_path / "x.npy", rows)
+    result = hilbench("infer", "--board=host", "--model=ad01_int8", "--input=x.npy",
+                      "--output=y.npy", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert np.load(tmp_path / "y.npy").shape == (2, 640)
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.zeros((2, 640), np.float32), "input rows have dtype float32 but model input 'input_1' is int8; quantize"),
+    (np.zeros((2, 10), np.int8), "input rows have shape (2, 10) but model input 'input_1' has 640 elements"),
+])
+def test_infer_rejects_rows_that_do_not_fit_the_model(tmp_path, array, message):
+    np.save(tmp_path / "x.npy", array)
+    result = hilbench("infer", "--board=host", "--model=ad01_int8", "--input=x.npy",
+                      "--output=y.npy", cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "y.npy").exists()
+
+
+def test_infer_errors_before_building(tmp_path):
+    result = hilbench("infer", "--board=host", "--model=ad01_int8", "--input=missing.npy",
+                      "--output=y.npy", cwd=tmp_path)
+    assert result.returncode == 2 and "input file 'missing.npy' does not exist" in result.stderr
+    np.save(tmp_path / "x.npy", np.zeros((1, 640), np.int8))
+    result = hilbench("infer", "--board=nano34", "--model=ad01_int8", "--input=x.npy",
+                      "--output=y.npy", cwd=tmp_path)
+    assert result.returncode == 2 and "board 'nano34' is not in the catalog" in result.stderr
+    result = hilbench("infer", "--board=host", "--model=nosuch", "--input=x.npy",
+                      "--output=y.npy", cwd=tmp_path)
+    assert result.returncode == 2 and "model 'nosuch' is neither a file" in result.stderr
