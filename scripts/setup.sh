@@ -26,5 +26,6 @@ fi
 PYTHON=${PYTHON:-python3}
 # Debian's own Python refuses global installs (PEP 668); this machine is dedicated to the bench.
 export PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+"$PYTHON" -m pip install -q wheel setuptools
 "$PYTHON" -m pip install -q --pre -e ".[all,train]"
 echo "setup: done ($("$PYTHON" -m pip show hilbench 2>/dev/null | grep ^Version))"

@@ -426,3 +426,10 @@ def test_energy_per_inference_is_exact_for_any_run(counts, inference_samples, ac
     tolerance = 2 * active_w / rate / min(counts)
     assert abs(result.energy_per_inference_uj * 1e-6 - active_w * inference_s) <= tolerance
     assert result.idle_power_mw == pytest.approx(idle_w * 1e3, rel=1e-9)
+
+
+def test_real_driver_reports_a_probe_that_is_not_connected():
+    """The real pyjoulescope_driver is used by default; a serial number that no Joulescope has
+    gives a clear error, and the driver is released."""
+    with pytest.raises(MeasurementError, match=r"Joulescope no-such-probe is not connected \(connected"):
+        JoulescopeProbe(serial_number="no-such-probe").open()

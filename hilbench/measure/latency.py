@@ -7,7 +7,9 @@ inferences per window, over ``M`` windows. On hardware a window lasts at least
 is the median over windows of each window's mean inference time; hilbench also reports
 percentiles over all inferences, a bootstrap confidence interval of their median, and the
 spread. The host round-trip time (serial command to reply) is a separate field and is never
-mixed into the device figures.
+mixed into the device figures. A DUT that times only whole windows (a plain MLPerf Tiny
+firmware) goes through :func:`summarize_window_latency` instead, which says so in
+``timing_granularity``.
 
 For emulated runs the device "time" is an instruction count: :func:`icount_to_seconds`
 turns it into an estimated latency (instructions x CPI / clock), labelled ``icount``.
