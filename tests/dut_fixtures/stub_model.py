@@ -17,7 +17,7 @@ INPUT_BYTES = 40
 OUTPUT_BYTES = 8
 WEIGHTS = np.array([(i % 7) - 3 for i in range(INPUT_BYTES)], dtype=np.int32)
 FOLDED_SCALE, FOLDED_ZERO_POINT = 0.5, -3
-SUMS_SCALE, SUMS_ZERO_POINT = 0.25, 0
+SUMS_SCALE, SUMS_ZERO_POINT = 0.0625, 0
 
 
 @dataclass(frozen=True)
@@ -72,10 +72,10 @@ def expected_raw_output(input_bytes: bytes) -> bytes:
 
 
 def expected_results(input_bytes: bytes) -> list[float]:
-    """The dequantized outputs, rounded to 3 decimals as the m-results line prints them."""
+    """The dequantized outputs as the m-results line prints them: printf("%0.3f") rounding."""
     raw = expected_raw_output(input_bytes)
     folded = np.frombuffer(raw[:4], dtype=np.int8).astype(np.float32)
     sums = np.frombuffer(raw[4:], dtype="<i2").astype(np.float32)
     values = list((folded - np.float32(FOLDED_ZERO_POINT)) * np.float32(FOLDED_SCALE))
     values += list((sums - np.float32(SUMS_ZERO_POINT)) * np.float32(SUMS_SCALE))
-    return [round(float(v), 3) for v in values]
+    return [float(f"{float(v):.3f}") for v in values]

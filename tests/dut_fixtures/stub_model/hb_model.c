@@ -4,7 +4,8 @@
  *   input  "x"      int8 [1,40] at arena offset 0
  *   output "folded" int8 [1,4]  at offset 40, scale 0.5,  zero point -3:
  *            folded[j] = low byte of the sum of x[i] over i % 4 == j
- *   output "sums"   int16 [1,2] at offset 44, scale 0.25, zero point 0:
+ *   output "sums"   int16 [1,2] at offset 44, scale 1/16, zero point 0 (so that printing
+ *            them exercises the round-half-to-even rule of "%0.3f"):
  *            sums[0] = sum of x[i], sums[1] = sum of x[i] * w[i]
  * Like a real planner that reuses the input's bytes for intermediate tensors, it overwrites the
  * input (x[i] += 1) after reading it, so a DUT that does not re-copy its input before every
@@ -28,7 +29,7 @@ const hb_tensor_desc_t hb_model_inputs[HB_MODEL_NUM_INPUTS] = {
 
 const hb_tensor_desc_t hb_model_outputs[HB_MODEL_NUM_OUTPUTS] = {
     {"folded", HB_DTYPE_INT8, 2, {1, 4}, 0.5f, -3, 4, 40},
-    {"sums", HB_DTYPE_INT16, 2, {1, 2}, 0.25f, 0, 4, 44},
+    {"sums", HB_DTYPE_INT16, 2, {1, 2}, 0.0625f, 0, 4, 44},
 };
 
 int hb_model_invoke(uint8_t *arena)
