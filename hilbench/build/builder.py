@@ -180,6 +180,8 @@ def build_firmware(
     cached = _load_cached(final_dir, recipe, cache_key)
     if cached is not None:
         return cached
+    if final_dir.exists():
+        shutil.rmtree(final_dir, ignore_errors=True)  # a damaged entry: replace it
 
     base.joinpath(target_name).mkdir(parents=True, exist_ok=True)
     work_dir = Path(tempfile.mkdtemp(prefix=f".{safe_model}-", dir=base / target_name))

@@ -132,8 +132,9 @@ class DutSession:
         """
         deadline = time.monotonic() + timeout
         seen: list[str] = []
-        if self.boot_lines and READY in self.boot_lines and self._probe(time.monotonic() + probe_interval):
-            self._drain()
+        if self.boot_lines and self.boot_lines[-1] == READY:
+            # The deploy backend saw the banner end; the DUT says nothing until asked.
+            self._discard_pending()
             return self.boot_lines
         while time.monotonic() < deadline:
             line = self._read_line(min(deadline, time.monotonic() + probe_interval))
@@ -256,7 +257,10 @@ class DutSession:
 
     def command(self, text: str, timeout: float | None = None) -> list[str]:
         """Sends one command and returns its reply lines up to and including m-ready (no retries)."""
-        return self._exchange(text, timeout or self.timeout)
+        try:
+            return self._exchange(text, timeout or self.timeout)
+        except _Timeout as exc:
+            raise DutError(f"DUT on {self.url} did not finish '{text}': {exc}; last lines received: {self.log.tail()!r}") from exc
 
     def _caps(self) -> Capabilities:
         return self.capabilities if self.capabilities is not None else self.profile()

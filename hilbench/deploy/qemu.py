@@ -1,0 +1,317 @@
+"""Emulated twins: run Cortex-M firmware in QEMU with deterministic, instruction-counted time.
+
+QEMU runs with ``-icount shift=N,align=off,sleep=off``: the virtual clock advances by exactly
+2^N ns per executed instruction, independent of the host's speed and load. The firmware times
+an inference with SysTick on the processor clock (timer_hz ticks per virtual second), so the host
+turns ticks back into an instruction count with :func:`instructions_from_ticks`:
+
+    instructions = ticks * 1e9 / (timer_hz * 2^N)
+
+With N = 7 (128 ns per instruction) one tick is less than half an instruction on every machine
+here (0.3125 at 25 MHz, 0.39 at 20 MHz, 0.24 at 32 MHz), so rounding recovers the exact number of
+instructions executed between the two timer reads. The firmware HAL re-aligns the timer phase
+after every byte it receives (cortex_m_common/hb_hal_cmsdk_uart.c), so the same firmware and
+input give the same count on every run. These are QEMU instruction counts, not cycles.
+
+The UART is a TCP server on 127.0.0.1; the returned endpoint's url is ``socket://127.0.0.1:PORT``
+for pyserial. No QEMU process outlives its endpoint (see hilbench/deploy/procs.py).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import socket
+import tempfile
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import IO, Sequence
+
+from hilbench.deploy import procs
+from hilbench.errors import DeployError
+
+QEMU_BINARY = "qemu-system-arm"
+QEMU_INSTALL_HINT = "Debian: apt install qemu-system-arm"
+# 2^7 ns of virtual time per instruction: see the module docstring for why 7.
+ICOUNT_SHIFT = 7
+MAX_ICOUNT_SHIFT = 10  # QEMU's own limit
+BOOT_TIMEOUT_S = 30.0
+READY_LINE = "m-ready"
+FATAL_PREFIX = "m-fatal-"
+# Lines of emulator and firmware output quoted in error messages.
+TAIL_LINES = 15
+_PORT_ATTEMPTS = 3
+
+
+def instructions_per_tick(timer_hz: int, icount_shift: int = ICOUNT_SHIFT) -> Fraction:
+    """How many instructions one timer tick stands for under -icount shift=icount_shift (exact)."""
+    if timer_hz <= 0:
+        raise ValueError(f"timer_hz must be positive, got {timer_hz}")
+    if not 0 <= icount_shift <= MAX_ICOUNT_SHIFT:
+        raise ValueError(f"icount shift must be 0..{MAX_ICOUNT_SHIFT}, got {icount_shift}")
+    return Fraction(10**9, timer_hz * 2**icount_shift)
+
+
+def instructions_from_ticks(ticks: int, timer_hz: int, icount_shift: int = ICOUNT_SHIFT) -> int:
+    """Converts device timer ticks measured under QEMU -icount into an instruction count.
+
+    ticks * 1e9 / (timer_hz * 2^icount_shift), computed exactly and rounded to the nearest
+    integer. It is the exact instruction count whenever one tick is less than half an
+    instruction (instructions_per_tick() < 1/2); otherwise the result has that resolution.
+    """
+    if ticks < 0:
+        raise ValueError(f"ticks must not be negative, got {ticks}")
+    exact = ticks * instructions_per_tick(timer_hz, icount_shift)
+    return math.floor(exact + Fraction(1, 2))
+
+
+def cpu_from_flags(cpu_flags: Sequence[str]) -> str:
+    """The QEMU -cpu name from a recipe's compiler flags ('-mcpu=cortex-m4' -> 'cortex-m4')."""
+    for flag in cpu_flags:
+        if flag.startswith("-mcpu="):
+            return flag.split("=", 1)[1].split("+", 1)[0]
+    raise DeployError(f"cannot tell the QEMU CPU: no -mcpu= in the recipe's cpu_flags {list(cpu_flags)}")
+
+
+def qemu_command(
+    machine: str,
+    cpu: str,
+    kernel: str | os.PathLike,
+    port: int,
+    *,
+    icount_shift: int = ICOUNT_SHIFT,
+    qemu_binary: str = QEMU_BINARY,
+) -> list[str]:
+    """The QEMU command line: one machine, its UART0 as a TCP server on 127.0.0.1:port."""
+    if not 0 <= icount_shift <= MAX_ICOUNT_SHIFT:
+        raise DeployError(f"icount shift must be 0..{MAX_ICOUNT_SHIFT}, got {icount_shift}")
+    return [
+        qemu_binary,
+        "-machine", machine,
+        "-cpu", cpu,
+        "-nographic",
+        "-monitor", "none",
+        # Virtual time = instructions x 2^N ns: deterministic, and never waits for the host clock.
+        "-icount", f"shift={icount_shift},align=off,sleep=off",
+        # wait=on: the guest does not start until we are connected, so no boot output is lost.
+        "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on",
+        "-kernel", str(kernel),
+    ]
+
+
+@dataclass
+class QemuEndpoint:
+    """A running QEMU twin: where to reach its UART, and how its figures are labelled.
+
+    close() stops QEMU; the endpoint is also a context manager.
+    """
+
+    url: str
+    machine: str
+    cpu: str
+    kernel: Path
+    icount_shift: int
+    command: list[str]
+    process: "procs.subprocess.Popen" = field(repr=False)
+    boot_lines: list[str] = field(default_factory=list)
+    mode: str = "emulated"
+    latency_source: str = "icount"
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def instructions_from_ticks(self, ticks: int, timer_hz: int) -> int:
+        """Ticks from this twin's timer as an instruction count, at this endpoint's shift."""
+        return instructions_from_ticks(ticks, timer_hz, self.icount_shift)
+
+    def is_alive(self) -> bool:
+        return self.process.poll() is None
+
+    def check_alive(self) -> None:
+        """Raises DeployError with QEMU's exit code and last output if QEMU is no longer running."""
+        if not self.is_alive():
+            raise DeployError(self.failure_report("QEMU stopped while the firmware was running"))
+
+    def failure_report(self, headline: str) -> str:
+        """A message for a failure of this twin: headline, exit status, command, last output."""
+        return _failure_report(headline, self.command, self.process, self.boot_lines, self._log)
+
+    def close(self) -> None:
+        """Stops QEMU (and its process group) and releases the log file. Idempotent."""
+        procs.terminate(self.process)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> "QemuEndpoint":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def start_qemu(
+    kernel: str | os.PathLike,
+    machine: str,
+    cpu: str,
+    *,
+    icount_shift: int = ICOUNT_SHIFT,
+    boot_timeout_s: float = BOOT_TIMEOUT_S,
+    qemu_binary: str = QEMU_BINARY,
+) -> QemuEndpoint:
+    """Starts QEMU on kernel (an ELF) and waits until the firmware prints m-ready.
+
+    Raises DeployError, showing the command line, the exit code and the last lines seen, when
+    QEMU is missing, exits, or no m-ready arrives within boot_timeout_s. QEMU is never left
+    running after an error.
+    """
+    kernel = Path(kernel)
+    if not kernel.is_file():
+        raise DeployError(f"firmware image {kernel} does not exist; build the firmware first")
+    binary = shutil.which(qemu_binary)
+    if binary is None:
+        raise DeployError(f"'{qemu_binary}' is not on PATH; install it ({QEMU_INSTALL_HINT})")
+
+    for attempt in range(_PORT_ATTEMPTS):
+        port = _free_port()
+        command = qemu_command(machine, cpu, kernel, port, icount_shift=icount_shift, qemu_binary=binary)
+        log = tempfile.TemporaryFile(prefix="hilbench-qemu-")
+        try:
+            process = procs.spawn(command, stdout=log, stderr=log)
+        except OSError as exc:
+            log.close()
+            raise DeployError(f"cannot start {binary}: {exc}\ncommand: {' '.join(command)}") from exc
+        endpoint = QemuEndpoint(
+            url=f"socket://127.0.0.1:{port}",
+            machine=machine,
+            cpu=cpu,
+            kernel=kernel,
+            icount_shift=icount_shift,
+            command=command,
+            process=process,
+            _log=log,
+        )
+        try:
+            _wait_for_ready(endpoint, port, boot_timeout_s)
+            return endpoint
+        except _PortTaken:
+            endpoint.close()
+            continue  # someone took the port between our probe and QEMU's bind: try another
+        except BaseException:
+            endpoint.close()
+            raise
+    raise DeployError(f"QEMU could not bind a free TCP port on 127.0.0.1 after {_PORT_ATTEMPTS} attempts")
+
+
+def start_firmware(firmware, *, icount_shift: int = ICOUNT_SHIFT, boot_timeout_s: float = BOOT_TIMEOUT_S) -> QemuEndpoint:
+    """Starts a firmware built by hilbench.build for an emulated target.
+
+    The target folder is named after the QEMU machine (mps2-an386, ...), and the CPU comes from
+    the recipe's -mcpu flag, so the two can never disagree.
+    """
+    recipe = firmware.recipe
+    if recipe.mode != "emulated":
+        raise DeployError(f"target '{recipe.name}' is not an emulated target (mode: {recipe.mode})")
+    return start_qemu(
+        firmware.elf_path,
+        machine=recipe.name,
+        cpu=cpu_from_flags(recipe.cpu_flags),
+        icount_shift=icount_shift,
+        boot_timeout_s=boot_timeout_s,
+    )
+
+
+class _PortTaken(Exception):
+    pass
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_ready(endpoint: QemuEndpoint, port: int, timeout_s: float) -> None:
+    """Connects to QEMU's UART server and reads the boot lines up to m-ready, then disconnects.
+
+    The session connects again afterwards; QEMU's server accepts a new client, and the firmware
+    says nothing while it waits for a command, so nothing is lost in between.
+    """
+    deadline = time.monotonic() + timeout_s
+    connection = None
+    while connection is None:
+        if not endpoint.is_alive():
+            if "Address already in use" in _log_tail(endpoint._log):
+                raise _PortTaken()
+            raise DeployError(endpoint.failure_report(f"QEMU ({endpoint.machine}) exited during start-up"))
+        try:
+            connection = socket.create_connection(("127.0.0.1", port), timeout=0.2)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise DeployError(
+                    endpoint.failure_report(f"QEMU ({endpoint.machine}) did not open its UART port {port} in {timeout_s:g} s")
+                ) from None
+            time.sleep(0.02)
+
+    pending = b""
+    with connection:
+        connection.settimeout(0.1)
+        while True:
+            try:
+                chunk = connection.recv(4096)
+            except socket.timeout:
+                chunk = None
+            if chunk == b"":
+                try:
+                    endpoint.process.wait(timeout=1.0)  # a closed UART usually means QEMU is exiting
+                except procs.subprocess.TimeoutExpired:
+                    raise DeployError(endpoint.failure_report(f"QEMU ({endpoint.machine}) closed the UART during boot"))
+                raise DeployError(endpoint.failure_report(f"QEMU ({endpoint.machine}) exited during boot"))
+            if chunk:
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                for raw in complete:
+                    line = raw.decode("utf-8", "replace").strip()
+                    endpoint.boot_lines.append(line)
+                    if line.startswith(FATAL_PREFIX):
+                        raise DeployError(endpoint.failure_report(f"the firmware stopped with '{line}' during boot"))
+                    if line == READY_LINE:
+                        return
+            if not endpoint.is_alive():
+                raise DeployError(endpoint.failure_report(f"QEMU ({endpoint.machine}) exited during boot"))
+            if time.monotonic() > deadline:
+                raise DeployError(
+                    endpoint.failure_report(f"no '{READY_LINE}' from the firmware within {timeout_s:g} s of starting QEMU")
+                )
+
+
+def _log_tail(log: IO[bytes] | None, lines: int = TAIL_LINES) -> str:
+    """QEMU's output for an error message: its own error lines first (a fatal error is followed
+    by a long register dump), then the last lines."""
+    if log is None:
+        return ""
+    log.flush()
+    log.seek(0)
+    text = log.read().decode("utf-8", "replace")
+    log.seek(0, os.SEEK_END)
+    all_lines = text.strip().splitlines()
+    tail = all_lines[-lines:]
+    errors = [line for line in all_lines[:-lines] if line.startswith(("qemu", "QEMU"))][:5]
+    return "\n".join(errors + (["..."] if errors else []) + tail)
+
+
+def _failure_report(headline, command, process, uart_lines, log) -> str:
+    code = process.poll()
+    if code is None:
+        status = "QEMU is still running (it will be stopped)"
+    elif code < 0:
+        status = f"QEMU was killed by signal {-code}"
+    else:
+        status = f"QEMU exit code: {code}"
+    parts = [headline, status, f"command: {' '.join(command)}"]
+    qemu_output = _log_tail(log)
+    parts.append("QEMU output (last lines):\n" + (qemu_output or "(none)"))
+    uart = "\n".join(uart_lines[-TAIL_LINES:])
+    parts.append("firmware UART (last lines):\n" + (uart or "(none)"))
+    return "\n".join(parts)
