@@ -14,11 +14,12 @@ def random_colours(rng: np.random.Generator, n: int) -> np.ndarray:
     return colours
 
 
-def gradient_background(rng: np.random.Generator, size: int, bands: int = 4) -> np.ndarray:
-    """(size, size, 3) float background: a blend of two random colours along a random
-    direction, in ``bands`` flat steps (a stand-in for uneven lighting; flat steps keep the
-    committed test images small once compressed)."""
-    start, end = random_colours(rng, 2)
+def shaded_background(rng: np.random.Generator, size: int, bands: int = 4, spread: float = 40.0) -> np.ndarray:
+    """(size, size, 3) float background: a random colour shaded by up to +-``spread`` along a
+    random direction, in ``bands`` flat steps (a stand-in for uneven lighting; flat steps keep
+    the committed test images small once compressed)."""
+    start = random_colours(rng, 1)[0]
+    end = np.clip(start + rng.uniform(-spread, spread, 3), 0, 255)
     angle = rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:size, 0:size] / (size - 1)
     ramp = np.clip(0.5 + (xx - 0.5) * np.cos(angle) + (yy - 0.5) * np.sin(angle), 0, 1)

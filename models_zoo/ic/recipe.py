@@ -3,7 +3,8 @@
 Data: scikit-learn's handwritten digits (1,797 real 8 x 8 images, 0-16 grey levels, shipped
 inside the scikit-learn package), split 80/20 into train and test digits before augmentation.
 Each digit is rotated (+-15 degrees), scaled (2.4-3.4 output pixels per source pixel), shifted
-(+-3 pixels) and painted in a random colour over a random two-colour gradient, at 32 x 32 RGB.
+(+-3 pixels) and painted in a random colour over a randomly coloured background with banded shading, at
+32 x 32 RGB.
 Training digits are rendered three times with different draws; test digits once.
 """
 
@@ -12,18 +13,18 @@ from __future__ import annotations
 import numpy as np
 
 from models_zoo._common.features import pixels_to_input
-from models_zoo._common.images import gradient_background, random_colours, to_uint8, warp
+from models_zoo._common.images import shaded_background, random_colours, to_uint8, warp
 from models_zoo._common.recipe import TOP1, Dataset, Recipe
 
 SIZE = 32
 LABELS = [str(d) for d in range(10)]
-MIN_CONTRAST = 80.0  # mean |foreground - background| per channel, so every digit stays visible
+MIN_CONTRAST = 100.0  # mean |foreground - background| per channel, so every digit stays visible
 
 
 def _render(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     mask = warp(digit / 16.0, SIZE, angle=np.radians(rng.uniform(-15, 15)), scale=rng.uniform(2.4, 3.4),
                 shift=(rng.uniform(-3, 3), rng.uniform(-3, 3)))
-    background = gradient_background(rng, SIZE)
+    background = shaded_background(rng, SIZE)
     while True:
         ink = random_colours(rng, 1)[0]
         if np.abs(ink - background.mean(axis=(0, 1))).mean() >= MIN_CONTRAST:
@@ -77,7 +78,7 @@ RECIPE = Recipe(
     quality_target=0.90,
     make_data=make_data,
     build_model=build_model,
-    epochs=12,
+    epochs=30,
     batch_size=64,
     learning_rate=3e-3,
     n_vectors=100,
@@ -92,7 +93,7 @@ RECIPE = Recipe(
         "data": {
             "provenance": "scikit-learn load_digits() (UCI optical handwritten digits, 8x8), "
                           "upscaled with random rotation, scale and shift, random ink colour over "
-                          "a random two-colour gradient background",
+                          "a random background colour with banded shading",
         },
     },
 )
