@@ -73,6 +73,7 @@ def validate_row(row: Mapping[str, object], where: str = "result row") -> Row:
     saying where it came from, a label is impossible for the mode (e.g. ``icount`` on
     hardware), or a number is out of its range.
     """
+    where = f"{where} ({_describe(row)})"
     unknown = sorted(set(row) - set(RESULT_COLUMNS))
     if unknown:
         raise ResultsError(
@@ -85,7 +86,6 @@ def validate_row(row: Mapping[str, object], where: str = "result row") -> Row:
             clean[column] = _number(column, value, where)
         else:
             clean[column] = "" if value is None else str(value)
-    where = f"{where} ({_describe(clean)})"
 
     for column in REQUIRED_COLUMNS:
         if not clean[column]:
@@ -183,7 +183,9 @@ def _is_number(text: str) -> bool:
 def rows_to_csv(rows: Iterable[Mapping[str, object]]) -> str:
     """CSV text with the RESULT_COLUMNS header and one line per (already valid) row."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # RFC 4180 line ends: the csv module quotes a cell holding CR or LF only when that
+    # character is part of the line terminator, so "\r\n" keeps such cells intact.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(RESULT_COLUMNS)
     for row in rows:
         writer.writerow([encode_cell(c, row.get(c)) for c in RESULT_COLUMNS])
@@ -204,10 +206,12 @@ def read_results_csv(path: Path) -> list[Row]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # newline="": line ends inside quoted cells are data, not to be translated
+        with open(path, encoding="utf-8", newline="") as stream:
+            text = stream.read()
     except FileNotFoundError:
         raise ResultsError(f"results file {path} does not exist") from None
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if not header or "schema_version" not in header:
         raise ResultsError(f"{path} is not a hilbench results CSV (no schema_version column "
