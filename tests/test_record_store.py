@@ -38,7 +38,7 @@ MEASUREMENT_FIELDS = ("board", "model", "runtime", "mode", "core", "clock_hz",
 def measurement(**kwargs) -> dict:
     """What a measuring stage hands to the recorder: no run-level columns."""
     row = sample_row(**kwargs)
-    return {key: row[key] for key in MEASUREMENT_FIELDS}
+    return {key: row[key] for key in MEASUREMENT_FIELDS + tuple(kwargs) if key in row}
 
 
 def test_run_ids_sort_by_time_and_are_unique():

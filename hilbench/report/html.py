@@ -41,6 +41,7 @@ td.estimate { font-style: italic; }
 .label { display: inline-block; padding: 0 5px; border-radius: 3px; font-size: 12px; }
 .label-hardware { background: #d9f0d9; } .label-emulated { background: #fde8c8; }
 .label-host { background: #e6e0f4; }
+.scroll { overflow-x: auto; }
 svg.hb-chart { display: block; margin: 0.5em 0 1em; max-width: 100%; height: auto; }
 """
 
@@ -51,7 +52,7 @@ CLOUD_FIGURES = ("latency_ms_p50", "cloud_latency_ms", "bytes_on_air_edge",
                  "bytes_on_air_cloud", "energy_uj", "accuracy", "accuracy_float")
 
 
-def _label(kind: str, value: str) -> str:
+def _label(value: str) -> str:
     return f'<span class="label label-{escape(value)}">{escape(value or "-")}</span>'
 
 
@@ -66,19 +67,20 @@ def _table(rows: Sequence[Mapping[str, object]], figures: Sequence[str], table_i
     for row in rows:
         estimate = row["mode"] != "hardware"
         cells = [f"<td>{escape(str(row[c]))}</td>" for c in ("board", "model", "runtime")]
-        cells.append(f"<td>{_label('mode', str(row['mode']))}</td>")
+        cells.append(f"<td>{_label(str(row['mode']))}</td>")
         cells += [f"<td>{escape(str(row.get(c) or '-'))}</td>"
                   for c in ("latency_source", "energy_source")]
         for column in figures:
             klass = "num estimate" if is_estimate(row, column) else "num"
             tooltip = (f"{FIGURES[column].title}: {FIGURES[column].text(row)}; "
                        f"mode {row['mode']}")
+            # The unit is in the header and the label in its own column; the tooltip has both.
             cells.append(f'<td class="{klass}" title="{escape(tooltip)}">'
-                         f"{escape(FIGURES[column].text(row))}</td>")
+                         f"{escape(FIGURES[column].number_text(row.get(column)))}</td>")
         body.append(f'<tr class="{"hb-estimate" if estimate else "hb-hardware"}">'
                     f"{''.join(cells)}</tr>")
-    return (f'<table id="{table_id}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table>")
+    return (f'<div class="scroll"><table id="{table_id}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def _latency_section(rows: Sequence[Row], colours: Mapping[str, str]) -> str:
@@ -144,7 +146,7 @@ def render_report(rows: Sequence[Row], title: str, sources: Sequence[str]) -> st
 <h1>{escape(title)}</h1>
 <p class="meta">Generated {escape(utc_now_iso())} by hilbench {escape(hilbench.__version__)}
 from {escape(', '.join(sources))}; runs: {escape(', '.join(run_ids))};
-modes: {''.join(_label('mode', m) for m in modes)}</p>
+modes: {''.join(_label(m) for m in modes)}</p>
 {estimate_note}
 <h2>Results</h2>
 {_table(rows, TABLE_FIGURES, "results-table")}
@@ -190,6 +192,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Run `hilbench report`."""
     results_dir = args.results_dir or default_results_root()
     inputs = list(args.inputs) or [results_dir / LEADERBOARD_CSV]
+    if not args.inputs and not inputs[0].exists():
+        raise ResultsError(f"no leaderboard at {inputs[0]}: run `hilbench leaderboard` first, "
+                           "or give run folders / results CSVs to report on")
     result_sets = [load_results(path) for path in inputs]
     rows = latest_rows(row for result_set in result_sets for row in result_set.rows)
     output = args.output or results_dir / "report.html"

@@ -84,6 +84,13 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return [i * step for i in range(first, last + 1)]
 
 
+def tick_text(value: float) -> str:
+    """Axis tick text: 0, 250, 1,250, 0.5, 0.001."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:.6g}"
+
+
 def _svg(chart_id: str, height: int, body: str, aria_label: str) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" id="{chart_id}" class="hb-chart" '
             f'viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" '
@@ -128,7 +135,7 @@ def bar_chart(chart_id: str, rows: Sequence[Mapping[str, object]], column: str,
         parts.append(f'<line x1="{x(tick):.1f}" y1="{top - 4}" x2="{x(tick):.1f}" '
                      f'y2="{axis_y}" stroke="#ddd"/>'
                      f'<text x="{x(tick):.1f}" y="{axis_y + 14}" text-anchor="middle" '
-                     f'fill="#444">{escape(format_number(tick))}</text>')
+                     f'fill="#444">{escape(tick_text(tick))}</text>')
     parts.append(f'<line x1="{x(0):.1f}" y1="{top - 4}" x2="{x(0):.1f}" y2="{axis_y}" '
                  'stroke="#333"/>')
     parts.append(f'<text x="{LABEL_WIDTH + plot_width / 2:.1f}" y="{axis_y + 30}" '
@@ -185,7 +192,7 @@ def scatter_energy_latency(chart_id: str, rows: Sequence[Mapping[str, object]],
     rows = [row for row in rows if row.get("energy_uj") is not None
             and row.get("latency_ms_p50") is not None
             and row["energy_uj"] > 0 and row["latency_ms_p50"] > 0]
-    left, top, plot_width, plot_height = 80, 20, WIDTH - 80 - 250, 320
+    left, top, plot_width, plot_height = 80, 20, WIDTH - 80 - 300, 320
     x_low, x_high = _log_axis([float(r["latency_ms_p50"]) for r in rows])
     y_low, y_high = _log_axis([float(r["energy_uj"]) for r in rows])
 
@@ -195,7 +202,7 @@ def scatter_energy_latency(chart_id: str, rows: Sequence[Mapping[str, object]],
     def y(value: float) -> float:
         return top + plot_height - (math.log10(value) - y_low) / (y_high - y_low) * plot_height
 
-    parts = [_pattern_defs(chart_id, colours),
+    parts = [
              f'<rect x="{left}" y="{top}" width="{plot_width}" height="{plot_height}" '
              'fill="none" stroke="#999"/>']
     for exponent in range(int(x_low), int(x_high) + 1):
@@ -203,13 +210,13 @@ def scatter_energy_latency(chart_id: str, rows: Sequence[Mapping[str, object]],
         parts.append(f'<line x1="{position:.1f}" y1="{top}" x2="{position:.1f}" '
                      f'y2="{top + plot_height}" stroke="#eee"/><text x="{position:.1f}" '
                      f'y="{top + plot_height + 16}" text-anchor="middle" fill="#444">'
-                     f'{format_number(10.0 ** exponent)}</text>')
+                     f'{tick_text(10.0 ** exponent)}</text>')
     for exponent in range(int(y_low), int(y_high) + 1):
         position = top + plot_height - (exponent - y_low) / (y_high - y_low) * plot_height
         parts.append(f'<line x1="{left}" y1="{position:.1f}" x2="{left + plot_width}" '
                      f'y2="{position:.1f}" stroke="#eee"/><text x="{left - 6}" '
                      f'y="{position + 4:.1f}" text-anchor="end" fill="#444">'
-                     f'{format_number(10.0 ** exponent)}</text>')
+                     f'{tick_text(10.0 ** exponent)}</text>')
     parts.append(f'<text x="{left + plot_width / 2}" y="{top + plot_height + 36}" '
                  'text-anchor="middle" fill="#444">latency p50 [ms] (log)</text>'
                  f'<text transform="translate(16,{top + plot_height / 2}) rotate(-90)" '
@@ -217,7 +224,11 @@ def scatter_energy_latency(chart_id: str, rows: Sequence[Mapping[str, object]],
     for row in rows:
         estimate = is_estimate(row, "energy_uj")
         shape = ENERGY_MARKERS[str(row["energy_source"])]
-        style = _fill(chart_id, colours, str(row["board"]), estimate) + ' stroke-width="1.5"'
+        colour = colours[str(row["board"])]
+        # A hatch does not read on a 12 px marker: estimates are hollow with a dashed rim.
+        style = (f'fill="#fff" fill-opacity="0.7" stroke="{colour}" stroke-width="2" '
+                 'stroke-dasharray="3 2"' if estimate
+                 else f'fill="{colour}" stroke="{colour}" stroke-width="1.5"')
         parts.append(
             f'<g class="hb-mark hb-point{" hb-estimate" if estimate else ""}" '
             f'{_attrs(row, value=row["energy_uj"])}>'
@@ -237,11 +248,11 @@ def scatter_energy_latency(chart_id: str, rows: Sequence[Mapping[str, object]],
     for source, shape in ENERGY_MARKERS.items():
         style = ('fill="none" stroke="#555" stroke-dasharray="4 2"' if source == "model"
                  else 'fill="#555" stroke="#555"')
-        note = " (estimate: power profile x time)" if source == "model" else ""
+        note = " (estimate)" if source == "model" else ""
         legend.append(_marker(shape, 6, line * 18 + 6, style)
                       + f'<text x="18" y="{line * 18 + 10}">energy_source {source}{note}</text>')
         line += 1
-    legend.append(f'<text x="0" y="{line * 18 + 14}" fill="#444">hatched/dashed: emulated, '
+    legend.append(f'<text x="0" y="{line * 18 + 14}" fill="#444">hollow, dashed: emulated, '
                   'host or modeled</text></g>')
     parts.append("".join(legend))
     height = max(top + plot_height + 50, legend_y + line * 18 + 30)
@@ -267,7 +278,7 @@ def edge_cloud_chart(chart_id: str, rows: Sequence[Mapping[str, object]],
     for tick in ticks:
         parts.append(f'<line x1="{x(tick):.1f}" y1="{top}" x2="{x(tick):.1f}" y2="{axis_y}" '
                      f'stroke="#ddd"/><text x="{x(tick):.1f}" y="{axis_y + 14}" '
-                     f'text-anchor="middle" fill="#444">{format_number(tick)}</text>')
+                     f'text-anchor="middle" fill="#444">{tick_text(tick)}</text>')
     parts.append(f'<text x="{LABEL_WIDTH + plot_width / 2:.1f}" y="{axis_y + 30}" '
                  'text-anchor="middle" fill="#444">latency [ms]</text>')
     for index, row in enumerate(rows):
