@@ -162,3 +162,32 @@ def test_fail_on_aliases():
     assert parse_fail_on("latency_ms_p90:5%").figure.column == "latency_ms_p90"
     rule = parse_fail_on("accuracy:1.5pt")
     assert (rule.figure.column, rule.limit, rule.unit) == ("accuracy", 1.5, "pt")
+
+
+# How a front end registers the stage's subcommands; run as a real process so the exit
+# status a CI gate sees is checked, not just the function's return value.
+FRONT_END = """
+import argparse, sys
+from hilbench.report import SUBCOMMANDS
+parser = argparse.ArgumentParser(prog="hilbench")
+commands = parser.add_subparsers(dest="command", required=True)
+for name, (summary, add_arguments, command) in SUBCOMMANDS.items():
+    add_arguments(commands.add_parser(name, help=summary))
+    commands.choices[name].set_defaults(run=command)
+args = parser.parse_args()
+sys.exit(args.run(args))
+"""
+
+
+def test_exit_status_of_a_real_process(tmp_path, baseline):
+    import subprocess
+    import sys
+    run = record(tmp_path, RUN_ID, [measurement(board="nano33", slower_by=1.2)])
+    gate = subprocess.run([sys.executable, "-c", FRONT_END, "compare", str(run), str(baseline),
+                           "--fail-on", "median:5%"], capture_output=True, text=True, timeout=60)
+    assert gate.returncode == 1, gate.stderr
+    assert "REGRESSION   nano33 / kws01" in gate.stdout and "+20.0%" in gate.stdout
+    passing = subprocess.run([sys.executable, "-c", FRONT_END, "compare", str(run),
+                              str(baseline), "--fail-on", "median:25%"],
+                             capture_output=True, text=True, timeout=60)
+    assert passing.returncode == 0, passing.stdout + passing.stderr
