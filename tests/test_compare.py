@@ -173,9 +173,9 @@ parser = argparse.ArgumentParser(prog="hilbench")
 commands = parser.add_subparsers(dest="command", required=True)
 for name, (summary, add_arguments, command) in SUBCOMMANDS.items():
     add_arguments(commands.add_parser(name, help=summary))
-    commands.choices[name].set_defaults(run=command)
+    commands.choices[name].set_defaults(handler=command)
 args = parser.parse_args()
-sys.exit(args.run(args))
+sys.exit(args.handler(args))
 """
 
 
