@@ -30,7 +30,8 @@ def record(results, run_id, rows):
 
 
 def test_latest_row_per_key_wins_and_order_is_stable():
-    old = sample_row(timestamp="2026-11-25T22:00:00.000+00:00", run_id="20261125T220000.000Z-aaaaaa")
+    old = sample_row(timestamp="2026-11-25T22:00:00.000+00:00",
+                     run_id="20261125T220000.000Z-aaaaaa")
     new = sample_row(slower_by=1.1, timestamp="2026-11-26T01:00:00.000+00:00",
                      run_id="20261126T010000.000Z-bbbbbb")
     emulated = sample_row(mode="emulated")

@@ -4,7 +4,6 @@ killed or interrupted process leaves behind."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess

@@ -183,7 +183,8 @@ def test_report_screenshot_is_produced(lab_results, tmp_path):
 
 
 def test_report_with_no_rows_is_a_clear_error(tmp_path):
-    with pytest.raises(ResultsError, match="no leaderboard at .*leaderboard.csv: run `hilbench leaderboard` first"):
+    with pytest.raises(ResultsError,
+                       match="no leaderboard at .*leaderboard.csv: run `hilbench leaderboard`"):
         run_report("--results-dir", tmp_path)
     with pytest.raises(ResultsError, match="no result rows to report"):
         render_report([], "empty", [])

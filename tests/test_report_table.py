@@ -35,7 +35,8 @@ def test_columns_are_aligned():
     header, rule, *body = lines[:5]
     # each column starts where the rule's dashes start; figures end where the dashes end
     starts = [i for i, c in enumerate(rule) if c == "-" and (i == 0 or rule[i - 1] == " ")]
-    ends = [i for i, c in enumerate(rule) if c == "-" and (i + 1 == len(rule) or rule[i + 1] == " ")]
+    ends = [i for i, c in enumerate(rule)
+            if c == "-" and (i + 1 == len(rule) or rule[i + 1] == " ")]
     for line in body:
         for start in starts[:4]:                        # text columns: left-aligned
             assert line[start] != " " and (start == 0 or line[start - 1] == " ")

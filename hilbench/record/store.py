@@ -26,7 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from hilbench.record.atomic import atomic_write_bytes, atomic_write_text, fsync_directory, is_temporary
+from hilbench.record.atomic import (
+    atomic_write_bytes,
+    atomic_write_text,
+    fsync_directory,
+    is_temporary,
+)
 from hilbench.record.provenance import collect_provenance, utc_now_iso
 from hilbench.record.rows import ResultsError, Row, read_results_csv, rows_to_csv, validate_row
 from hilbench.record.schema import SCHEMA_VERSION

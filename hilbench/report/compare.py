@@ -17,7 +17,7 @@ from pathlib import Path
 from hilbench.record.rows import ResultsError
 from hilbench.record.schema import KEY_COLUMNS
 from hilbench.record.store import ResultSet, load_results
-from hilbench.report.figures import FIGURES, Figure, format_number, row_title
+from hilbench.report.figures import FIGURES, Figure, row_title
 
 # Names a --fail-on spec may use for a figure; a RESULT_COLUMNS name works as well.
 FIGURE_ALIASES = {
@@ -134,7 +134,8 @@ def _compare_figure(rule: FailOn, run_row: Mapping, base_row: Mapping,
         label_column = figure.label_column()
         comparison.findings.append(Finding("not-compared", (
             f"{title}: {figure.title} not compared: {label_column} is "
-            f"{figure.label(run_row) or 'empty'} in the run but {figure.label(base_row) or 'empty'} "
+            f"{figure.label(run_row) or 'empty'} in the run but "
+            f"{figure.label(base_row) or 'empty'} "
             f"in the baseline ({figure.text(run_row)} vs {figure.text(base_row)}, {against})")))
         return
     worse_by, change_text = _change(rule, float(baseline), float(current))

@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from html import escape
 
+from hilbench.record.schema import ENERGY_FIGURES
 from hilbench.report.figures import FIGURES, format_number
 
 # Okabe-Ito colours: distinguishable with colour-blindness, readable on white.
@@ -33,7 +34,7 @@ def board_colours(rows: Sequence[Mapping[str, object]]) -> dict[str, str]:
 
 def is_estimate(row: Mapping[str, object], column: str) -> bool:
     """True when ``column`` of ``row`` was not measured on hardware by an instrument."""
-    if column in ("energy_uj",):
+    if column in ENERGY_FIGURES:
         return row.get("energy_source") == "model" or row.get("mode") != "hardware"
     return row.get("mode") != "hardware"
 
@@ -295,7 +296,8 @@ def edge_cloud_chart(chart_id: str, rows: Sequence[Mapping[str, object]],
             f'height="{BAR_HEIGHT}" {_fill(chart_id, colours, str(row["board"]), estimate)}/>'
             f'<text x="{x(edge) + 6:.1f}" y="{y + 13}">'
             f'{escape(FIGURES["latency_ms_p50"].text(row))}</text></g>'
-            f'<g class="hb-mark hb-bar hb-cloud" {_attrs(row, figure="cloud_latency_ms", value=cloud)}>'
+            '<g class="hb-mark hb-bar hb-cloud" '
+            f'{_attrs(row, figure="cloud_latency_ms", value=cloud)}>'
             f'{_tooltip(row, ["cloud_latency_ms"])}'
             f'<text x="{LABEL_WIDTH - 8}" y="{y + BAR_HEIGHT + 15}" text-anchor="end">cloud'
             '</text>'
