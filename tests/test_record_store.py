@@ -64,6 +64,9 @@ def test_a_run_folder_holds_rows_provenance_raw_data_and_serial_log(tmp_path):
     latencies = np.array([181.2, 181.0, 181.4], dtype=np.float64)
     raw_path = recorder.write_raw("nano33", "kws01", {"latency_ms": latencies,
                                                       "outputs": np.zeros((3, 12), np.int8)})
+    twin_path = recorder.write_raw("nano33", "kws01", {"latency_ms": latencies},
+                                   runtime="hilbench-int8", mode="emulated")
+    assert twin_path.name == "nano33__kws01__hilbench-int8__emulated.npz"
     with recorder.serial_log("nano33") as log:
         log.write(">", b"infer 1 0%")
         log.write("<", b"m-lap-us-1234\r\n")

@@ -98,8 +98,15 @@ def _svg(chart_id: str, height: int, body: str, aria_label: str) -> str:
             f'aria-label="{escape(aria_label)}" {FONT}>{body}</svg>')
 
 
-def _style_legend(y: float, estimate_text: str) -> str:
+def _style_legend(y: float, estimate_text: str, rows: Sequence[Mapping[str, object]],
+                  label_column: str | None) -> str:
+    """Legend of the mark styles, and the labels of the figures in this chart."""
+    labels = [f"mode: {', '.join(sorted({str(row['mode']) for row in rows}))}"]
+    if label_column:
+        values = sorted({str(row.get(label_column) or "-") for row in rows})
+        labels.append(f"{label_column}: {', '.join(values)}")
     return (f'<g class="hb-legend" transform="translate({LABEL_WIDTH},{y})">'
+            f'<text x="0" y="27" fill="#444">{escape("; ".join(labels))}</text>'
             '<rect width="14" height="10" fill="#555"/>'
             '<text x="20" y="9">hardware measurement</text>'
             '<rect x="170" width="14" height="10" fill="none" stroke="#555" '
@@ -165,8 +172,9 @@ def bar_chart(chart_id: str, rows: Sequence[Mapping[str, object]], column: str,
                          f'y2="{y + 14}" stroke="#222"/>')
         parts.append(f'<text x="{text_x:.1f}" y="{y + 13}" fill="#222">{escape(text)}</text>'
                      '</g>')
-    parts.append(_style_legend(axis_y + 38, "emulated / host: estimate, not hardware"))
-    return _svg(chart_id, height + 10, "".join(parts), title or figure.title)
+    parts.append(_style_legend(axis_y + 38, "emulated / host: estimate, not hardware", rows,
+                               figure.label_column()))
+    return _svg(chart_id, height + 28, "".join(parts), title or figure.title)
 
 
 ENERGY_MARKERS = {"probe": "circle", "capture": "square", "model": "diamond"}
@@ -306,5 +314,6 @@ def edge_cloud_chart(chart_id: str, rows: Sequence[Mapping[str, object]],
             f'fill="{CLOUD_COLOUR}"/>'
             f'<text x="{x(cloud) + 6:.1f}" y="{y + BAR_HEIGHT + 15}">'
             f'{escape(FIGURES["cloud_latency_ms"].text(row))} (round trip)</text></g>')
-    parts.append(_style_legend(axis_y + 38, "emulated / host edge figure: estimate"))
-    return _svg(chart_id, axis_y + 60, "".join(parts), "edge vs cloud latency")
+    parts.append(_style_legend(axis_y + 38, "emulated / host edge figure: estimate", rows,
+                               "latency_source"))
+    return _svg(chart_id, axis_y + 78, "".join(parts), "edge vs cloud latency")
