@@ -78,6 +78,8 @@ def test_sample_row_is_valid_and_complete():
     ({"latency_ms_p50": float("nan")}, "leave a figure that was not measured empty"),
     ({"flash_bytes": -1}, "column 'flash_bytes' is negative"),
     ({"latency_ms_mean": 3.0}, "unknown column(s) latency_ms_mean"),
+    ({"timestamp": "2026-11-26 18:39"}, "is not ISO 8601 with a time zone"),
+    ({"timestamp": "yesterday"}, "is not ISO 8601 with a time zone"),
 ])
 def test_invalid_rows_are_rejected_with_the_reason(change, message):
     row = sample_row()
@@ -112,6 +114,11 @@ def test_spreadsheet_formulas_are_neutralised_but_numbers_stay_numbers(tmp_path)
     back = read_results_csv(path)[0]
     assert back["runtime"] == hostile["runtime"] and back["board"] == "\tnano"
     assert back["run_id"] == "'quoted" and back["accuracy_delta"] == -0.005
+
+
+def test_rows_in_files_need_their_run(tmp_path):
+    with pytest.raises(ResultsError, match="timestamp empty; rows in a results file come from"):
+        write_results_csv(tmp_path / "results.csv", [sample_row(timestamp="")])
 
 
 def test_numeric_looking_text_is_not_neutralised(tmp_path):

@@ -11,6 +11,7 @@ import io
 import math
 import numbers
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 
 from hilbench.errors import HilbenchError
@@ -122,6 +123,8 @@ def validate_row(row: Mapping[str, object], where: str = "result row") -> Row:
             f"{where}: energy_source {energy_source!r} cannot come from mode {mode!r} "
             f"(possible: {', '.join(s or 'empty' for s in ENERGY_SOURCES_BY_MODE[mode])})")
 
+    if clean["timestamp"]:
+        _check_timestamp(str(clean["timestamp"]), where)
     for column in NON_NEGATIVE_COLUMNS:
         value = clean[column]
         if value is not None and value < 0:
@@ -136,6 +139,17 @@ def validate_row(row: Mapping[str, object], where: str = "result row") -> Row:
         raise ResultsError(f"{where}: accuracy_delta is {delta}; it is device minus float "
                            "accuracy as a fraction, within [-1, 1]")
     return clean
+
+
+def _check_timestamp(text: str, where: str) -> None:
+    # Rows from different runs are ordered by timestamp: it must carry its time zone.
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ResultsError(f"{where}: timestamp {text!r} is not ISO 8601 with a time zone "
+                           "(e.g. 2026-11-26T18:39:47.123+00:00)")
 
 
 # --- cells ------------------------------------------------------------------------------
@@ -192,9 +206,24 @@ def rows_to_csv(rows: Iterable[Mapping[str, object]]) -> str:
     return buffer.getvalue()
 
 
+# A row in a file is a finished measurement of a known run.
+STORED_ROW_COLUMNS = ("schema_version", "run_id", "timestamp")
+
+
+def validate_stored_row(row: Mapping[str, object], where: str) -> Row:
+    """validate_row, and the run columns a row in a results file must have."""
+    clean = validate_row(row, where)
+    missing = [column for column in STORED_ROW_COLUMNS if clean[column] in (None, "")]
+    if missing:
+        raise ResultsError(f"{where}: {', '.join(missing)} empty; rows in a results file "
+                           "come from a run (RunRecorder.append_row fills them)")
+    return clean
+
+
 def write_results_csv(path: Path, rows: Iterable[Mapping[str, object]]) -> None:
     """Validate ``rows`` and replace ``path`` atomically with them."""
-    checked = [validate_row(row, f"row {i + 1} for {path}") for i, row in enumerate(rows)]
+    checked = [validate_stored_row(row, f"row {i + 1} for {path}")
+               for i, row in enumerate(rows)]
     atomic_write_text(Path(path), rows_to_csv(checked))
 
 
@@ -238,5 +267,5 @@ def read_results_csv(path: Path) -> list[Row]:
             raise ResultsError(f"{where}: {len(cells)} cells, expected "
                                f"{len(RESULT_COLUMNS)}")
         row = {c: decode_cell(c, cell, where) for c, cell in zip(RESULT_COLUMNS, cells)}
-        rows.append(validate_row(row, where))
+        rows.append(validate_stored_row(row, where))
     return rows

@@ -35,12 +35,8 @@ def _row_key(row: Mapping[str, object]) -> tuple[str, ...]:
 
 
 def _recency(row: Mapping[str, object]) -> tuple[datetime, str]:
-    try:
-        moment = datetime.fromisoformat(str(row["timestamp"]))
-    except ValueError:
-        raise ResultsError(f"row {_row_key(row)} of run {row['run_id']} has timestamp "
-                           f"{row['timestamp']!r}, not ISO 8601") from None
-    return moment, str(row["run_id"])
+    # validate_row guarantees an ISO 8601 timestamp with a time zone
+    return datetime.fromisoformat(str(row["timestamp"])), str(row["run_id"])
 
 
 def _latest_per_key(tagged: Iterable[tuple[Mapping[str, object], object]]) -> list[tuple]:
