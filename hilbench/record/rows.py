@@ -21,6 +21,7 @@ from hilbench.record.schema import (
     ENERGY_SOURCES,
     ENERGY_SOURCES_BY_MODE,
     FRACTION_COLUMNS,
+    KEY_COLUMNS,
     LATENCY_FIGURES,
     LATENCY_SOURCES,
     LATENCY_SOURCES_BY_MODE,
@@ -43,6 +44,11 @@ TEXT_MARKER = "'"
 
 class ResultsError(HilbenchError):
     """A result row or results file does not follow the result-row contract."""
+
+
+def row_key(row: Mapping[str, object]) -> tuple[str, ...]:
+    """The row's identity: (board, model, runtime, mode)."""
+    return tuple(str(row[column]) for column in KEY_COLUMNS)
 
 
 def _describe(row: Mapping[str, object]) -> str:

@@ -15,8 +15,7 @@ from pathlib import Path
 import hilbench
 from hilbench.record.atomic import atomic_write_text
 from hilbench.record.provenance import utc_now_iso
-from hilbench.record.rows import ResultsError, Row
-from hilbench.record.schema import KEY_COLUMNS
+from hilbench.record.rows import ResultsError, Row, row_key
 from hilbench.record.store import default_results_root, load_results
 from hilbench.report.figures import FIGURES
 from hilbench.report.leaderboard import LEADERBOARD_CSV, latest_rows
@@ -128,7 +127,7 @@ def render_report(rows: Sequence[Row], title: str, sources: Sequence[str]) -> st
     """The report page as a string (rows: one per board x model x runtime x mode)."""
     if not rows:
         raise ResultsError("no result rows to report; run the benchmark first")
-    rows = sorted(rows, key=lambda row: tuple(str(row[c]) for c in KEY_COLUMNS))
+    rows = sorted(rows, key=row_key)
     colours = board_colours(rows)
     modes = sorted({str(row["mode"]) for row in rows})
     run_ids = sorted({str(row["run_id"]) for row in rows})
