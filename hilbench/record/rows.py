@@ -11,6 +11,7 @@ import io
 import math
 import numbers
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 
 from hilbench.errors import HilbenchError
@@ -20,6 +21,7 @@ from hilbench.record.schema import (
     ENERGY_SOURCES,
     ENERGY_SOURCES_BY_MODE,
     FRACTION_COLUMNS,
+    KEY_COLUMNS,
     LATENCY_FIGURES,
     LATENCY_SOURCES,
     LATENCY_SOURCES_BY_MODE,
@@ -42,6 +44,11 @@ TEXT_MARKER = "'"
 
 class ResultsError(HilbenchError):
     """A result row or results file does not follow the result-row contract."""
+
+
+def row_key(row: Mapping[str, object]) -> tuple[str, ...]:
+    """The row's identity: (board, model, runtime, mode)."""
+    return tuple(str(row[column]) for column in KEY_COLUMNS)
 
 
 def _describe(row: Mapping[str, object]) -> str:
@@ -73,6 +80,7 @@ def validate_row(row: Mapping[str, object], where: str = "result row") -> Row:
     saying where it came from, a label is impossible for the mode (e.g. ``icount`` on
     hardware), or a number is out of its range.
     """
+    where = f"{where} ({_describe(row)})"
     unknown = sorted(set(row) - set(RESULT_COLUMNS))
     if unknown:
         raise ResultsError(
@@ -85,7 +93,6 @@ def validate_row(row: Mapping[str, object], where: str = "result row") -> Row:
             clean[column] = _number(column, value, where)
         else:
             clean[column] = "" if value is None else str(value)
-    where = f"{where} ({_describe(clean)})"
 
     for column in REQUIRED_COLUMNS:
         if not clean[column]:
@@ -122,6 +129,8 @@ def validate_row(row: Mapping[str, object], where: str = "result row") -> Row:
             f"{where}: energy_source {energy_source!r} cannot come from mode {mode!r} "
             f"(possible: {', '.join(s or 'empty' for s in ENERGY_SOURCES_BY_MODE[mode])})")
 
+    if clean["timestamp"]:
+        _check_timestamp(str(clean["timestamp"]), where)
     for column in NON_NEGATIVE_COLUMNS:
         value = clean[column]
         if value is not None and value < 0:
@@ -136,6 +145,17 @@ def validate_row(row: Mapping[str, object], where: str = "result row") -> Row:
         raise ResultsError(f"{where}: accuracy_delta is {delta}; it is device minus float "
                            "accuracy as a fraction, within [-1, 1]")
     return clean
+
+
+def _check_timestamp(text: str, where: str) -> None:
+    # Rows from different runs are ordered by timestamp: it must carry its time zone.
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ResultsError(f"{where}: timestamp {text!r} is not ISO 8601 with a time zone "
+                           "(e.g. 2026-11-26T18:39:47.123+00:00)")
 
 
 # --- cells ------------------------------------------------------------------------------
@@ -183,16 +203,33 @@ def _is_number(text: str) -> bool:
 def rows_to_csv(rows: Iterable[Mapping[str, object]]) -> str:
     """CSV text with the RESULT_COLUMNS header and one line per (already valid) row."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # RFC 4180 line ends: the csv module quotes a cell holding CR or LF only when that
+    # character is part of the line terminator, so "\r\n" keeps such cells intact.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(RESULT_COLUMNS)
     for row in rows:
         writer.writerow([encode_cell(c, row.get(c)) for c in RESULT_COLUMNS])
     return buffer.getvalue()
 
 
+# A row in a file is a finished measurement of a known run.
+STORED_ROW_COLUMNS = ("schema_version", "run_id", "timestamp")
+
+
+def validate_stored_row(row: Mapping[str, object], where: str) -> Row:
+    """validate_row, and the run columns a row in a results file must have."""
+    clean = validate_row(row, where)
+    missing = [column for column in STORED_ROW_COLUMNS if clean[column] in (None, "")]
+    if missing:
+        raise ResultsError(f"{where}: {', '.join(missing)} empty; rows in a results file "
+                           "come from a run (RunRecorder.append_row fills them)")
+    return clean
+
+
 def write_results_csv(path: Path, rows: Iterable[Mapping[str, object]]) -> None:
     """Validate ``rows`` and replace ``path`` atomically with them."""
-    checked = [validate_row(row, f"row {i + 1} for {path}") for i, row in enumerate(rows)]
+    checked = [validate_stored_row(row, f"row {i + 1} for {path}")
+               for i, row in enumerate(rows)]
     atomic_write_text(Path(path), rows_to_csv(checked))
 
 
@@ -204,10 +241,12 @@ def read_results_csv(path: Path) -> list[Row]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # newline="": line ends inside quoted cells are data, not to be translated
+        with open(path, encoding="utf-8", newline="") as stream:
+            text = stream.read()
     except FileNotFoundError:
         raise ResultsError(f"results file {path} does not exist") from None
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if not header or "schema_version" not in header:
         raise ResultsError(f"{path} is not a hilbench results CSV (no schema_version column "
@@ -234,5 +273,5 @@ def read_results_csv(path: Path) -> list[Row]:
             raise ResultsError(f"{where}: {len(cells)} cells, expected "
                                f"{len(RESULT_COLUMNS)}")
         row = {c: decode_cell(c, cell, where) for c, cell in zip(RESULT_COLUMNS, cells)}
-        rows.append(validate_row(row, where))
+        rows.append(validate_stored_row(row, where))
     return rows

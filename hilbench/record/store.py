@@ -26,7 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from hilbench.record.atomic import atomic_write_bytes, atomic_write_text, fsync_directory, is_temporary
+from hilbench.record.atomic import (
+    atomic_write_bytes,
+    atomic_write_text,
+    fsync_directory,
+    is_temporary,
+)
 from hilbench.record.provenance import collect_provenance, utc_now_iso
 from hilbench.record.rows import ResultsError, Row, read_results_csv, rows_to_csv, validate_row
 from hilbench.record.schema import SCHEMA_VERSION
@@ -160,11 +165,14 @@ class RunRecorder:
         self._rows.append(clean)
         return dict(clean)
 
-    def write_raw(self, board: str, model: str, arrays: Mapping[str, np.ndarray]) -> Path:
+    def write_raw(self, board: str, model: str, arrays: Mapping[str, np.ndarray], *,
+                  runtime: str = "", mode: str = "") -> Path:
         """Store per-inference raw data as raw/<board>__<model>.npz (atomically).
 
-        Typical arrays: ``latency_us`` (per inference), ``cycles``, ``outputs`` (raw output
-        tensors), ``window`` (window index per inference), ``energy_uj``.
+        Give ``runtime`` and/or ``mode`` when one run measures the same board and model more
+        than once (they are appended: <board>__<model>__<runtime>__<mode>.npz). Typical
+        arrays: ``latency_ms`` (per inference), ``cycles``, ``outputs`` (raw output tensors),
+        ``window`` (window index per inference), ``energy_uj``.
         """
         if not arrays:
             raise ResultsError(f"write_raw({board!r}, {model!r}) got no arrays to store")
@@ -172,7 +180,8 @@ class RunRecorder:
         np.savez(buffer, **{name: np.asarray(values) for name, values in arrays.items()})
         raw_dir = self.run_dir / "raw"
         raw_dir.mkdir(exist_ok=True)
-        path = raw_dir / f"{safe_filename(board)}__{safe_filename(model)}.npz"
+        name_parts = [board, model] + [part for part in (runtime, mode) if part]
+        path = raw_dir / ("__".join(safe_filename(part) for part in name_parts) + ".npz")
         atomic_write_bytes(path, buffer.getvalue())
         return path
 

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hilbench.record.rows import ResultsError
-from hilbench.record.schema import KEY_COLUMNS
+from hilbench.record.rows import ResultsError, row_key
 from hilbench.record.store import ResultSet, load_results
-from hilbench.report.figures import FIGURES, Figure, format_number, row_title
+from hilbench.report.figures import FIGURES, Figure, row_title
+from hilbench.report.leaderboard import latest_rows
 
 # Names a --fail-on spec may use for a figure; a RESULT_COLUMNS name works as well.
 FIGURE_ALIASES = {
@@ -134,7 +134,8 @@ def _compare_figure(rule: FailOn, run_row: Mapping, base_row: Mapping,
         label_column = figure.label_column()
         comparison.findings.append(Finding("not-compared", (
             f"{title}: {figure.title} not compared: {label_column} is "
-            f"{figure.label(run_row) or 'empty'} in the run but {figure.label(base_row) or 'empty'} "
+            f"{figure.label(run_row) or 'empty'} in the run but "
+            f"{figure.label(base_row) or 'empty'} "
             f"in the baseline ({figure.text(run_row)} vs {figure.text(base_row)}, {against})")))
         return
     worse_by, change_text = _change(rule, float(baseline), float(current))
@@ -145,10 +146,6 @@ def _compare_figure(rule: FailOn, run_row: Mapping, base_row: Mapping,
         f"({change_text}, limit {rule.limit_text()}) {against}")))
 
 
-def _key(row: Mapping[str, object]) -> tuple[str, ...]:
-    return tuple(str(row[column]) for column in KEY_COLUMNS)
-
-
 def compare_results(run: ResultSet, baseline: ResultSet, rules: Sequence[FailOn]) -> Comparison:
     """Compare every figure named by ``rules`` between matching rows of run and baseline.
 
@@ -156,8 +153,8 @@ def compare_results(run: ResultSet, baseline: ResultSet, rules: Sequence[FailOn]
     measure (e.g. a board that fell back to its emulated twin) is reported as not compared.
     """
     comparison = Comparison(run.name, baseline.name)
-    baseline_rows = {_key(row): row for row in baseline.rows}
-    run_rows = {_key(row): row for row in run.rows}
+    baseline_rows = {row_key(row): row for row in latest_rows(baseline.rows)}
+    run_rows = {row_key(row): row for row in latest_rows(run.rows)}
 
     def modes(keys, group):
         return {key[3] for key in keys if key[:3] == group}

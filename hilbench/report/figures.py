@@ -35,12 +35,16 @@ class Figure:
         label_column = self.label_column()
         return str(row.get(label_column) or "") if label_column else ""
 
-    def value_text(self, value: float | int | None) -> str:
-        """The value with its unit, e.g. "12.35 ms"; "-" when not measured."""
+    def number_text(self, value: float | int | None) -> str:
+        """The value in this figure's unit without the unit, e.g. "12.35"; "-" if missing."""
         if value is None:
             return "-"
-        text = format_number(value * self.scale, signed=self.column == "accuracy_delta")
-        return f"{text} {self.unit}" if self.unit else text
+        return format_number(value * self.scale, signed=self.column == "accuracy_delta")
+
+    def value_text(self, value: float | int | None) -> str:
+        """The value with its unit, e.g. "12.35 ms"; "-" when not measured."""
+        text = self.number_text(value)
+        return f"{text} {self.unit}" if self.unit and value is not None else text
 
     def text(self, row: Mapping[str, object]) -> str:
         """Value, unit and label, e.g. "12.35 ms (icount)" or "45.1 uJ (model)"."""

@@ -16,8 +16,8 @@ from pathlib import Path
 import hilbench
 from hilbench.record.atomic import atomic_write_text
 from hilbench.record.provenance import utc_now_iso
-from hilbench.record.rows import ResultsError, Row, write_results_csv
-from hilbench.record.schema import KEY_COLUMNS, MODES, SCHEMA_VERSION
+from hilbench.record.rows import ResultsError, Row, row_key, write_results_csv
+from hilbench.record.schema import MODES, SCHEMA_VERSION
 from hilbench.record.store import ResultSet, default_results_root, list_runs, load_results
 from hilbench.report.table import format_results_table
 
@@ -30,24 +30,16 @@ def sources_path(leaderboard_csv: Path) -> Path:
     return leaderboard_csv.with_name(leaderboard_csv.stem + ".sources.json")
 
 
-def _row_key(row: Mapping[str, object]) -> tuple[str, ...]:
-    return tuple(str(row[column]) for column in KEY_COLUMNS)
-
-
 def _recency(row: Mapping[str, object]) -> tuple[datetime, str]:
-    try:
-        moment = datetime.fromisoformat(str(row["timestamp"]))
-    except ValueError:
-        raise ResultsError(f"row {_row_key(row)} of run {row['run_id']} has timestamp "
-                           f"{row['timestamp']!r}, not ISO 8601") from None
-    return moment, str(row["run_id"])
+    # validate_row guarantees an ISO 8601 timestamp with a time zone
+    return datetime.fromisoformat(str(row["timestamp"])), str(row["run_id"])
 
 
 def _latest_per_key(tagged: Iterable[tuple[Mapping[str, object], object]]) -> list[tuple]:
     """(row, tag) pairs reduced to the latest row per key, sorted by key."""
     latest: dict[tuple[str, ...], tuple[Mapping[str, object], object]] = {}
     for row, tag in tagged:
-        key = _row_key(row)
+        key = row_key(row)
         if key not in latest or _recency(row) > _recency(latest[key][0]):
             latest[key] = (row, tag)
     return [latest[key] for key in sorted(latest)]

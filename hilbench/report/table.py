@@ -40,7 +40,7 @@ def format_results_table(rows: Sequence[Mapping[str, object]]) -> str:
     text_count = len(TEXT_COLUMNS)
 
     def render(cells: list[str]) -> str:
-        # Text is left-aligned, figures right-aligned so their decimal points line up.
+        # Text is left-aligned, figures right-aligned so their magnitudes are easy to compare.
         parts = [cell.ljust(width) if i < text_count else cell.rjust(width)
                  for i, (cell, width) in enumerate(zip(cells, widths))]
         return "  ".join(parts).rstrip()
