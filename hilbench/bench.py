@@ -20,6 +20,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from hilbench.boards import ResolvedBoard
+from hilbench import zoo
 from hilbench.build import Firmware, build_firmware
 from hilbench.compile import CompiledModel, TensorSpec, compile_model
 from hilbench.deploy import Endpoint
@@ -28,19 +29,15 @@ from hilbench.paths import cache_root, shared_models_root, zoo_root
 from hilbench.run import TimingRun, VectorRun, run_vectors, time_inferences
 from hilbench.session import DutSession
 
-ZOO_INT8_FILE = "int8.tflite"
-ZOO_VECTORS_FILE = "vectors.npz"
 # The int8 models of the MLPerf Tiny benchmark, in the order its results tables use.
 MLPERF_TINY_INT8 = ("kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8")
 
 
 def zoo_models() -> dict[str, Path]:
     """The zoo's int8 models by name (models_zoo/<name>/int8.tflite)."""
-    root = zoo_root()
-    if not root.is_dir():
+    if not zoo_root().is_dir():
         return {}
-    return {entry.name: entry / ZOO_INT8_FILE for entry in sorted(root.iterdir())
-            if (entry / ZOO_INT8_FILE).is_file()}
+    return {model.name: model.int8_path for model in zoo.list_models() if model.int8_path.is_file()}
 
 
 def mlperf_tiny_models() -> dict[str, Path]:
@@ -77,7 +74,7 @@ def default_models() -> list[Path]:
     """The reference benchmark's models: every zoo model, else the MLPerf Tiny int8 models."""
     models = list(zoo_models().values()) or list(mlperf_tiny_models().values())
     if not models:
-        raise ModelError(f"no models found: {zoo_root()} has no <name>/{ZOO_INT8_FILE} and "
+        raise ModelError(f"no models found: {zoo_root()} has no <name>/{zoo.INT8_FILE} and "
                          f"{shared_models_root()} has no MLPerf Tiny models; give --model PATH")
     return models
 
@@ -85,7 +82,7 @@ def default_models() -> list[Path]:
 def model_name(path: Path) -> str:
     """The name a model goes by in results: the zoo folder name, else the file's stem."""
     path = Path(path)
-    if path.name == ZOO_INT8_FILE:
+    if path.name == zoo.INT8_FILE:
         return path.parent.name
     return path.stem
 
@@ -208,14 +205,10 @@ class Dut:
         (an uncalibrated 1.0 unless the lab set it). host: seconds times this computer's
         CPU clock, an estimate.
         """
-        ticks = np.asarray(ticks, dtype=np.float64)
         if self.mode == "emulated":
-            to_instructions = getattr(self.endpoint, "ticks_to_instructions", None)
-            if to_instructions is None:
-                raise MeasurementError(f"the emulator endpoint for '{self.board.name}' cannot turn "
-                                       "timer ticks into instruction counts")
-            return np.asarray(to_instructions(ticks, timer_hz), dtype=np.float64) * self.board.board.cpi
-        seconds = ticks / timer_hz
+            instructions = [self.endpoint.instructions_from_ticks(int(t), timer_hz) for t in ticks]
+            return np.asarray(instructions, dtype=np.float64) * self.board.board.cpi
+        seconds = np.asarray(ticks, dtype=np.float64) / timer_hz
         clock_hz = self.board.board.clock_hz if self.mode == "hardware" else host_clock_hz()
         return seconds * clock_hz
 
@@ -253,12 +246,9 @@ def _deploy_host(board: ResolvedBoard, firmware: Firmware) -> Endpoint:
 
 
 def _deploy_emulated(board: ResolvedBoard, firmware: Firmware) -> Endpoint:
-    try:
-        from hilbench.deploy import qemu
-    except ImportError:
-        raise DeployError(f"board '{board.name}' would run on qemu {board.qemu_machine}, but this "
-                          "checkout has no QEMU deploy backend (hilbench/deploy/qemu.py)") from None
-    return qemu.start_qemu(firmware, machine=board.qemu_machine)
+    from hilbench.deploy.qemu import start_firmware
+
+    return start_firmware(firmware)
 
 
 def _deploy_hardware(board: ResolvedBoard, firmware: Firmware) -> Endpoint:

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from hilbench.bench import ZOO_INT8_FILE, ZOO_VECTORS_FILE
+from hilbench import zoo
 from hilbench.measure import (bitexact_rate, dequantize, elf_footprint, evaluate_accuracy,
                               modeled_energy, reconstruction_error, summarize_latency)
 from models_zoo._common.evaluate import run_tflm
@@ -47,14 +46,12 @@ class ReferenceData:
 
 def reference_data(dut) -> ReferenceData:
     """The zoo's labelled test vectors for a zoo model; seeded random int8 rows otherwise."""
-    model_dir = dut.model_path.parent
-    vectors = model_dir / ZOO_VECTORS_FILE
-    if dut.model_path.name == ZOO_INT8_FILE and vectors.is_file():
-        card = yaml.safe_load((model_dir / "card.yaml").read_text())
-        with np.load(vectors) as data:
-            return ReferenceData(x_int8=data["x_int8"], x_float=data["x"], labels=data["y"],
-                                 task=TASK_OF_METRIC[card["metric"]],
-                                 float_model=model_dir / "float.tflite")
+    zoo_models = {model.name: model for model in zoo.list_models()}
+    model = zoo_models.get(dut.model_name)
+    if model is not None and model.int8_path == dut.model_path and model.vectors_path.is_file():
+        vectors = zoo.load_vectors(model.name)
+        return ReferenceData(x_int8=vectors.x_int8, x_float=vectors.x, labels=vectors.y,
+                             task=TASK_OF_METRIC[model.metric], float_model=model.float_path)
     spec = dut.input_spec
     rng = np.random.default_rng(20261126)   # fixed: the same inputs on every board
     info = np.iinfo(spec.dtype)
