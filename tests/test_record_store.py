@@ -4,7 +4,6 @@ killed or interrupted process leaves behind."""
 from __future__ import annotations
 
 import json
-import re
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from hilbench.record.store import (
     load_results,
     load_run,
     new_run_id,
+    read_serial_log,
 )
 from test_record_rows import sample_row
 
@@ -99,7 +99,7 @@ def test_a_run_folder_holds_rows_provenance_raw_data_and_serial_log(tmp_path):
         assert raw_path.name == "nano33__kws01.npz"
         np.testing.assert_array_equal(raw["latency_ms"], latencies)
         assert raw["outputs"].dtype == np.int8
-    log_lines = (run_dir / "serial" / "nano33.log").read_text().splitlines()
+    log_lines = read_serial_log(run_dir / "serial" / "nano33.log")
     assert [line.split(" ", 2)[1:] for line in log_lines] == [
         [">", "infer 1 0%"], ["<", "m-lap-us-1234\\r\\n"], ["<", "m-ready"]]
     assert not [p for p in run_dir.rglob("*") if is_temporary(p)]
@@ -134,39 +134,48 @@ def test_list_runs_is_oldest_first_and_load_results_accepts_folders_and_csvs(tmp
         RunRecorder.start(tmp_path, run_id="latest")
 
 
-# The child appends rows with 1 MB of raw data each and announces every finished row. Its
-# os.fsync is slowed down (stdlib, not our code) so that the parent's signal reliably lands
-# while a temporary file is written but not yet renamed: the worst moment for a crash.
+# The child appends rows with 1 MB of raw data each and announces every finished row. Once
+# ROWS_BEFORE_SIGNAL rows are done, its os.fsync (stdlib, not our code) announces "writing"
+# and stalls on the next temporary file of the chosen kind (raw .npz or results.csv), so the
+# parent's signal lands while that file is written but not yet renamed: the worst moment.
+ROWS_BEFORE_SIGNAL = 3
 CHILD = textwrap.dedent("""
-    import os, sys, time
+    import os, stat, sys, time
     import numpy as np
     from hilbench.record.store import RunRecorder
     sys.path.insert(0, sys.argv[2])
     from test_record_rows import sample_row
 
+    stall_in, rows_before_signal = sys.argv[3], int(sys.argv[4])
+    armed = False
     real_fsync = os.fsync
-    def slow_fsync(descriptor):
+    def stalling_fsync(descriptor):
         real_fsync(descriptor)
-        print("writing", flush=True)
-        time.sleep(0.05)
-    os.fsync = slow_fsync
+        if armed and not stat.S_ISDIR(os.fstat(descriptor).st_mode):
+            print("writing", flush=True)
+            time.sleep(60)
+    os.fsync = stalling_fsync
 
     recorder = RunRecorder.start(sys.argv[1], command_line=["child"])
     print("run", recorder.run_dir, flush=True)
-    for index in range(1000):
+    for index in range(rows_before_signal + 1):
         row = sample_row(slower_by=1 + index / 100)
         row = {k: row[k] for k in ("board", "model", "runtime", "mode", "latency_source",
                                    "latency_ms_p50", "energy_source", "energy_uj")}
+        armed = index == rows_before_signal and stall_in == "raw"
         recorder.write_raw("nucleo-l4r5zi", f"kws01-{index}",
                            {"latency_ms": np.full(131072, row["latency_ms_p50"])})
+        armed = index == rows_before_signal and stall_in == "row"
         recorder.append_row(row)
         print("appended", index + 1, flush=True)
+    print("not interrupted", flush=True)
 """)
 
 
-def _run_child_until(tmp_path: Path, rows_before_signal: int, signal_number: int):
+def _interrupt_child(tmp_path: Path, stall_in: str, signal_number: int):
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(tmp_path), str(Path(__file__).parent)],
+        [sys.executable, "-c", CHILD, str(tmp_path), str(Path(__file__).parent), stall_in,
+         str(ROWS_BEFORE_SIGNAL)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run_dir, appended = None, 0
     try:
@@ -175,7 +184,7 @@ def _run_child_until(tmp_path: Path, rows_before_signal: int, signal_number: int
                 run_dir = Path(line.split(" ", 1)[1].strip())
             elif line.startswith("appended "):
                 appended = int(line.split()[1])
-            elif line.startswith("writing") and appended >= rows_before_signal:
+            elif line.startswith("writing"):
                 child.send_signal(signal_number)
                 break
         child.wait(timeout=30)
@@ -184,33 +193,40 @@ def _run_child_until(tmp_path: Path, rows_before_signal: int, signal_number: int
             child.kill()
             child.wait()
     rest = child.stdout.read()
-    appended = max([appended] + [int(n) for n in re.findall(r"appended (\d+)", rest)])
+    child.stdout.close()
+    child.stderr.close()
+    assert "appended" not in rest and "not interrupted" not in rest
     return run_dir, appended, child
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGKILL, signal.SIGINT],
-                         ids=["sigkill", "ctrl-c"])
-def test_a_killed_run_keeps_every_finished_row_and_no_half_written_file(tmp_path, signal_number):
-    run_dir, appended, child = _run_child_until(tmp_path, 3, signal_number)
+@pytest.mark.parametrize("stall_in, signal_number", [
+    ("row", signal.SIGKILL), ("raw", signal.SIGKILL), ("row", signal.SIGINT)],
+    ids=["sigkill-writing-results.csv", "sigkill-writing-raw", "ctrl-c-writing-results.csv"])
+def test_a_killed_run_keeps_every_finished_row_and_no_half_written_file(
+        tmp_path, stall_in, signal_number):
+    run_dir, appended, child = _interrupt_child(tmp_path, stall_in, signal_number)
     assert child.returncode != 0, "the child should have died from the signal"
-    assert appended >= 3
+    assert appended == ROWS_BEFORE_SIGNAL
     rows = load_run(run_dir).rows              # parses: no half-written results.csv
-    assert len(rows) == appended               # every announced row is there, no extra one
+    assert len(rows) == appended               # every finished row, not the interrupted one
     assert [row["latency_ms_p50"] for row in rows] == sorted(r["latency_ms_p50"] for r in rows)
     visible = [p for p in run_dir.rglob("*") if p.is_file() and not is_temporary(p)]
-    for path in visible:
-        if path.suffix == ".npz":
-            with np.load(path) as raw:
-                assert raw["latency_ms"].shape == (131072,)
-        elif path.suffix == ".json":
-            json.loads(path.read_text())
+    raw_files = [p for p in visible if p.suffix == ".npz"]
+    # the raw file of the interrupted row exists only if its write had finished
+    assert len(raw_files) == appended + (stall_in == "row")
+    for path in raw_files:
+        with np.load(path) as raw:
+            assert raw["latency_ms"].shape == (131072,)
+    json.loads((run_dir / "provenance.json").read_text())
     leftovers = [p for p in run_dir.rglob("*") if is_temporary(p)]
     if signal_number == signal.SIGINT:
         assert leftovers == [], "Ctrl-C must clean up its temporary file"
+    else:
+        assert len(leftovers) == 1                 # the interrupted write, hidden and ignored
     assert list_runs(tmp_path) == [run_dir]
 
 
-def test_serial_log_lines_are_whole_after_sigkill(tmp_path):
+def test_serial_log_reads_whole_lines_after_sigkill(tmp_path):
     script = textwrap.dedent("""
         import sys
         from hilbench.record.store import SerialLog
@@ -227,7 +243,7 @@ def test_serial_log_lines_are_whole_after_sigkill(tmp_path):
         pass
     child.kill()
     child.wait()
-    text = path.read_text()
-    assert text.endswith("\n")
-    assert all(line.endswith("]") for line in text.splitlines())
+    lines = read_serial_log(path)
+    assert len(lines) > 50
+    assert all(line.endswith("]") and " < m-results-[" in line for line in lines)
     child.stdout.close()

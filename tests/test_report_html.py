@@ -149,6 +149,8 @@ def test_report_renders_every_plot_with_labels(lab_results, tmp_path, capsys):
     assert table.count("<tr") == 8
     for label in ("icount", "device-timer", "host-clock", "probe", "capture", "model"):
         assert f">{label}<" in table
+    cloud_table = re.search(r'<table id="edge-cloud-table">.*?</table>', dom, re.S).group(0)
+    assert ">16,044</td>" in cloud_table and ">41.70</td>" in cloud_table
     # legends explain the styles
     assert "energy_source model (estimate)" in dom and "hardware measurement" in dom
 

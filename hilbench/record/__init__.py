@@ -9,8 +9,9 @@ from hilbench.record.store import (
     load_results,
     load_run,
     new_run_id,
+    read_serial_log,
 )
 
 __all__ = ["ResultsError", "RunRecorder", "SerialLog", "default_results_root", "list_runs",
-           "load_results", "load_run", "new_run_id", "read_results_csv", "validate_row",
-           "write_results_csv"]
+           "load_results", "load_run", "new_run_id", "read_results_csv", "read_serial_log",
+           "validate_row", "write_results_csv"]

@@ -7,9 +7,10 @@ Layout of a run folder::
     raw/<board>__<model>.npz     per-inference raw data (timings, cycles, outputs ...)
     serial/<board>.log           the serial exchange, one timestamped line per message
 
-results.csv and provenance.json are rewritten atomically after each change, so a crash or
-Ctrl-C keeps every row that was finished and never leaves a half-written file (a SIGKILL can
-leave a hidden ``.name.tmp-*`` file, which readers ignore).
+results.csv, provenance.json and raw files are replaced atomically after each change, so a
+crash or Ctrl-C keeps every row that was finished and never leaves a half-written file (a
+SIGKILL can leave a hidden ``.name.tmp-*`` file, which readers ignore). The serial log is
+append-only; see SerialLog for what a kill can do to its last line.
 """
 
 from __future__ import annotations
@@ -63,10 +64,12 @@ def safe_filename(name: str) -> str:
 
 
 class SerialLog:
-    """Append-only log of one board's serial exchange.
+    """Append-only log of one board's serial exchange, one line per message.
 
-    Each line is written with a single ``write`` on an O_APPEND descriptor, so a killed process
-    leaves whole lines only. Direction is ``>`` host to device, ``<`` device to host, ``#`` note.
+    Direction is ``>`` host to device, ``<`` device to host, ``#`` a note. Each line goes out
+    in a single ``write`` on an O_APPEND descriptor, but Linux may still cut a write short at
+    a page boundary when the process is killed, so the last line of a killed run's log can be
+    incomplete: read logs with ``read_serial_log``, which drops such a line.
     """
 
     def __init__(self, path: Path):
@@ -95,6 +98,13 @@ class SerialLog:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def read_serial_log(path: Path) -> list[str]:
+    """The complete lines of a serial log (an unterminated last line from a kill is dropped)."""
+    text = Path(path).read_text(encoding="ascii")
+    lines = text.split("\n")
+    return lines[:-1]  # "" after the final newline, or the cut line of a killed writer
 
 
 class RunRecorder:

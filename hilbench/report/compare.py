@@ -219,8 +219,9 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
         "  hilbench compare new.csv old.csv --fail-on 'latency p90:10%' --fail-on energy:10% "
         "--fail-on accuracy:1pt")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("run", type=Path, metavar="RUN", help="run folder or results CSV")
-    parser.add_argument("baseline", type=Path, metavar="BASELINE",
+    # dests avoid names a front end may use for its own dispatch (run, command, func)
+    parser.add_argument("run_path", type=Path, metavar="RUN", help="run folder or results CSV")
+    parser.add_argument("baseline_path", type=Path, metavar="BASELINE",
                         help="run folder or results CSV (e.g. results/leaderboard.csv)")
     parser.add_argument("--fail-on", action="append", default=None, metavar="FIGURE:LIMIT",
                         help="fail when FIGURE is worse than LIMIT (repeatable); without it "
@@ -237,7 +238,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         rules = [parse_fail_on(spec) for spec in args.fail_on]
     else:
         rules = [FailOn(FIGURES[column], None, "%", column) for column in DEFAULT_FIGURES]
-    comparison = compare_results(load_results(args.run), load_results(args.baseline), rules)
+    comparison = compare_results(load_results(args.run_path), load_results(args.baseline_path),
+                                 rules)
     print(format_comparison(comparison))
     if comparison.count("regression"):
         return 1

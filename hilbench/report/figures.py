@@ -39,7 +39,8 @@ class Figure:
         """The value in this figure's unit without the unit, e.g. "12.35"; "-" if missing."""
         if value is None:
             return "-"
-        return format_number(value * self.scale, signed=self.column == "accuracy_delta")
+        scaled = value if self.scale == 1 else value * self.scale  # counts stay integers
+        return format_number(scaled, signed=self.column == "accuracy_delta")
 
     def value_text(self, value: float | int | None) -> str:
         """The value with its unit, e.g. "12.35 ms"; "-" when not measured."""
