@@ -54,9 +54,12 @@ class TFLiteRuntime(MLModel):
 
     async def load(self) -> bool:
         model_path = self.settings.parameters.uri
-        # One thread: the figure we report is per-inference compute, not server throughput.
-        self._interpreter = Interpreter(model_path=model_path, num_threads=1)
-        self._interpreter.allocate_tensors()
+        try:
+            # One thread: the figure we report is per-inference compute, not server throughput.
+            self._interpreter = Interpreter(model_path=model_path, num_threads=1)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as error:
+            raise MLServerError(f"cannot load model '{self.name}' from {model_path}: {error}") from error
         self._input_details = self._interpreter.get_input_details()
         self._output_details = self._interpreter.get_output_details()
         self.inputs = [_metadata_tensor(detail) for detail in self._input_details]
