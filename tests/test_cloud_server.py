@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import time
 
 import numpy as np
@@ -164,3 +165,40 @@ def test_bad_model_arguments(tmp_path):
     with pytest.raises(ModelError, match="both be served as 'ad01_fp32'"):
         with serve_models([AD_MODEL, copy]):
             pass
+
+
+SERVE_COMMAND = (
+    "import argparse, sys\n"
+    "from hilbench.cloud.cli import add_cloud_serve_arguments, cmd_cloud_serve\n"
+    "parser = argparse.ArgumentParser()\n"
+    "add_cloud_serve_arguments(parser)\n"
+    "sys.exit(cmd_cloud_serve(parser.parse_args(sys.argv[1:])))\n"
+)
+
+
+def test_serve_command_serves_until_sigterm():
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE_COMMAND, AD_MODEL], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        first_line = process.stdout.readline()
+        assert first_line.startswith("serving on http://127.0.0.1:"), first_line + process.stderr.read()
+        url = first_line.split()[2]
+        server_pid = int(first_line.split("MLServer pid ")[1].split(")")[0])
+        assert process_group_alive(server_pid)
+        assert f"{AD_MODEL}: {url}/v2/models/{AD_MODEL}/infer" in process.stdout.readline()
+        result = OpenInferenceClient(url).infer(AD_MODEL, np.zeros((1, 640), np.float32))
+        assert result.outputs["Identity"].shape == (1, 640)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert not process_group_alive(process.pid)
+    assert not process_group_alive(server_pid)
+    with pytest.raises(DeployError, match="cannot reach"):
+        OpenInferenceClient(url, timeout_s=2).server_extensions()

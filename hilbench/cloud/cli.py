@@ -48,7 +48,7 @@ def cmd_cloud_serve(args: argparse.Namespace) -> int:
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
             with serve_models(args.models, port=args.port, startup_timeout_s=args.startup_timeout) as server:
-                print(f"serving on {server.url} (Open Inference Protocol / KServe V2 REST); Ctrl-C stops")
+                print(f"serving on {server.url} (Open Inference Protocol / KServe V2 REST, MLServer pid {server.pid}); Ctrl-C stops")
                 for name, path in server.models.items():
                     print(f"  {name}: {server.url}/v2/models/{name}/infer  <- {path}")
                 sys.stdout.flush()
