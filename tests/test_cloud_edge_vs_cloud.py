@@ -94,7 +94,7 @@ def test_table_shows_every_label():
     assert lines[0].split()[:4] == ["model", "board", "side", "network"]
     assert "edge [emulated]" in lines[2] and "4.820 (icount)" in lines[2] and "0.8750 (measured (emulated))" in lines[2]
     assert "n/a" in lines[2]  # no energy measured on the edge: shown as such, not as 0
-    assert "(host-clock+model)" in lines[3] and "compute n/a (not-reported)" in lines[3]
+    assert "(host-clock+model)" in lines[3] and "n/a (not-reported)" in lines[3] and "1.300 (host-clock)" in lines[3]
     assert "(model)" in lines[3] and "nb-iot" in lines[3]
 
 

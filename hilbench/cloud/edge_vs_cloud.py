@@ -173,20 +173,27 @@ def _cell(value: float | None, label: str, digits: int) -> str:
 
 
 def format_table(rows: Sequence[Mapping]) -> str:
-    """Plain-text table; every figure is followed by its label in parentheses."""
-    header = ("model", "board", "side", "network", "accuracy", "latency p50 ms", "device energy uJ", "bytes on air")
+    """Plain-text table; every figure is followed by its label in parentheses.
+
+    For cloud rows, latency = round trip to the server (host clock, includes its compute) +
+    network time (model); both parts and the server's own compute time are shown.
+    """
+    header = (
+        "model", "board", "side", "network", "accuracy", "latency p50 ms",
+        "round trip ms", "network ms", "server compute ms", "device energy uJ", "bytes on air",
+    )
     body = []
     for row in rows:
         side = row["side"] if row["side"] == CLOUD else f"{row['side']} [{row['mode']}]"
-        latency = _cell(row["latency_ms_p50"], row["latency_source"], 3)
-        if row["side"] == CLOUD:
-            compute = _cell(row["server_compute_ms_p50"], row["server_compute_source"], 3)
-            latency += f" = rtt {row['round_trip_ms_p50']:.3f} (host-clock, compute {compute}) + net {row['network_ms']:.1f} (model)"
+        is_cloud = row["side"] == CLOUD
         body.append((
             str(row["model"]), str(row["board"]), side, row["network"] or "-",
-            _cell(row["accuracy"], row["accuracy_source"], 4),
-            latency,
-            _cell(row["energy_uj"], row["energy_source"], 3),
+            _cell(row["accuracy"], row["accuracy_source"] if row["accuracy"] is not None else "", 4),
+            _cell(row["latency_ms_p50"], row["latency_source"], 3),
+            _cell(row["round_trip_ms_p50"], row["round_trip_source"], 3) if is_cloud else "-",
+            _cell(row["network_ms"], row["network_source"], 1) if is_cloud else "-",
+            _cell(row["server_compute_ms_p50"], row["server_compute_source"], 3) if is_cloud else "-",
+            _cell(row["energy_uj"], row["energy_source"], 1),
             _cell(row["bytes_on_air"], row["bytes_on_air_source"], 0),
         ))
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
