@@ -202,3 +202,22 @@ def test_serve_command_serves_until_sigterm():
     assert not process_group_alive(server_pid)
     with pytest.raises(DeployError, match="cannot reach"):
         OpenInferenceClient(url, timeout_s=2).server_extensions()
+
+
+def test_server_python_override_must_exist(monkeypatch, tmp_path):
+    monkeypatch.setenv("HILBENCH_MLSERVER_PYTHON", str(tmp_path / "no-python"))
+    with pytest.raises(DeployError, match="HILBENCH_MLSERVER_PYTHON=.*does not exist"):
+        with serve_models([AD_MODEL]):
+            pass
+
+
+def test_port_in_use_is_refused_before_starting():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(DeployError, match=f"port {port} on 127.0.0.1 is in use"):
+            with serve_models([AD_MODEL], port=port):
+                pass

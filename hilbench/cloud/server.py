@@ -143,10 +143,21 @@ def _named_models(models: Sequence[str | os.PathLike] | Mapping[str, str | os.Pa
     return named
 
 
-def _free_loopback_port() -> int:
-    # MLServer needs its ports up front; the kernel's pick is released just before MLServer binds it.
+def _free_loopback_port(port: int = 0) -> int:
+    """A port on 127.0.0.1 that nothing listens on: ``port`` itself, or the kernel's pick for 0.
+
+    MLServer needs its ports up front, so the port is released just before MLServer binds it.
+    Checking a requested port first matters: if another server already answered there, the
+    readiness check would talk to that server instead of ours.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK_HOST, 0))
+        # As uvicorn does: lingering TIME_WAIT connections must not count as "in use"; a
+        # listening socket still does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((LOOPBACK_HOST, port))
+        except OSError as error:
+            raise DeployError(f"port {port} on {LOOPBACK_HOST} is in use ({error.strerror}); choose another port or 0 for a free one") from error
         return probe.getsockname()[1]
 
 
@@ -241,8 +252,10 @@ def start_server(
     """
     named = _named_models(models)
     python = ensure_server_python()
-    http_port = port or _free_loopback_port()
+    http_port = _free_loopback_port(port)
     grpc_port = _free_loopback_port()
+    while grpc_port == http_port:
+        grpc_port = _free_loopback_port()
     workdir = Path(tempfile.mkdtemp(prefix="hilbench-mlserver-"))
     _write_model_repository(workdir, named, http_port, grpc_port)
     log_path = workdir / "server.log"
@@ -264,7 +277,9 @@ def start_server(
             exit_code = process.poll()
             if exit_code is not None:
                 raise DeployError(f"the cloud server (MLServer) exited with code {exit_code} before it was ready; its last log lines:\n{handle.log_tail()}")
-            if _all_ready(handle.url, list(named)):
+            # Ready only counts while our process is alive, so that a foreign server that took
+            # the port in the meantime is not mistaken for ours.
+            if _all_ready(handle.url, list(named)) and process.poll() is None:
                 return handle
             if time.monotonic() > deadline:
                 raise DeployError(
