@@ -30,6 +30,8 @@ try:  # LiteRT is TensorFlow Lite's current package name; TensorFlow itself work
 except ImportError:  # pragma: no cover - depends on what the server environment has
     from tensorflow.lite import Interpreter  # type: ignore[no-redef]
 
+# Mirrors hilbench.cloud.client (this file cannot import hilbench); the end-to-end tests check
+# that the client finds this parameter and decodes these datatypes.
 COMPUTE_TIME_PARAMETER = "compute_infer_ns"
 
 NUMPY_TO_V2_DATATYPE = {
