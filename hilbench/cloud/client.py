@@ -114,6 +114,7 @@ class OpenInferenceClient:
         self._timeout_s = timeout_s
         self._connection: http.client.HTTPConnection | None = None
         self._has_statistics: bool | None = None
+        self._input_names: dict[str, tuple[str, ...]] = {}
 
     # ----- plumbing -----------------------------------------------------------------------
     def _connect(self) -> http.client.HTTPConnection:
@@ -249,13 +250,13 @@ class OpenInferenceClient:
     def _name_inputs(self, model: str, inputs: np.ndarray | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         if isinstance(inputs, Mapping):
             return {name: np.asarray(array) for name, array in inputs.items()}
-        metadata = self.model_metadata(model)
-        if len(metadata.inputs) != 1:
-            raise CloudError(
-                f"model '{model}' has {len(metadata.inputs)} inputs ({[spec.name for spec in metadata.inputs]}); "
-                "pass a dict of input name to array"
-            )
-        return {metadata.inputs[0].name: np.asarray(inputs)}
+        if model not in self._input_names:
+            # Asked once per model, so that timed loops send one request per inference.
+            self._input_names[model] = tuple(spec.name for spec in self.model_metadata(model).inputs)
+        input_names = self._input_names[model]
+        if len(input_names) != 1:
+            raise CloudError(f"model '{model}' has {len(input_names)} inputs ({list(input_names)}); pass a dict of input name to array")
+        return {input_names[0]: np.asarray(inputs)}
 
     def _compute_statistics_ns(self, model: str, version: str | None) -> int | None:
         """Triton's cumulative compute time of ``model`` in ns, or None without the statistics extension."""
