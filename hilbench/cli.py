@@ -34,7 +34,16 @@ STAGE_COMMANDS: tuple[tuple[str, str, str, str], ...] = (
      "hilbench.report.leaderboard:add_leaderboard_arguments", "hilbench.report.leaderboard:cmd_leaderboard"),
     ("compare", "compare a run with a baseline; fail on regressions (nightly gate)",
      "hilbench.report.compare:add_compare_arguments", "hilbench.report.compare:cmd_compare"),
+    ("report", "write a self-contained HTML report with plots",
+     "hilbench.report.html:add_report_arguments", "hilbench.report.html:cmd_report"),
+    ("cloud serve", "serve float models over the Open Inference Protocol (the cloud side)",
+     "hilbench.cloud.cli:add_cloud_serve_arguments", "hilbench.cloud.cli:cmd_cloud_serve"),
 )
+# A name with a space ("cloud serve") is a subcommand of a group ("hilbench cloud ...").
+
+# The namespace attribute holding the function to run: named so that no command's own
+# arguments (e.g. a positional called "run") can overwrite it.
+_RUN_ATTRIBUTE = "_hilbench_run"
 
 
 @dataclass(frozen=True)
@@ -94,11 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hilbench {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    groups: dict[str, argparse._SubParsersAction] = {}
     for entry in COMMANDS.values():
-        sub = subparsers.add_parser(entry.name, help=entry.summary, description=entry.description,
-                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+        group, _, name = entry.name.rpartition(" ")
+        if group and group not in groups:
+            group_parser = subparsers.add_parser(group, help=f"{group} commands ({group} --help lists them)")
+            groups[group] = group_parser.add_subparsers(dest=f"{group}_command", metavar="COMMAND",
+                                                        required=True)
+        sub = (groups[group] if group else subparsers).add_parser(
+            name, help=entry.summary, description=entry.description,
+            formatter_class=argparse.RawDescriptionHelpFormatter)
         entry.add_arguments(sub)
-        sub.set_defaults(run=entry.run)
+        sub.set_defaults(**{_RUN_ATTRIBUTE: entry.run})
     return parser
 
 
@@ -106,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hilbench`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        return getattr(args, _RUN_ATTRIBUTE)(args)
     except HilbenchError as error:
         print(f"hilbench: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -259,6 +275,32 @@ def ports_command(args: argparse.Namespace) -> int:
     rows = [(p.device, f"{p.vid:04x}:{p.pid:04x}" if p.vid is not None else "", p.serial_number,
              p.description) for p in live_ports()]
     print(format_table(("port", "usb id", "serial number", "description"), rows))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- hilbench models
+
+
+@command(
+    "models",
+    summary="list the zoo's reference models with their measured accuracy",
+    description="""
+        List the models of models_zoo/ (float and int8 .tflite, card, test vectors): task,
+        input shape, metric, float and int8 accuracy on the committed test vectors, size and
+        operators. Any of these names works as --model for 'hilbench infer' and pytest, as do
+        the MLPerf Tiny reference models (kws_ref_model, vww_96_int8,
+        pretrainedResnet_quant, ad01_int8) and .tflite paths.
+
+        examples:
+          hilbench models
+          HILBENCH_ZOO=../my_zoo hilbench models
+    """,
+)
+def models_command(args: argparse.Namespace) -> int:
+    """Print the zoo table."""
+    from hilbench.zoo import format_models_table
+
+    print(format_models_table())
     return EXIT_OK
 
 

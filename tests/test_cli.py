@@ -113,11 +113,35 @@ def test_top_level_help_lists_every_command(capsys):
         cli.main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for name in ("boards", "ports", "leaderboard", "compare"):
+    for name in ("boards", "ports", "models", "infer", "leaderboard", "compare", "report", "cloud"):
         assert f"    {name}" in out
 
 
-@pytest.mark.parametrize("name", ["boards", "ports"])
+def test_grouped_subcommand(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["cloud", "serve", "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: hilbench cloud serve" in capsys.readouterr().out
+
+
+def test_a_command_positional_named_run_does_not_break_dispatch(tmp_path):
+    # 'compare RUN BASELINE': its positional must not replace the function to run
+    result = run_hilbench("compare", "no-run.csv", "no-baseline.csv", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("hilbench: error: ") and "Traceback" not in result.stderr
+
+
+def test_models_lists_the_zoo(tmp_path):
+    result = run_hilbench("models", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "model"
+    from hilbench.zoo import list_models
+
+    listed = [line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()]
+    assert [m.name for m in list_models()] == listed[:len(list_models())]
+
+
+@pytest.mark.parametrize("name", ["boards", "ports", "models", "infer"])
 def test_subcommand_help_has_examples(capsys, name):
     with pytest.raises(SystemExit):
         cli.main([name, "--help"])
