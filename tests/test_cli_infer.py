@@ -79,3 +79,19 @@ def test_infer_errors_before_building(tmp_path):
     result = hilbench("infer", "--board=host", "--model=nosuch", "--input=x.npy",
                       "--output=y.npy", cwd=tmp_path)
     assert result.returncode == 2 and "model 'nosuch' is neither a file" in result.stderr
+
+
+def test_infer_on_an_emulated_twin_matches_the_host(tmp_path):
+    rows = np.random.default_rng(11).integers(-128, 128, size=(3, 640), dtype=np.int8)
+    np.save(tmp_path / "x.npy", rows)
+    result = hilbench("infer", "--board=nano33", "--emulate", f"--model={AD01}", "--input=x.npy",
+                      "--output=y.npy", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "nano33: emulated on qemu mps2-an386 (--emulate was given" in result.stdout
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), tflite_micro_outputs(AD01, rows))
+    match = re.fullmatch(r"cycles_per_inference: (\d+) \(icount\)", result.stdout.strip().splitlines()[-1])
+    assert match, result.stdout
+    # icount is deterministic: the same model costs the same instructions on every run
+    again = hilbench("infer", "--board=nano33", "--emulate", f"--model={AD01}", "--input=x.npy",
+                     "--output=y2.npy", cwd=tmp_path)
+    assert again.stdout.strip().splitlines()[-1] == match.group(0)

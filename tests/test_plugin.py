@@ -27,6 +27,8 @@ def isolated(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     """A pytester with nothing attached and results kept inside its folder."""
     monkeypatch.setenv("HILBENCH_LIST_PORTS", str(PORTS_DIR / "nothing.json"))
     monkeypatch.setenv("HILBENCH_RESULTS", str(pytester.path / "results"))
+    # Other installed plugins only slow each inner run down.
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:benchmark -p no:hypothesispytest -p no:cacheprovider")
     return pytester
 
 

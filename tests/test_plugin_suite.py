@@ -19,7 +19,12 @@ PORTS_DIR = Path(__file__).parent / "fixtures" / "list_ports"
 AD01 = shared_models_root() / "ad01_int8.tflite"
 
 
+# Other installed plugins only slow each inner pytest run down.
+FAST = "-p no:benchmark -p no:hypothesispytest -p no:cacheprovider"
+
+
 def test_dut_fixture_runs_a_model_on_the_host(pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_ADDOPTS", FAST)
     monkeypatch.setenv("HILBENCH_LIST_PORTS", str(PORTS_DIR / "nothing.json"))
     monkeypatch.setenv("HILBENCH_RESULTS", str(pytester.path / "results"))
     pytester.makepyfile("""
@@ -48,6 +53,7 @@ def test_dut_fixture_runs_a_model_on_the_host(pytester, monkeypatch):
 
 
 def test_dut_deploy_failure_fails_each_test_cleanly(pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_ADDOPTS", FAST)
     monkeypatch.setenv("HILBENCH_LIST_PORTS", str(PORTS_DIR / "nano33_ble.json"))
     pytester.makepyfile("""
         def test_one(dut):
@@ -66,7 +72,7 @@ def test_dut_deploy_failure_fails_each_test_cleanly(pytester, monkeypatch):
 def collect(*args: str) -> list[str]:
     """Test ids collected by `pytest` run in the repository root."""
     result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
-                             "-p", "no:cacheprovider", *args], cwd=REPO, capture_output=True,
+                             *FAST.split(), *args], cwd=REPO, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     return [line for line in result.stdout.splitlines() if "::" in line]
