@@ -70,6 +70,7 @@ class HilbenchState:
     rows: list[dict] = field(default_factory=list)
     recorder: Any = None                               # hilbench.record.store.RunRecorder
     duts: dict = field(default_factory=dict)           # (board, mode, model) -> Dut | error text
+    board_facts: dict = field(default_factory=dict)    # board name -> provenance facts
     exit_stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     @property
@@ -215,7 +216,24 @@ def dut(request: pytest.FixtureRequest, board, tflite_model):
     opened = state.duts[key]
     if isinstance(opened, str):
         pytest.fail(opened, pytrace=False)
+    state.board_facts.setdefault(board.name, board_facts(board)).setdefault("firmware", {})[
+        opened.model_name] = {"target": opened.firmware.target,
+                              "firmware_sha256": opened.firmware.firmware_sha256,
+                              "compile_command": list(opened.firmware.compile_command)}
     return opened
+
+
+def board_facts(board) -> dict:
+    """What provenance.json says about a board: how it ran and which one it was."""
+    facts = {"mode": board.mode, "reason": board.reason, "clock_hz": board.board.clock_hz,
+             "core": board.board.core, "cpi": board.board.cpi}
+    if board.mode == "hardware":
+        facts["port"] = board.port
+        if board.port_info is not None and board.port_info.serial_number:
+            facts["board_serial"] = board.port_info.serial_number
+    if board.qemu_machine:
+        facts["qemu_machine"] = board.qemu_machine
+    return facts
 
 
 class ResultsRecorder:
@@ -235,6 +253,8 @@ class ResultsRecorder:
             state.recorder = RunRecorder.start(Path(results_dir) if results_dir else None,
                                                lab_file=Path(lab) if lab else _default_lab_file())
         try:
+            for name, facts in state.board_facts.items():   # provenance first, then the row
+                state.recorder.record_board(name, **facts)
             stored = state.recorder.append_row(row)
             if raw:
                 state.recorder.write_raw(str(row["board"]), str(row["model"]), raw)

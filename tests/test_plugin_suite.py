@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -48,6 +49,12 @@ def test_dut_fixture_runs_a_model_on_the_host(pytester, monkeypatch):
     assert len(pids) == 2 and pids[0] == pids[1]           # one firmware process for both tests
     result.stdout.fnmatch_lines(["*hilbench results*",
                                  "host*host*ad01_int8*hilbench-portable*ms (host-clock)*"])
+    [run_dir] = (pytester.path / "results" / "runs").iterdir()
+    provenance = json.loads((run_dir / "provenance.json").read_text())
+    host_facts = provenance["boards"]["host"]
+    assert host_facts["mode"] == "host"
+    assert host_facts["firmware"]["ad01_int8"]["target"] == "host"
+    assert len(host_facts["firmware"]["ad01_int8"]["firmware_sha256"]) == 64
     assert not Path(f"/proc/{pids[0]}").exists() or \
         "zombie" in Path(f"/proc/{pids[0]}/status").read_text().lower()   # stopped at session end
 
