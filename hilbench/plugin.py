@@ -97,7 +97,6 @@ def _state(config: pytest.Config) -> HilbenchState:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "hilbench: a hilbench benchmark test (added by the plugin)")
     from hilbench.boards import split_board_names
 
     names = split_board_names(config.getoption("board") or [])

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from hilbench.boards.model import Board, UsbId
+from hilbench.boards.model import Board, BoardRuleError, UsbId
 from hilbench.errors import ConfigError
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
@@ -205,9 +205,8 @@ def _build_board(name: str, raw: dict, origin: Path) -> Board:
     values = _check_fields(Board, raw, origin, key_path, partial=False)
     try:
         return Board(**values)
-    except ValueError as error:
-        field_path, message = error.args[0]
-        raise ConfigError(f"{origin}: {key_path}.{field_path}: {message}") from None
+    except BoardRuleError as error:
+        raise ConfigError(f"{origin}: {key_path}.{error.field_path}: {error.message}") from None
 
 
 def _check_fields(cls: type, data: Any, file: Path, key_path: str, *, partial: bool) -> dict[str, Any]:

@@ -18,6 +18,15 @@ FlasherKind = Literal["platformio", "bossac", "pyocd", "none"]
 ProbeKind = Literal["joulescope", "none"]
 
 
+class BoardRuleError(ValueError):
+    """A rule that spans several fields of a board is broken (the loader adds file and key)."""
+
+    def __init__(self, field_path: str, message: str):
+        super().__init__(f"{field_path}: {message}")
+        self.field_path = field_path
+        self.message = message
+
+
 def _expect(text: str, **extra) -> dict:
     return {"expect": text, **extra}
 
@@ -156,10 +165,10 @@ class Board:
         default=None, metadata=_expect("a mapping with qemu_machine (and optional renode_platform)"))
 
     def __post_init__(self) -> None:
-        # Cross-field rules; the loader turns these ValueErrors into ConfigErrors with a path.
+        # Cross-field rules; the loader turns these into ConfigErrors naming file and key.
         if self.kind in ("board", "emulated") and self.twin is None:
-            raise ValueError(("twin", f"a board of kind '{self.kind}' needs an emulated twin "
-                                      "(twin: {qemu_machine: ...})"))
+            raise BoardRuleError("twin", f"a board of kind '{self.kind}' needs an emulated twin "
+                                         "(twin: {qemu_machine: ...})")
         if self.kind == "host" and self.build.firmware_target is None:
-            raise ValueError(("build.firmware_target",
-                              "the host board needs build.firmware_target (e.g. host)"))
+            raise BoardRuleError("build.firmware_target",
+                                 "the host board needs build.firmware_target (e.g. host)")
