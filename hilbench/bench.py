@@ -97,7 +97,8 @@ class Dut:
     board: ResolvedBoard
     model_path: Path
     model: CompiledModel
-    firmware: Firmware
+    firmware: Firmware | None
+    """None for a pre-flashed board (flasher kind ``none``): hilbench did not build it."""
     endpoint: Endpoint
     session: DutSession
     runtime: str = "hilbench"
@@ -231,8 +232,11 @@ def compiled_model_dir(model_path: Path) -> Path:
     return cache_root() / "compiled" / f"{model_name(model_path)}-{digest}"
 
 
-def deploy(board: ResolvedBoard, firmware: Firmware) -> Endpoint:
-    """Start ``firmware`` where ``board`` runs: a host process, an emulator, or a flashed board."""
+def deploy(board: ResolvedBoard, firmware: Firmware | None) -> Endpoint:
+    """Start ``firmware`` where ``board`` runs: a host process, an emulator, or a flashed board.
+
+    ``firmware`` is None for a pre-flashed board (flasher kind ``none``).
+    """
     deployer = _DEPLOYERS.get(board.mode)
     if deployer is None:
         raise DeployError(f"board '{board.name}' has mode '{board.mode}', which nothing can deploy")
@@ -251,10 +255,15 @@ def _deploy_emulated(board: ResolvedBoard, firmware: Firmware) -> Endpoint:
     return start_firmware(firmware)
 
 
-def _deploy_hardware(board: ResolvedBoard, firmware: Firmware) -> Endpoint:
+def _deploy_hardware(board: ResolvedBoard, firmware: Firmware | None) -> Endpoint:
+    if firmware is None:
+        # flasher 'none': the lab keeps the board flashed; hilbench only talks to it.
+        return Endpoint(url=board.port, mode="hardware", latency_source="device-timer",
+                        description=f"pre-flashed {board.name} on {board.port}")
     raise DeployError(
         f"board '{board.name}' is connected ({board.describe()}), but flashing it with "
-        f"{board.board.flasher.kind} is not supported yet; run its emulated twin with --emulate")
+        f"{board.board.flasher.kind} is not supported yet: run its emulated twin with --emulate, "
+        f"or flash it yourself and set boards.{board.name}.flasher.kind: none in hilbench.yaml")
 
 
 _DEPLOYERS = {"host": _deploy_host, "emulated": _deploy_emulated, "hardware": _deploy_hardware}
@@ -270,17 +279,42 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
     each naming the stage and what to do.
     """
     model_path = find_model(model)
+    compiled = compile_model(model_path, compiled_model_dir(model_path), kernels=kernels)
+    firmware = _build_for(board, compiled, opt_level, extra_defines)
+    with contextlib.ExitStack() as stack:
+        endpoint = stack.enter_context(deploy(board, firmware))
+        session = stack.enter_context(DutSession.from_endpoint(endpoint, baudrate=board.board.connection.baud))
+        session.sync()
+        capabilities = session.profile()
+        if firmware is None:
+            _check_preflashed_model(board, compiled, capabilities)
+        yield Dut(board, model_path, compiled, firmware, endpoint, session,
+                  runtime=f"hilbench-{kernels}")
+
+
+def _build_for(board: ResolvedBoard, compiled: CompiledModel, opt_level: str,
+               extra_defines: tuple[str, ...]) -> Firmware | None:
+    """The firmware to deploy; None for a pre-flashed board (flasher kind ``none``)."""
+    if board.mode == "hardware" and board.board.flasher.kind == "none":
+        return None
     if not board.firmware_target:
         raise BuildError(
             f"board '{board.name}' runs as {board.describe()}, but has no local firmware target "
             f"(build.firmware_target) and PlatformIO builds are not supported; use --emulate")
-    compiled = compile_model(model_path, compiled_model_dir(model_path), kernels=kernels)
-    firmware = build_firmware(board.firmware_target, compiled, opt_level=opt_level,
-                              extra_defines=extra_defines)
-    with contextlib.ExitStack() as stack:
-        endpoint = stack.enter_context(deploy(board, firmware))
-        session = stack.enter_context(DutSession.from_endpoint(endpoint))
-        session.sync()
-        session.profile()
-        yield Dut(board, model_path, compiled, firmware, endpoint, session,
-                  runtime=f"hilbench-{kernels}")
+    return build_firmware(board.firmware_target, compiled, opt_level=opt_level,
+                          extra_defines=extra_defines)
+
+
+def _check_preflashed_model(board: ResolvedBoard, compiled: CompiledModel, capabilities) -> None:
+    """A pre-flashed board must run this model: same name and tensor sizes in its profile.
+
+    (The profile cannot prove the weights are the same; flash the board from the same file.)
+    """
+    input_bytes = sum(spec.bytes for spec in compiled.inputs)
+    output_bytes = sum(spec.bytes for spec in compiled.outputs)
+    found = (capabilities.model, capabilities.input_bytes, capabilities.output_bytes)
+    if found != (compiled.model_name, input_bytes, output_bytes):
+        raise DeployError(
+            f"the pre-flashed board '{board.name}' on {board.port} runs model '{found[0]}' "
+            f"({found[1]} input / {found[2]} output bytes), not '{compiled.model_name}' "
+            f"({input_bytes} / {output_bytes}); flash it with firmware for this model")

@@ -215,10 +215,11 @@ def dut(request: pytest.FixtureRequest, board, tflite_model):
     opened = state.duts[key]
     if isinstance(opened, str):
         pytest.fail(opened, pytrace=False)
+    firmware = opened.firmware
     state.board_facts.setdefault(board.name, board_facts(board)).setdefault("firmware", {})[
-        opened.model_name] = {"target": opened.firmware.target,
-                              "firmware_sha256": opened.firmware.firmware_sha256,
-                              "compile_command": list(opened.firmware.compile_command)}
+        opened.model_name] = {"target": firmware.target, "firmware_sha256": firmware.firmware_sha256,
+                              "compile_command": list(firmware.compile_command)} \
+        if firmware is not None else {"pre_flashed": True}
     return opened
 
 

@@ -95,3 +95,42 @@ def test_infer_on_an_emulated_twin_matches_the_host(tmp_path):
     again = hilbench("infer", "--board=nano33", "--emulate", f"--model={AD01}", "--input=x.npy",
                      "--output=y2.npy", cwd=tmp_path)
     assert again.stdout.strip().splitlines()[-1] == match.group(0)
+
+
+@pytest.fixture
+def preflashed_board(tmp_path):
+    """A "board" that hilbench does not flash: ad01 firmware already running behind a serial
+    port (here a host process on a pty), declared in a lab file with flasher kind none."""
+    from hilbench.bench import compiled_model_dir
+    from hilbench.build import build_firmware
+    from hilbench.compile import compile_model
+    from hilbench.deploy.host import start_host_firmware
+
+    firmware = build_firmware("host", compile_model(AD01, compiled_model_dir(AD01)))
+    with start_host_firmware(firmware) as endpoint:
+        lab = tmp_path / "lab.yaml"
+        lab.write_text("boards:\n  bench-nano:\n    extends: nano33\n"
+                       f"    connection: {{port: '{endpoint.url}'}}\n    flasher: {{kind: none}}\n")
+        yield lab, endpoint.url
+
+
+def test_infer_on_a_preflashed_board(tmp_path, preflashed_board):
+    lab, port = preflashed_board
+    rows = np.random.default_rng(3).integers(-128, 128, size=(2, 640), dtype=np.int8)
+    np.save(tmp_path / "x.npy", rows)
+    result = hilbench("infer", "--board=bench-nano", f"--lab={lab}", f"--model={AD01}",
+                      "--input=x.npy", "--output=y.npy", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"bench-nano: hardware on {port}" in result.stdout
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), tflite_micro_outputs(AD01, rows))
+    assert re.fullmatch(r"cycles_per_inference: \d+ \(device-timer\)", result.stdout.strip().splitlines()[-1])
+
+
+def test_preflashed_board_running_another_model_is_refused(tmp_path, preflashed_board):
+    lab, port = preflashed_board
+    np.save(tmp_path / "x.npy", np.zeros((1, 490), np.int8))
+    result = hilbench("infer", "--board=bench-nano", f"--lab={lab}", "--model=kws_ref_model",
+                      "--input=x.npy", "--output=y.npy", cwd=tmp_path)
+    assert result.returncode == 2
+    assert (f"the pre-flashed board 'bench-nano' on {port} runs model 'ad01_int8' (640 input / "
+            "640 output bytes), not 'kws_ref_model'") in result.stderr

@@ -99,7 +99,9 @@ def test_reference_benchmark(dut, hilbench_results):
                                 board.power_profile.voltage_v, mode=dut.mode,
                                 idle_current_ma=board.power_profile.idle_ma)
         row.update(energy.result_columns())
-    if dut.mode != "host":   # a host executable's sections say nothing about a board's memory
+    # A host executable's sections say nothing about a board's memory; a pre-flashed board
+    # has no ELF here.
+    if dut.mode != "host" and dut.firmware is not None:
         row.update(elf_footprint(dut.firmware.elf_path).result_columns())
 
     hilbench_results.record(row, raw={"outputs": outputs, "reference_outputs": expected,
