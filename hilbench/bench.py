@@ -19,8 +19,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from hilbench.boards import ResolvedBoard
 from hilbench import zoo
+from hilbench.boards import ResolvedBoard
 from hilbench.build import Firmware, build_firmware
 from hilbench.compile import CompiledModel, TensorSpec, compile_model
 from hilbench.deploy import Endpoint
@@ -56,16 +56,16 @@ def find_model(name_or_path: str | Path) -> Path:
             raise ModelError(f"model file '{path}' is not a .tflite file; "
                              "give a TensorFlow Lite flatbuffer (.tflite)")
         return path.resolve()
-    zoo = zoo_models()
-    if text in zoo:
-        return zoo[text]
+    in_zoo = zoo_models()
+    if text in in_zoo:
+        return in_zoo[text]
     mlperf = mlperf_tiny_models()
     if text in mlperf:
         return mlperf[text]
     if path.suffix == ".tflite" or "/" in text:
         raise ModelError(f"model file '{text}' does not exist")
     raise ModelError(
-        f"model '{text}' is neither a file, a zoo model (known: {', '.join(zoo) or 'none'}) nor "
+        f"model '{text}' is neither a file, a zoo model (known: {', '.join(in_zoo) or 'none'}) nor "
         f"an MLPerf Tiny reference model (known: {', '.join(mlperf) or 'none'}); "
         "give a .tflite path or one of these names")
 
@@ -140,17 +140,6 @@ class Dut:
                 f"or (rows, {', '.join(str(d) for d in spec.shape)})")
         return [np.ascontiguousarray(row).reshape(-1) for row in inputs]
 
-    def result_row(self, **figures: object) -> dict[str, object]:
-        """A result row for this DUT: its identity and labels, plus ``figures`` (result columns)."""
-        board = self.board.board
-        row: dict[str, object] = {
-            "board": board.name, "mode": self.mode, "core": board.core,
-            "clock_hz": board.clock_hz or None, "model": self.model_name, "runtime": self.runtime,
-            "latency_source": self.latency_source,
-        }
-        row.update(figures)
-        return row
-
     @property
     def input_spec(self) -> TensorSpec:
         """The model's single input tensor."""
@@ -187,7 +176,6 @@ class Dut:
         [single] = self.input_rows(np.asarray(row).reshape(1, -1))
         return time_inferences(self.session, single, n, warmup=warmup, windows=windows)
 
-
     def inference_seconds(self, ticks: Sequence[int], timer_hz: int) -> np.ndarray:
         """Per-inference latency *of the board* in seconds, from device timer readings.
 
@@ -212,6 +200,17 @@ class Dut:
         seconds = np.asarray(ticks, dtype=np.float64) / timer_hz
         clock_hz = self.board.board.clock_hz if self.mode == "hardware" else host_clock_hz()
         return seconds * clock_hz
+
+    def result_row(self, **figures: object) -> dict[str, object]:
+        """A result row for this DUT: its identity and labels, plus ``figures`` (result columns)."""
+        board = self.board.board
+        row: dict[str, object] = {
+            "board": board.name, "mode": self.mode, "core": board.core,
+            "clock_hz": board.clock_hz or None, "model": self.model_name, "runtime": self.runtime,
+            "latency_source": self.latency_source,
+        }
+        row.update(figures)
+        return row
 
 
 def host_clock_hz() -> float:
@@ -300,7 +299,8 @@ def _build_for(board: ResolvedBoard, compiled: CompiledModel, opt_level: str,
     if not board.firmware_target:
         raise BuildError(
             f"board '{board.name}' runs as {board.describe()}, but has no local firmware target "
-            f"(build.firmware_target) and PlatformIO builds are not supported; use --emulate")
+            f"(build.firmware_target) and PlatformIO builds are not supported: use --emulate, or "
+            f"flash it yourself and set boards.{board.name}.flasher.kind: none in hilbench.yaml")
     return build_firmware(board.firmware_target, compiled, opt_level=opt_level,
                           extra_defines=extra_defines)
 
