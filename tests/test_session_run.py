@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dut_fixtures.helpers import build_stub
-from dut_fixtures.stub_model import INPUT_BYTES, expected_raw_output, expected_results
+from dut_fixtures.stub_model import INPUT_BYTES, expected_raw_output, expected_results, stub_compiled_model
 from hilbench.deploy.host import start_host_firmware
 from hilbench.errors import DutError
-from hilbench.run import run_vectors, time_inferences
+from hilbench.run import run_vectors, split_output_tensors, time_inferences
 from hilbench.session import DutSession
 
 
@@ -46,8 +46,11 @@ def test_run_vectors_gives_raw_outputs_and_ticks(session):
     assert len(run.ticks) == 12 and all(t > 0 for t in run.ticks)
     assert all(us is not None and us >= 0 for us in run.window_us)
     assert (run.timer_name, run.timer_hz, run.mode, run.latency_source) == ("clock_monotonic", 10**9, "host", "host-clock")
-    folded = run.as_array(np.int8)[:, :4]
-    assert folded.shape == (12, 4)
+    folded, sums = split_output_tensors(run.outputs[0], stub_compiled_model().outputs)
+    assert folded.dtype == np.int8 and folded.shape == (1, 4) and sums.dtype == np.int16 and sums.shape == (1, 2)
+    assert int(sums[0, 0]) == int(inputs[0].astype(np.int32).sum())
+    with pytest.raises(DutError, match="DUT sent 7 output bytes; the model's outputs take 8"):
+        split_output_tensors(run.outputs[0][:7], stub_compiled_model().outputs)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

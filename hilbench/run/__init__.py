@@ -11,7 +11,8 @@ from hilbench.run.runner import (
     TimingRun,
     VectorRun,
     run_vectors,
+    split_output_tensors,
     time_inferences,
 )
 
-__all__ = ["OutputsChangedWarning", "TimingRun", "VectorRun", "run_vectors", "time_inferences"]
+__all__ = ["OutputsChangedWarning", "TimingRun", "VectorRun", "run_vectors", "split_output_tensors", "time_inferences"]

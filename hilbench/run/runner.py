@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Iterable, Union
+from typing import Iterable, Sequence, Union
 
 import numpy as np
 
@@ -71,6 +71,23 @@ class TimingRun:
     outputs_changed: bool
     mode: str | None
     latency_source: str | None
+
+
+def split_output_tensors(raw: bytes, output_specs: Sequence) -> list[np.ndarray]:
+    """Cuts one vector's raw output bytes into arrays, one per output tensor.
+
+    output_specs: the compiled model's outputs (objects with name, shape, dtype and bytes), in
+    model order, as the DUT sends them back to back.
+    """
+    expected = sum(spec.bytes for spec in output_specs)
+    if len(raw) != expected:
+        raise DutError(f"DUT sent {len(raw)} output bytes; the model's outputs take {expected}")
+    arrays, offset = [], 0
+    for spec in output_specs:
+        chunk = raw[offset:offset + spec.bytes]
+        arrays.append(np.frombuffer(chunk, dtype=np.dtype(spec.dtype).newbyteorder("<")).reshape(spec.shape))
+        offset += spec.bytes
+    return arrays
 
 
 def _as_bytes(vector: bytes | bytearray | memoryview | np.ndarray) -> bytes:
