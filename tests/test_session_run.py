@@ -13,7 +13,7 @@ from dut_fixtures.helpers import build_stub
 from dut_fixtures.stub_model import INPUT_BYTES, expected_raw_output, expected_results, stub_compiled_model
 from hilbench.deploy.host import start_host_firmware
 from hilbench.errors import DutError
-from hilbench.run import run_vectors, split_output_tensors, time_inferences
+from hilbench.run import TicksDroppedWarning, run_vectors, split_output_tensors, time_inferences
 from hilbench.session import DutSession
 
 
@@ -91,7 +91,7 @@ def test_time_inferences_with_ticks(session):
 
 
 def test_time_inferences_warns_when_ticks_are_dropped(session):
-    with pytest.warns(UserWarning, match="only 128 of 130"):
+    with pytest.warns(TicksDroppedWarning, match="only 128 of 130"):
         timing = time_inferences(session, bytes(40), n=130, warmup=0)
     assert timing.ticks_dropped == 2 and len(timing.per_inference_s) == 128
 

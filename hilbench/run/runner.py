@@ -18,6 +18,10 @@ class OutputsChangedWarning(UserWarning):
     """A DUT's outputs after 'infer N W' differ from those after 'infer 1 0' on the same input."""
 
 
+class TicksDroppedWarning(UserWarning):
+    """The DUT kept per-inference ticks for only some of the timed inferences (N > max-ticks)."""
+
+
 @dataclass(frozen=True)
 class VectorRun:
     """The outputs of one 'infer 1 0' per input vector.
@@ -174,8 +178,10 @@ def time_inferences(
         )
     if dropped:
         warnings.warn(
-            f"DUT on {session.url} kept ticks for only {len(all_ticks)} of {n * windows} timed inferences "
-            f"(max-ticks {caps.max_ticks}); use more windows with a smaller n",
+            TicksDroppedWarning(
+                f"DUT on {session.url} kept ticks for only {len(all_ticks)} of {n * windows} timed inferences "
+                f"(max-ticks {caps.max_ticks}); use more windows with a smaller n"
+            ),
             stacklevel=2,
         )
     return TimingRun(
