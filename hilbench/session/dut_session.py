@@ -1,0 +1,460 @@
+"""DutSession: drive a DUT that speaks the MLPerf Tiny serial protocol, over any pyserial URL.
+
+A command is sent as '<text>%' and its reply is every line up to 'm-ready'. Lines that are not
+protocol replies (boot noise, debug prints, garbage) are logged and skipped. A reply that does
+not parse, or that does not end in time, is treated as line noise: the session resynchronises
+(drains the line, then sends 'name%' until a clean m-name/m-ready answer) and repeats the
+command. Only commands that are safe to repeat are repeated: a failed input load is restarted
+from 'db load N', never continued.
+
+The hilbench extensions (raw output bytes, per-inference ticks, bulk load with CRC-32) are used
+only when the reply to 'profile' announces them, so a plain MLPerf Tiny DUT works unchanged.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import serial
+
+from hilbench.errors import DutError
+from hilbench.session import replies
+from hilbench.session.replies import BadReply, Capabilities, InferReply
+from hilbench.session.serial_log import NOTE, RECEIVED, SENT, SerialLog
+
+T = TypeVar("T")
+
+READY = "m-ready"
+NAME_REPLY = re.compile(r"m-name-.+-\[.*\]")  # "m-name-%s-[%s]" in the reference firmware
+# Bytes per 'db <hex>' command, as the MLPerf Tiny runner sends them: 'db ' + 62 hex digits stays
+# well inside the reference firmware's 80-character command buffer.
+DB_CHUNK_BYTES = 31
+_POLL_S = 0.02
+_QUIET_S = 0.1
+
+
+class _Timeout(Exception):
+    """No m-ready within the command's time limit."""
+
+
+@dataclass(frozen=True)
+class InferResult:
+    """One 'infer N W' command's outcome.
+
+    lap_us: the DUT's two m-lap-us stamps around the N timed inferences (empty in energy mode).
+    results: the dequantized outputs the DUT printed after the last inference (m-results).
+    ticks: per-inference timer ticks (hilbench 'cycles' extension), else None. A DUT keeps at
+    most Capabilities.max_ticks of them, so len(ticks) can be smaller than n.
+    timer_hz: ticks per second of the timer that counted them.
+    """
+
+    n: int
+    warmup: int
+    lap_us: tuple[int, ...]
+    results: tuple[float, ...]
+    ticks: tuple[int, ...] | None = None
+    timer_hz: int | None = None
+
+    @property
+    def window_us(self) -> int | None:
+        """Device microseconds between the two lap stamps (None in energy mode)."""
+        return self.lap_us[1] - self.lap_us[0] if len(self.lap_us) == 2 else None
+
+
+class DutSession:
+    """A conversation with one DUT over a pyserial URL (device path, socket://, rfc2217://, pty).
+
+    timeout: seconds allowed for a plain command's reply; inference_timeout: extra seconds
+    allowed per inference of an 'infer' command; retries: how many times a command is repeated
+    after line noise or silence before DutError. mode and latency_source label what runs
+    behind the URL (see DutSession.from_endpoint).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        baudrate: int = 115200,
+        timeout: float = 2.0,
+        inference_timeout: float = 10.0,
+        retries: int = 2,
+        mode: str | None = None,
+        latency_source: str | None = None,
+    ) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.inference_timeout = inference_timeout
+        self.retries = retries
+        self.mode = mode
+        self.latency_source = latency_source
+        self.log = SerialLog()
+        self.capabilities: Capabilities | None = None
+        self.boot_lines: list[str] = []
+        self._buffer = b""
+        self._lines: list[str] = []  # lines split off the buffer, not yet handed out
+        try:
+            self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=_POLL_S, write_timeout=30)
+        except (serial.SerialException, ValueError, OSError) as exc:
+            raise DutError(f"cannot open serial port {url}: {exc}; check the port name and that no other program uses it") from exc
+        self.log.add(NOTE, f"opened {url} at {baudrate} baud")
+
+    @classmethod
+    def from_endpoint(cls, endpoint, **options) -> "DutSession":
+        """A session on a deploy Endpoint, carrying its mode and latency_source labels."""
+        session = cls(endpoint.url, mode=endpoint.mode, latency_source=endpoint.latency_source, **options)
+        # If the backend already read the boot banner, sync() trusts it instead of waiting for one.
+        session.boot_lines = list(getattr(endpoint, "boot_lines", []))
+        return session
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        if self._port.is_open:
+            self._port.close()
+            self.log.add(NOTE, f"closed {self.url}")
+
+    def __enter__(self) -> "DutSession":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def sync(self, timeout: float = 5.0, probe_interval: float = 0.5) -> list[str]:
+        """Waits for the DUT's boot banner to end in m-ready, or probes it with 'name%'.
+
+        Returns the boot lines seen (those the deploy backend read, if it did, else empty when
+        the banner was missed and a probe answered). Raises DutError if neither happens within
+        timeout seconds.
+        """
+        deadline = time.monotonic() + timeout
+        seen: list[str] = []
+        if self.boot_lines and self.boot_lines[-1] == READY:
+            # The deploy backend saw the banner end; the DUT says nothing until asked.
+            self._discard_pending()
+            return self.boot_lines
+        while time.monotonic() < deadline:
+            line = self._read_line(min(deadline, time.monotonic() + probe_interval))
+            if line is None:
+                if self._probe(min(deadline, time.monotonic() + probe_interval)):
+                    self._drain()
+                    self.boot_lines = seen
+                    return seen
+                continue
+            seen.append(line)
+            if line == READY:
+                self._drain()  # a late answer to an earlier probe must not pass for the next reply
+                self.boot_lines = seen
+                return seen
+        raise DutError(
+            f"DUT on {self.url} is not answering: no m-ready at boot and no answer to 'name%' "
+            f"within {timeout:.1f} s; last lines received: {self.log.tail()!r}. "
+            "Check the port, the baud rate and that the firmware runs."
+        )
+
+    # ------------------------------------------------------------------ MLPerf Tiny commands
+
+    def name(self) -> str:
+        """The DUT's name reply, e.g. 'dut-[unspecified]'."""
+        def parse(lines: list[str]) -> str:
+            for line in lines:
+                if NAME_REPLY.fullmatch(line):
+                    return line[len("m-name-"):]
+            raise BadReply("no m-name-<device>-[<vendor>] line")
+        return self._transact("name", parse)
+
+    def profile(self) -> Capabilities:
+        """Reads the profile and the hilbench extensions the DUT announces; caches them."""
+        self.capabilities = self._transact("profile", replies.parse_profile)
+        self.log.add(NOTE, f"extensions: {','.join(sorted(self.capabilities.extensions)) or 'none (plain MLPerf Tiny DUT)'}")
+        return self.capabilities
+
+    def timestamp(self) -> int | None:
+        """Device time in microseconds (None in energy mode, where the DUT pulses a pin)."""
+        def parse(lines: list[str]) -> int | None:
+            for line in lines:
+                if line.startswith("m-lap-us-"):
+                    return replies.parse_int(line[len("m-lap-us-"):], "m-lap-us")
+            return None
+        return self._transact("timestamp", parse)
+
+    def load_input(self, data: bytes) -> None:
+        """Loads one input (all input tensors back to back) into the DUT.
+
+        Uses the binary bulk load with CRC-32 when the DUT announces it, else 'db load N'
+        and 'db <hex>' commands as the MLPerf Tiny runner does.
+        """
+        data = bytes(data)
+        caps = self._caps()
+        if caps.input_bytes is not None and len(data) != caps.input_bytes:
+            raise DutError(f"input is {len(data)} bytes but the DUT's model '{caps.model}' takes {caps.input_bytes}")
+        if not data:
+            raise DutError("input is empty")
+        load = self._load_bulk if caps.bulk_crc else self._load_hex
+        self._with_retries(f"load {len(data)} input bytes", lambda: load(data))
+
+    def infer(self, n: int = 1, warmup: int = 0) -> InferResult:
+        """Runs 'infer N W': W warm-up then N timed inferences on the loaded input.
+
+        With the 'cycles' extension, also reads the per-inference ticks ('hb ticks').
+        """
+        if n < 1 or warmup < 0:
+            raise DutError(f"infer needs n >= 1 and warmup >= 0, got n={n}, warmup={warmup}")
+        caps = self._caps()
+        timeout = self.timeout + (n + warmup) * self.inference_timeout
+        reply: InferReply = self._transact(
+            f"infer {n} {warmup}", lambda lines: replies.parse_infer(lines, n, warmup), timeout=timeout
+        )
+        ticks = None
+        if caps.cycles:
+            ticks = self._transact("hb ticks", lambda lines: replies.parse_ticks(lines, n))
+        return InferResult(n=n, warmup=warmup, lap_us=reply.lap_us, results=reply.results,
+                           ticks=ticks, timer_hz=caps.timer_hz if ticks is not None else None)
+
+    def results(self) -> tuple[float, ...]:
+        """The dequantized outputs of the last inference ('results')."""
+        return self._transact("results", replies.parse_results)
+
+    def db_print(self) -> bytes:
+        """The loaded input bytes as the DUT holds them ('db print')."""
+        def parse(lines: list[str]) -> bytes:
+            data = bytearray()
+            for line in lines:
+                if line.startswith("m-buffer-"):
+                    try:
+                        data += bytes.fromhex(line[len("m-buffer-"):].replace("-", ""))
+                    except ValueError as exc:
+                        raise BadReply(f"buffer line {line!r} is not hex") from exc
+            return bytes(data)
+        return self._transact("db print", parse)
+
+    # ------------------------------------------------------------------ hilbench extensions
+
+    def raw_output(self) -> bytes:
+        """The raw output bytes of the last inference, all output tensors back to back."""
+        if not self._caps().raw_output:
+            raise DutError(f"DUT on {self.url} does not announce the raw-output extension; use results()")
+        return self._transact("hb raw", replies.parse_raw_output)
+
+    def read_outputs(self) -> bytes | tuple[float, ...]:
+        """The last inference's outputs: raw bytes if the DUT can send them, else the results floats."""
+        return self.raw_output() if self._caps().raw_output else self.results()
+
+    # ------------------------------------------------------------------ the serial log
+
+    def log_lines(self) -> list[str]:
+        """Every line sent and received so far, with timestamps."""
+        return self.log.lines()
+
+    def write_log(self, path: Path | str) -> Path:
+        """Saves the serial log to a text file."""
+        return self.log.write(path)
+
+    # ------------------------------------------------------------------ command machinery
+
+    def command(self, text: str, timeout: float | None = None) -> list[str]:
+        """Sends one command and returns its reply lines up to and including m-ready (no retries)."""
+        try:
+            return self._exchange(text, timeout or self.timeout)
+        except _Timeout as exc:
+            raise DutError(f"DUT on {self.url} did not finish '{text}': {exc}; last lines received: {self.log.tail()!r}") from exc
+
+    def _caps(self) -> Capabilities:
+        return self.capabilities if self.capabilities is not None else self.profile()
+
+    def _transact(self, text: str, parse: Callable[[list[str]], T], timeout: float | None = None) -> T:
+        """Sends a command that is safe to repeat, parses its reply, retries after noise."""
+        return self._with_retries(text, lambda: parse(self._exchange_checked(text, timeout or self.timeout)))
+
+    def _with_retries(self, what: str, attempt: Callable[[], T]) -> T:
+        started = time.monotonic()
+        problems = []
+        for number in range(1 + self.retries):
+            try:
+                return attempt()
+            except (_Timeout, BadReply) as exc:
+                problems.append(str(exc))
+                self.log.add(NOTE, f"'{what}' attempt {number + 1} failed: {exc}")
+                if number < self.retries:
+                    self._resync()
+        raise DutError(
+            f"DUT on {self.url} gave no usable answer to '{what}' after {1 + self.retries} attempts "
+            f"in {time.monotonic() - started:.1f} s ({'; '.join(problems)}); "
+            f"last lines received: {self.log.tail()!r}"
+        )
+
+    def _exchange_checked(self, text: str, timeout: float) -> list[str]:
+        lines = self._exchange(text, timeout)
+        errors = [line for line in lines if line.startswith("e-")]
+        if any(line.startswith("e-[Unknown command") for line in errors):
+            # This session sends only commands the DUT knows: the line garbled this one.
+            raise BadReply(f"the DUT did not recognise '{text}': {errors[0]}")
+        if errors:
+            raise DutError(f"DUT on {self.url} refused '{text}': {'; '.join(errors)}")
+        return lines
+
+    def _exchange(self, text: str, timeout: float) -> list[str]:
+        self._discard_pending()
+        self._write(f"{text}%".encode("ascii"), f"{text}%")
+        return self._collect_reply(text, timeout)
+
+    def _collect_reply(self, text: str, timeout: float) -> list[str]:
+        started = time.monotonic()
+        deadline = started + timeout
+        lines: list[str] = []
+        while True:
+            line = self._read_line(deadline)
+            if line is None:
+                raise _Timeout(f"no m-ready within {timeout:.1f} s (got {len(lines)} lines: {lines[-3:]!r})")
+            lines.append(line)
+            if line == READY:
+                return lines
+
+    def _probe(self, deadline: float) -> bool:
+        """Sends 'name%' and says whether a clean m-name ... m-ready answer came back in time."""
+        self._write(b"name%", "name%")
+        lines = []
+        while True:
+            line = self._read_line(deadline)
+            if line is None:
+                return False
+            lines.append(line)
+            if line == READY:
+                return any(NAME_REPLY.fullmatch(line) for line in lines) and not any(line.startswith("e-") for line in lines)
+
+    def _resync(self) -> None:
+        """Brings the line back to a known state: drain, then probe until a clean answer."""
+        self.log.add(NOTE, "resynchronising")
+        self._drain()
+        for _ in range(3):
+            if self._probe(time.monotonic() + self.timeout):
+                self._drain()
+                return
+            self._drain()
+        self.log.add(NOTE, "resync failed")
+
+    # ------------------------------------------------------------------ input loading
+
+    def _load_hex(self, data: bytes) -> None:
+        count = len(data)
+        lines = self._exchange_checked(f"db load {count}", self.timeout)
+        if f"m-[Expecting {count} bytes]" not in lines:
+            raise BadReply(f"'db load {count}' was not acknowledged with m-[Expecting {count} bytes]")
+        for offset in range(0, count, DB_CHUNK_BYTES):
+            chunk = data[offset:offset + DB_CHUNK_BYTES]
+            lines = self._exchange_checked(f"db {chunk.hex()}", self.timeout)
+            last = offset + len(chunk) == count
+            if last and "m-load-done" not in lines:
+                raise BadReply(f"no m-load-done after the last of {count} bytes")
+            if not last and "m-load-done" in lines:
+                raise BadReply(f"m-load-done after {offset + len(chunk)} of {count} bytes")
+
+    def _load_bulk(self, data: bytes) -> None:
+        count, crc = len(data), binascii.crc32(data)
+        text = f"hb bulk {count} {crc:08x}"
+        self._discard_pending()
+        self._write(f"{text}%".encode("ascii"), f"{text}%")
+        deadline = time.monotonic() + self.timeout
+        while True:
+            line = self._read_line(deadline)
+            if line is None:
+                raise _Timeout(f"no m-hb-bulk-ready after '{text}'")
+            if line.startswith("e-"):
+                self._collect_reply(text, self.timeout)
+                raise DutError(f"DUT on {self.url} refused '{text}': {line}")
+            if line == f"m-hb-bulk-ready-[{count}]":
+                break
+        self._write(data, f"<{count} binary bytes, crc32 {crc:08x}>")
+        # Time to move the bytes at a slow 9600 baud, plus the usual reply time.
+        try:
+            lines = self._collect_reply(text, self.timeout + count * 10 / 9600)
+        except _Timeout:
+            # Bytes were lost on the way: the DUT still waits for some. Feed it filler so it
+            # finishes (and reports a CRC error) before the resync that follows.
+            self._write(b" " * count + b"%", f"<{count} filler bytes and '%' to end a stalled bulk load>")
+            raise
+        errors = [line for line in lines if line.startswith("e-")]
+        if errors:
+            raise BadReply(f"bulk load rejected: {'; '.join(errors)}")
+        if "m-load-done" not in lines:
+            raise BadReply("no m-load-done after the bulk bytes")
+
+    # ------------------------------------------------------------------ bytes and lines
+
+    def _write(self, data: bytes, shown: str) -> None:
+        self.log.add(SENT, shown)
+        try:
+            self._port.write(data)
+            self._port.flush()
+        except (serial.SerialException, OSError) as exc:
+            raise DutError(f"writing '{shown}' to {self.url} failed: {exc}; did the DUT reset or its process exit?") from exc
+
+    def _read_some(self) -> bytes:
+        try:
+            waiting = self._port.in_waiting
+            return self._port.read(waiting or 1)
+        except (serial.SerialException, OSError) as exc:
+            raise DutError(
+                f"reading from {self.url} failed: {exc}; the DUT closed the line "
+                f"(last lines received: {self.log.tail()!r})"
+            ) from exc
+
+    def _read_line(self, deadline: float) -> str | None:
+        """The next protocol line, or None at the deadline. Noise lines are logged and skipped."""
+        while True:
+            while not self._lines and b"\n" in self._buffer:
+                raw, self._buffer = self._buffer.split(b"\n", 1)
+                self._lines += self._clean(raw)
+            if self._lines:
+                return self._lines.pop(0)
+            if time.monotonic() >= deadline:
+                return None
+            self._buffer += self._read_some()
+
+    def _clean(self, raw: bytes) -> list[str]:
+        """Turns one received line into the protocol lines it holds (none for noise)."""
+        text = raw.decode("ascii", errors="replace").strip("\r\x00 ")
+        if not text:
+            return []
+        self.log.add(RECEIVED, text)
+        if not text.startswith(("m-", "e-")):
+            # Noise in front of a reply ("\x13junkm-ready"): keep the reply.
+            starts = [p for p in (text.find("m-"), text.find("e-[")) if p > 0]
+            if starts:
+                self.log.add(NOTE, "dropped noise in front of a reply")
+                text = text[min(starts):]
+        # A line whose end was lost runs into the next one ("m-lap-us-12m-ready"): keep the
+        # m-ready so the command ends; the damaged part then makes the reply fail to parse.
+        if text != READY and text.endswith(READY):
+            self.log.add(NOTE, "a line ran into m-ready: treating it as truncated")
+            return [text[: -len(READY)], READY]
+        return [text]
+
+    def _discard_pending(self) -> None:
+        """Drops what arrived unasked (stale replies, noise) so it cannot pass for the next reply."""
+        try:
+            waiting = self._port.in_waiting
+        except (serial.SerialException, OSError):
+            waiting = 0
+        if waiting:
+            self._buffer += self._port.read(waiting)
+        stale = self._lines + [raw.decode("ascii", errors="replace").strip() for raw in self._buffer.split(b"\n")]
+        for text in filter(None, stale):
+            self.log.add(NOTE, f"discarded unasked input: {text}")
+        self._buffer = b""
+        self._lines = []
+
+    def _drain(self, quiet: float = _QUIET_S, limit: float = 2.0) -> None:
+        """Reads and logs until the line has been quiet for `quiet` seconds (at most `limit`)."""
+        end = time.monotonic() + limit
+        last_data = time.monotonic()
+        while time.monotonic() < end and time.monotonic() - last_data < quiet:
+            data = self._read_some()
+            if data:
+                self._buffer += data
+                last_data = time.monotonic()
+        self._discard_pending()

@@ -1,0 +1,199 @@
+"""Parsers for the DUT's reply lines (docs/protocol.md). Each raises BadReply when a line is not
+as the protocol says, which the session treats as line noise and answers with a resync."""
+
+from __future__ import annotations
+
+import binascii
+import re
+from dataclasses import dataclass, field
+
+EXTENSION_RAW_OUTPUT = "raw-output"
+EXTENSION_CYCLES = "cycles"
+EXTENSION_BULK_CRC = "bulk-crc"
+# MLPerf Tiny reference limit on a command's length (EE_CMD_SIZE): a plain DUT truncates longer ones.
+MLPERF_CMD_SIZE = 80
+
+
+class BadReply(Exception):
+    """A reply that does not parse: corrupted or truncated by the serial line."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the reply to 'profile' says about a DUT. A plain MLPerf Tiny DUT has no extensions."""
+
+    profile: str
+    model: str
+    extensions: frozenset[str] = frozenset()
+    timer_name: str | None = None
+    timer_hz: int | None = None
+    input_bytes: int | None = None
+    output_bytes: int | None = None
+    max_ticks: int | None = None
+    cmd_size: int = MLPERF_CMD_SIZE
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def raw_output(self) -> bool:
+        return EXTENSION_RAW_OUTPUT in self.extensions
+
+    @property
+    def cycles(self) -> bool:
+        return EXTENSION_CYCLES in self.extensions and bool(self.timer_hz)
+
+    @property
+    def bulk_crc(self) -> bool:
+        return EXTENSION_BULK_CRC in self.extensions
+
+    @property
+    def plain_mlperf(self) -> bool:
+        return not self.extensions
+
+
+def bracketed(line: str, key: str) -> str | None:
+    """The text inside 'm-<key>-[...]', or None if the line is another reply."""
+    prefix = f"m-{key}-["
+    if line.startswith(prefix):
+        if not line.endswith("]"):
+            raise BadReply(f"truncated reply line {line!r}")
+        return line[len(prefix):-1]
+    return None
+
+
+def parse_key_values(text: str) -> dict[str, str]:
+    pairs = {}
+    for item in filter(None, text.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise BadReply(f"'{item}' is not key=value")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def parse_int(text: str, what: str) -> int:
+    if not re.fullmatch(r"\d+", text.strip()):
+        raise BadReply(f"{what} '{text}' is not a whole number")
+    return int(text)
+
+
+def parse_floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",")) if text.strip() else ()
+    except ValueError as exc:
+        raise BadReply(f"results [{text}] are not comma-separated numbers") from exc
+
+
+def parse_profile(lines: list[str]) -> Capabilities:
+    values: dict[str, str] = {}
+    for line in lines:
+        for key in ("profile", "model", "hb-caps", "hb-timer", "hb-model"):
+            value = bracketed(line, key)
+            if value is not None:
+                values[key] = value
+    if "profile" not in values:
+        raise BadReply("no m-profile-[...] line")
+    timer_name = timer_hz = None
+    if "hb-timer" in values:
+        name, _, hz = values["hb-timer"].partition(",")
+        timer_name, timer_hz = name.strip(), parse_int(hz, "timer Hz")
+    model_info = parse_key_values(values.get("hb-model", ""))
+
+    def optional_int(key: str) -> int | None:
+        return parse_int(model_info[key], key) if key in model_info else None
+
+    return Capabilities(
+        profile=values["profile"],
+        model=values.get("model", ""),
+        extensions=frozenset(e.strip() for e in values.get("hb-caps", "").split(",") if e.strip()),
+        timer_name=timer_name,
+        timer_hz=timer_hz,
+        input_bytes=optional_int("input-bytes"),
+        output_bytes=optional_int("output-bytes"),
+        max_ticks=optional_int("max-ticks"),
+        cmd_size=optional_int("cmd-size") or MLPERF_CMD_SIZE,
+        extra={k: v for k, v in model_info.items()},
+    )
+
+
+@dataclass(frozen=True)
+class InferReply:
+    """The reply to 'infer N W'. lap_us: the two m-lap-us stamps (none in energy mode)."""
+
+    n: int
+    warmup: int
+    lap_us: tuple[int, ...]
+    results: tuple[float, ...]
+
+
+def parse_infer(lines: list[str], n: int, warmup: int) -> InferReply:
+    expected = [f"m-warmup-start-{warmup}", "m-warmup-done", f"m-infer-start-{n}", "m-infer-done"]
+    protocol = [line for line in lines if line.startswith("m-")]
+    missing = [marker for marker in expected if marker not in protocol]
+    if missing:
+        raise BadReply(f"missing {', '.join(missing)}")
+    laps = []
+    start, done = protocol.index(f"m-infer-start-{n}"), protocol.index("m-infer-done")
+    for line in protocol[start + 1:done]:
+        if line.startswith("m-lap-us-"):
+            laps.append(parse_int(line[len("m-lap-us-"):], "m-lap-us"))
+    if len(laps) not in (0, 2):
+        raise BadReply(f"expected 2 m-lap-us lines between m-infer-start and m-infer-done, got {len(laps)}")
+    results = None
+    for line in protocol[done + 1:]:
+        value = bracketed(line, "results")
+        if value is not None:
+            results = parse_floats(value)
+    if results is None:
+        raise BadReply("no m-results-[...] line after m-infer-done")
+    return InferReply(n=n, warmup=warmup, lap_us=tuple(laps), results=results)
+
+
+def parse_results(lines: list[str]) -> tuple[float, ...]:
+    for line in lines:
+        value = bracketed(line, "results")
+        if value is not None:
+            return parse_floats(value)
+    raise BadReply("no m-results-[...] line")
+
+
+def parse_raw_output(lines: list[str]) -> bytes:
+    data = bytearray()
+    summary = None
+    for line in lines:
+        chunk = bracketed(line, "hb-raw")
+        if chunk is not None:
+            try:
+                data += bytes.fromhex(chunk)
+            except ValueError as exc:
+                raise BadReply(f"raw output line {line!r} is not hex") from exc
+        done = bracketed(line, "hb-raw-done")
+        if done is not None:
+            summary = parse_key_values(done)
+    if summary is None:
+        raise BadReply("no m-hb-raw-done-[...] line")
+    count = parse_int(summary.get("bytes", ""), "raw byte count")
+    crc = int(summary.get("crc32", "x"), 16) if re.fullmatch(r"[0-9a-fA-F]{1,8}", summary.get("crc32", "")) else None
+    if len(data) != count:
+        raise BadReply(f"raw output has {len(data)} bytes, the DUT announced {count}")
+    if crc is None or binascii.crc32(data) != crc:
+        raise BadReply("raw output bytes do not match their CRC-32")
+    return bytes(data)
+
+
+def parse_ticks(lines: list[str], n: int) -> tuple[int, ...]:
+    ticks: list[int] = []
+    summary = None
+    for line in lines:
+        chunk = bracketed(line, "hb-ticks")
+        if chunk is not None:
+            ticks += [parse_int(v, "tick count") for v in chunk.split(",") if v]
+        done = bracketed(line, "hb-ticks-done")
+        if done is not None:
+            summary = parse_key_values(done)
+    if summary is None:
+        raise BadReply("no m-hb-ticks-done-[...] line")
+    if parse_int(summary.get("n", ""), "n") != n:
+        raise BadReply(f"ticks are for {summary.get('n')} inferences, not the {n} just run")
+    if parse_int(summary.get("stored", ""), "stored") != len(ticks):
+        raise BadReply(f"got {len(ticks)} tick counts, the DUT announced {summary.get('stored')}")
+    return tuple(ticks)

@@ -1,0 +1,1 @@
+"""Test-only firmware pieces and peers for the protocol, session, build and run tests."""

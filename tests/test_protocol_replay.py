@@ -1,0 +1,91 @@
+"""Replaying a recorded exchange with genuine MLPerf Tiny DUT firmware (kws01, TFLM + CMSIS-NN).
+
+A peer process on a pty answers exactly as recorded and reports any command that differs from
+the recording. The session must drive it as a plain MLPerf Tiny DUT (no extensions), and the run
+stage must flag that its outputs after 'infer 10 1' differ from those after 'infer 1 0'.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import pytest
+
+from dut_fixtures.helpers import KWS_TRANSCRIPT, start_python_peer
+from dut_fixtures.replay_peer import parse_transcript
+from hilbench.run import OutputsChangedWarning, time_inferences
+from hilbench.session import DutSession
+
+
+def recorded_input() -> bytes:
+    """The 490 input bytes the recorded host sent with 'db <hex>' commands."""
+    _, exchanges = parse_transcript(str(KWS_TRANSCRIPT))
+    return bytes.fromhex("".join(cmd[3:] for cmd, _ in exchanges if re.fullmatch(r"db [0-9a-f]+", cmd)))
+
+
+def recorded_results(after_command: str) -> tuple[float, ...]:
+    _, exchanges = parse_transcript(str(KWS_TRANSCRIPT))
+    reply = next(reply for cmd, reply in exchanges if cmd == after_command)
+    line = next(line for line in reply if line.startswith("m-results-["))
+    return tuple(float(v) for v in line[len("m-results-["):-1].split(","))
+
+
+def recorded_laps(after_command: str) -> list[int]:
+    _, exchanges = parse_transcript(str(KWS_TRANSCRIPT))
+    reply = next(reply for cmd, reply in exchanges if cmd == after_command)
+    return [int(line[len("m-lap-us-"):]) for line in reply if line.startswith("m-lap-us-")]
+
+
+@pytest.fixture
+def replay():
+    with start_python_peer("replay_peer.py", str(KWS_TRANSCRIPT)) as endpoint:
+        yield endpoint
+
+
+def test_recording_is_as_described():
+    boot, exchanges = parse_transcript(str(KWS_TRANSCRIPT))
+    assert boot == ["m-timestamp-mode-performance", "m-lap-us-17", "m-init-done", "m-ready"]
+    assert len(recorded_input()) == 490
+    assert recorded_results("infer 1 0") != recorded_results("infer 10 1")
+
+
+def test_session_drives_recorded_mlperf_dut(replay):
+    with DutSession.from_endpoint(replay, timeout=2.0) as session:
+        assert session.sync() == ["m-timestamp-mode-performance", "m-lap-us-17", "m-init-done", "m-ready"]
+        assert session.name() == "dut-[unspecified]"
+        caps = session.profile()
+        assert caps.plain_mlperf and not caps.raw_output and not caps.cycles and not caps.bulk_crc
+        assert (caps.profile, caps.model) == ("ULPMark for tinyML Firmware V0.0.1", "kws01")
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            timing = time_inferences(session, recorded_input(), n=10, warmup=1, windows=1)
+
+        log = "\n".join(session.log_lines())
+
+    assert "REPLAY MISMATCH" not in replay.log_tail(), replay.log_tail()
+    assert "REPLAY COMPLETE" in replay.log_tail(), log
+    # Outputs of a plain DUT are its m-results floats; the trap is flagged, loudly.
+    assert timing.reference_outputs == recorded_results("infer 1 0")
+    assert timing.window_outputs == (recorded_results("infer 10 1"),)
+    assert timing.outputs_changed
+    assert any(issubclass(w.category, OutputsChangedWarning) and "infer 10 1" in str(w.message) for w in caught)
+    # Without the cycles extension the time per inference comes from the two m-lap-us stamps.
+    t0, t1 = recorded_laps("infer 10 1")
+    assert timing.timing_source == "lap-us"
+    assert timing.window_us == (t1 - t0,)
+    assert timing.per_inference_s == pytest.approx(((t1 - t0) / 10 / 1e6,))
+    assert timing.ticks is None
+    # Every line of the exchange is in the serial log, with a timestamp and direction.
+    assert re.search(r"^\s*[\d.]+ > infer 10 1%$", log, re.M)
+    assert re.search(r"^\s*[\d.]+ < m-lap-us-3418991$", log, re.M)
+
+
+def test_replay_peer_catches_a_deviating_host(replay):
+    """The replay is strict: a host that sends something else is caught (the test can fail)."""
+    with DutSession.from_endpoint(replay, timeout=1.0, retries=0) as session:
+        session.sync()
+        with pytest.raises(Exception):
+            session.profile()  # the recording expects 'name' first
+    assert "REPLAY MISMATCH at exchange 1: expected 'name', got 'profile'" in replay.log_tail()
