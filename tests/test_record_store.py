@@ -23,7 +23,6 @@ from hilbench.record.store import (
     load_results,
     load_run,
     new_run_id,
-    read_serial_log,
 )
 from test_record_rows import sample_row
 
@@ -67,10 +66,11 @@ def test_a_run_folder_holds_rows_provenance_raw_data_and_serial_log(tmp_path):
     twin_path = recorder.write_raw("nano33", "kws01", {"latency_ms": latencies},
                                    runtime="hilbench-int8", mode="emulated")
     assert twin_path.name == "nano33__kws01__hilbench-int8__emulated.npz"
-    with recorder.serial_log("nano33") as log:
-        log.write(">", b"infer 1 0%")
-        log.write("<", b"m-lap-us-1234\r\n")
-        log.write("<", "m-ready")
+    session_log = ["  0.000000 > name%", "  0.001200 < m-name-[hilbench]", "  0.001300 < m-ready"]
+    log_path = recorder.save_serial_log("nano33", session_log[:2], model="kws01",
+                                        header="serial log started 2026-11-26T18:39:47+0000")
+    log_path = recorder.save_serial_log("nano33", session_log, model="kws01",
+                                        header="serial log started 2026-11-26T18:39:47+0000")
 
     run_dir = recorder.run_dir
     assert run_dir.parent.name == "runs" and run_dir.name == recorder.run_id
@@ -99,9 +99,9 @@ def test_a_run_folder_holds_rows_provenance_raw_data_and_serial_log(tmp_path):
         assert raw_path.name == "nano33__kws01.npz"
         np.testing.assert_array_equal(raw["latency_ms"], latencies)
         assert raw["outputs"].dtype == np.int8
-    log_lines = read_serial_log(run_dir / "serial" / "nano33.log")
-    assert [line.split(" ", 2)[1:] for line in log_lines] == [
-        [">", "infer 1 0%"], ["<", "m-lap-us-1234\\r\\n"], ["<", "m-ready"]]
+    assert log_path == run_dir / "serial" / "nano33__kws01.log"
+    assert log_path.read_text().splitlines() == [
+        "# serial log started 2026-11-26T18:39:47+0000"] + session_log
     assert not [p for p in run_dir.rglob("*") if is_temporary(p)]
 
 
@@ -224,26 +224,3 @@ def test_a_killed_run_keeps_every_finished_row_and_no_half_written_file(
     else:
         assert len(leftovers) == 1                 # the interrupted write, hidden and ignored
     assert list_runs(tmp_path) == [run_dir]
-
-
-def test_serial_log_reads_whole_lines_after_sigkill(tmp_path):
-    script = textwrap.dedent("""
-        import sys
-        from hilbench.record.store import SerialLog
-        log = SerialLog(sys.argv[1])
-        print("ready", flush=True)
-        while True:
-            log.write("<", "m-results-[" + ",".join(["0.125"] * 400) + "]")
-    """)
-    path = tmp_path / "serial" / "nano33.log"
-    child = subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE,
-                             text=True)
-    assert child.stdout.readline().strip() == "ready"
-    while not path.exists() or path.stat().st_size < 200_000:
-        pass
-    child.kill()
-    child.wait()
-    lines = read_serial_log(path)
-    assert len(lines) > 50
-    assert all(line.endswith("]") and " < m-results-[" in line for line in lines)
-    child.stdout.close()

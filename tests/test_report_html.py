@@ -7,7 +7,6 @@ import json
 import re
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -47,8 +46,8 @@ def chromium() -> str:
     pytest.fail("headless Chromium is needed to check the report: apt-get install -y chromium")
 
 
-def chromium_command(*arguments: str) -> list[str]:
-    profile = tempfile.mkdtemp(prefix="hilbench-chromium-")
+def chromium_command(profile: Path, *arguments: str) -> list[str]:
+    """A headless Chromium run with a throw-away profile and no network chatter."""
     return ["nice", chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
@@ -58,7 +57,8 @@ def chromium_command(*arguments: str) -> list[str]:
 def rendered_marks(report: Path, tmp_path: Path) -> tuple[str, list[dict]]:
     probe_copy = tmp_path / "probe.html"
     probe_copy.write_text(report.read_text().replace("</body>", LAYOUT_PROBE + "</body>"))
-    result = subprocess.run(chromium_command("--window-size=1200,2000", "--dump-dom",
+    result = subprocess.run(chromium_command(tmp_path / "profile", "--window-size=1200,2000",
+                                             "--dump-dom",
                                              probe_copy.as_uri()),
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -176,8 +176,8 @@ def test_report_screenshot_is_produced(lab_results, tmp_path):
     output = tmp_path / "report.html"
     run_report(*run_dirs, "-o", output)
     screenshot = tmp_path / "report.png"
-    subprocess.run(chromium_command("--window-size=1200,3000", f"--screenshot={screenshot}",
-                                    output.as_uri()),
+    subprocess.run(chromium_command(tmp_path / "profile", "--window-size=1200,3000",
+                                    f"--screenshot={screenshot}", output.as_uri()),
                    capture_output=True, timeout=120, check=True)
     header = screenshot.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"

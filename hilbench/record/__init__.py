@@ -3,15 +3,12 @@
 from hilbench.record.rows import ResultsError, read_results_csv, validate_row, write_results_csv
 from hilbench.record.store import (
     RunRecorder,
-    SerialLog,
     default_results_root,
     list_runs,
     load_results,
     load_run,
     new_run_id,
-    read_serial_log,
 )
 
-__all__ = ["ResultsError", "RunRecorder", "SerialLog", "default_results_root", "list_runs",
-           "load_results", "load_run", "new_run_id", "read_results_csv", "read_serial_log",
-           "validate_row", "write_results_csv"]
+__all__ = ["ResultsError", "RunRecorder", "default_results_root", "list_runs", "load_results",
+           "load_run", "new_run_id", "read_results_csv", "validate_row", "write_results_csv"]

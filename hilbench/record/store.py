@@ -5,12 +5,11 @@ Layout of a run folder::
     results.csv                  one row per (board, model, runtime, mode), RESULT_COLUMNS
     provenance.json              code version, host, command line, lab file, per-board firmware
     raw/<board>__<model>.npz     per-inference raw data (timings, cycles, outputs ...)
-    serial/<board>.log           the serial exchange, one timestamped line per message
+    serial/<board>__<model>.log  the serial exchange, one timestamped line per message
 
-results.csv, provenance.json and raw files are replaced atomically after each change, so a
-crash or Ctrl-C keeps every row that was finished and never leaves a half-written file (a
-SIGKILL can leave a hidden ``.name.tmp-*`` file, which readers ignore). The serial log is
-append-only; see SerialLog for what a kill can do to its last line.
+Every file is replaced atomically after each change, so a crash or Ctrl-C keeps every row
+that was finished and never leaves a half-written file (a SIGKILL can leave a hidden
+``.name.tmp-*`` file, which readers ignore).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -61,50 +60,6 @@ def safe_filename(name: str) -> str:
     """``name`` with characters outside [A-Za-z0-9._-] replaced, for raw/ and serial/ files."""
     cleaned = _UNSAFE_FILENAME_CHARACTERS.sub("_", name).strip("._")
     return cleaned or "unnamed"
-
-
-class SerialLog:
-    """Append-only log of one board's serial exchange, one line per message.
-
-    Direction is ``>`` host to device, ``<`` device to host, ``#`` a note. Each line goes out
-    in a single ``write`` on an O_APPEND descriptor, but Linux may still cut a write short at
-    a page boundary when the process is killed, so the last line of a killed run's log can be
-    incomplete: read logs with ``read_serial_log``, which drops such a line.
-    """
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-
-    def write(self, direction: str, message: bytes | str) -> None:
-        """Log one message; bytes are decoded as latin-1 and control characters escaped."""
-        if direction not in (">", "<", "#"):
-            raise ValueError(f"direction must be '>', '<' or '#', not {direction!r}")
-        if isinstance(message, bytes):
-            message = message.decode("latin-1")
-        escaped = message.encode("unicode_escape").decode("ascii")
-        os.write(self._descriptor, f"{utc_now_iso()} {direction} {escaped}\n".encode("ascii"))
-
-    def close(self) -> None:
-        """Flush to disk and close the log."""
-        if self._descriptor >= 0:
-            os.fsync(self._descriptor)
-            os.close(self._descriptor)
-            self._descriptor = -1
-
-    def __enter__(self) -> SerialLog:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-
-def read_serial_log(path: Path) -> list[str]:
-    """The complete lines of a serial log (an unterminated last line from a kill is dropped)."""
-    text = Path(path).read_text(encoding="ascii")
-    lines = text.split("\n")
-    return lines[:-1]  # "" after the final newline, or the cut line of a killed writer
 
 
 class RunRecorder:
@@ -195,9 +150,20 @@ class RunRecorder:
         atomic_write_bytes(path, buffer.getvalue())
         return path
 
-    def serial_log(self, board: str) -> SerialLog:
-        """An append-only log for ``board``'s serial exchange, serial/<board>.log."""
-        return SerialLog(self.run_dir / "serial" / f"{safe_filename(board)}.log")
+    def save_serial_log(self, board: str, lines: Iterable[str], *, model: str = "",
+                        header: str = "") -> Path:
+        """Store a session's serial log as serial/<board>[__<model>].log, atomically.
+
+        ``lines`` are text lines such as ``hilbench.session.SerialLog.lines()`` gives
+        ("<seconds> <direction> <text>"); saving again replaces the file with the longer log.
+        """
+        serial_dir = self.run_dir / "serial"
+        serial_dir.mkdir(exist_ok=True)
+        name = "__".join(safe_filename(part) for part in (board, model) if part)
+        path = serial_dir / f"{name}.log"
+        head = [f"# {line}" for line in header.splitlines()]
+        atomic_write_text(path, "\n".join(head + list(lines)) + "\n")
+        return path
 
     def _write_provenance(self) -> None:
         text = json.dumps(self.provenance, indent=2, sort_keys=True, default=str) + "\n"

@@ -123,6 +123,6 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     rows, sources = build_leaderboard([load_results(path) for path in inputs], args.mode)
     write_leaderboard(rows, sources, output)
     print(format_results_table(rows))
-    print(f"wrote {output} ({len(rows)} rows from {len(sources['runs'])} runs; "
-          f"sources in {sources_path(output)})")
+    print(f"wrote {output}: {len(rows)} row(s) from {len(sources['runs'])} run(s); "
+          f"sources in {sources_path(output)}")
     return 0
