@@ -257,7 +257,9 @@ class ResultsRecorder:
                 state.recorder.record_board(name, **facts)
             stored = state.recorder.append_row(row)
             if raw:
-                state.recorder.write_raw(str(row["board"]), str(row["model"]), raw)
+                state.recorder.write_raw(str(row["board"]), str(row["model"]), raw,
+                                         runtime=str(row.get("runtime") or ""),
+                                         mode=str(row.get("mode") or ""))
         except HilbenchError as error:  # a row that breaks the result contract fails its test
             pytest.fail(f"hilbench: {error}", pytrace=False)
         state.rows.append(stored)
@@ -287,6 +289,12 @@ def hilbench_results(request: pytest.FixtureRequest) -> ResultsRecorder:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state = _state(session.config)
+    if state.recorder is not None:
+        for dut in state.duts.values():
+            if not isinstance(dut, str):   # a string is a DUT that failed to open
+                state.recorder.save_serial_log(dut.board.name, dut.session.log.lines(),
+                                               model=dut.model_name,
+                                               header=getattr(dut.endpoint, "description", "") or dut.endpoint.url)
     state.exit_stack.close()   # stop emulators and host processes, close serial ports
     state.duts.clear()
 

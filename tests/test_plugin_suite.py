@@ -55,6 +55,8 @@ def test_dut_fixture_runs_a_model_on_the_host(pytester, monkeypatch):
     assert host_facts["mode"] == "host"
     assert host_facts["firmware"]["ad01_int8"]["target"] == "host"
     assert len(host_facts["firmware"]["ad01_int8"]["firmware_sha256"]) == 64
+    serial_log = (run_dir / "serial" / "host__ad01_int8.log").read_text()
+    assert "profile" in serial_log and "m-ready" in serial_log
     assert not Path(f"/proc/{pids[0]}").exists() or \
         "zombie" in Path(f"/proc/{pids[0]}/status").read_text().lower()   # stopped at session end
 
