@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import hilbench.record.store  # noqa: F401  (numpy must stay loaded across in-process pytester runs)
 from hilbench.paths import shared_models_root
 
