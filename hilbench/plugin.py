@@ -69,9 +69,9 @@ class HilbenchState:
     models: list[Path] = field(default_factory=list)  # one per --model (or the defaults)
     rows: list[dict] = field(default_factory=list)
     recorder: Any = None                               # hilbench.record.store.RunRecorder
-    duts: dict = field(default_factory=dict)           # (board, mode, model) -> Dut | error text
+    duts: dict = field(default_factory=dict)           # board name -> OpenDut
     board_facts: dict = field(default_factory=dict)    # board name -> provenance facts
-    exit_stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    serial_logs: list = field(default_factory=list)    # (board, model, header, lines) of closed DUTs
 
     @property
     def active(self) -> bool:
@@ -80,6 +80,16 @@ class HilbenchState:
 
     def option(self, name: str) -> Any:
         return self.config.getoption(name)
+
+    def close_dut(self, board_name: str) -> None:
+        """Stop the board's DUT, keeping its serial log for the run folder."""
+        current = self.duts.pop(board_name)
+        if current.dut is not None:
+            endpoint = current.dut.endpoint
+            self.serial_logs.append((board_name, current.dut.model_name,
+                                     getattr(endpoint, "description", "") or endpoint.url,
+                                     current.dut.session.log.lines()))
+        current.stack.close()
 
     def resolve(self, names: list[str]) -> list:
         """Resolve board names with this session's --lab, --emulate, --require-hardware."""
@@ -199,28 +209,47 @@ def tflite_model(request: pytest.FixtureRequest) -> Path:
     return Path(param)
 
 
+@dataclass
+class OpenDut:
+    """The DUT a board runs now (or why it could not be opened), and how to stop it."""
+
+    key: tuple
+    dut: Any = None           # hilbench.bench.Dut
+    error: str | None = None
+    stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+
 @pytest.fixture
 def dut(request: pytest.FixtureRequest, board, tflite_model):
-    """A ready device under test for (board, tflite_model), shared across tests."""
+    """A ready device under test for (board, tflite_model), shared by consecutive tests.
+
+    A board runs one firmware at a time: asking for another model on the same board stops
+    the previous DUT (emulator, host process or serial session) first.
+    """
     state = _state(request.config)
-    key = (board.name, board.mode, str(tflite_model))
-    if key not in state.duts:
+    key = (board.mode, str(tflite_model))
+    current = state.duts.get(board.name)
+    if current is None or current.key != key:
+        if current is not None:
+            state.close_dut(board.name)
+        current = state.duts[board.name] = OpenDut(key)
         from hilbench.bench import open_dut
 
         try:
-            state.duts[key] = state.exit_stack.enter_context(open_dut(board, tflite_model))
+            current.dut = current.stack.enter_context(open_dut(board, tflite_model))
         except HilbenchError as error:
             # Remember the failure: the next test on this pair must not rebuild and fail again.
-            state.duts[key] = f"hilbench: {board.name} ({board.describe()}), {tflite_model.name}: {error}"
-    opened = state.duts[key]
-    if isinstance(opened, str):
-        pytest.fail(opened, pytrace=False)
-    firmware = opened.firmware
+            current.error = f"hilbench: {board.name} ({board.describe()}), {tflite_model.name}: {error}"
+            current.stack.close()
+    if current.error is not None:
+        pytest.fail(current.error, pytrace=False)
+    firmware = current.dut.firmware
     state.board_facts.setdefault(board.name, board_facts(board)).setdefault("firmware", {})[
-        opened.model_name] = {"target": firmware.target, "firmware_sha256": firmware.firmware_sha256,
-                              "compile_command": list(firmware.compile_command)} \
+        current.dut.model_name] = {"target": firmware.target,
+                                   "firmware_sha256": firmware.firmware_sha256,
+                                   "compile_command": list(firmware.compile_command)} \
         if firmware is not None else {"pre_flashed": True}
-    return opened
+    return current.dut
 
 
 def board_facts(board) -> dict:
@@ -289,14 +318,11 @@ def hilbench_results(request: pytest.FixtureRequest) -> ResultsRecorder:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state = _state(session.config)
+    for board_name in list(state.duts):
+        state.close_dut(board_name)   # stop emulators and host processes, close serial ports
     if state.recorder is not None:
-        for dut in state.duts.values():
-            if not isinstance(dut, str):   # a string is a DUT that failed to open
-                state.recorder.save_serial_log(dut.board.name, dut.session.log.lines(),
-                                               model=dut.model_name,
-                                               header=getattr(dut.endpoint, "description", "") or dut.endpoint.url)
-    state.exit_stack.close()   # stop emulators and host processes, close serial ports
-    state.duts.clear()
+        for board_name, model, header, lines in state.serial_logs:
+            state.recorder.save_serial_log(board_name, lines, model=model, header=header)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

@@ -96,3 +96,23 @@ def test_board_option_collects_only_the_suite_one_test_per_board_and_model():
     assert sorted(ids) == sorted(
         f"tests/benchmark_suite/test_reference_benchmark.py::test_reference_benchmark[{board}-{model}]"
         for board in ("host", "an547") for model in ("ad01_int8", "kws_ref_model"))
+
+
+def test_a_board_runs_one_firmware_at_a_time(pytester, monkeypatch):
+    monkeypatch.setenv("PYTEST_ADDOPTS", FAST)
+    monkeypatch.setenv("HILBENCH_LIST_PORTS", str(PORTS_DIR / "nothing.json"))
+    pytester.makepyfile("""
+        import os
+
+        started = []
+
+        def test_model(dut):
+            for pid in started:   # the DUT of the previous model was stopped
+                assert not os.path.exists(f"/proc/{pid}"), "previous DUT still running"
+            started.append(dut.endpoint.pid)
+            assert dut.endpoint.is_alive()
+    """)
+    result = pytester.runpytest("--board=host", f"--model={AD01}", "--model=gesture", "-v")
+    result.assert_outcomes(passed=2)
+    assert "test_model[host-ad01_int8]" in result.stdout.str()
+    assert "test_model[host-gesture]" in result.stdout.str()
