@@ -116,3 +116,12 @@ def test_a_board_runs_one_firmware_at_a_time(pytester, monkeypatch):
     result.assert_outcomes(passed=2)
     assert "test_model[host-ad01_int8]" in result.stdout.str()
     assert "test_model[host-gesture]" in result.stdout.str()
+
+
+def test_suite_named_without_board_is_skipped_with_the_reason():
+    result = subprocess.run([sys.executable, "-m", "pytest", "-rs", *FAST.split(),
+                             "tests/benchmark_suite"], cwd=REPO, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 skipped" in result.stdout
+    assert "needs a board: run pytest with --board=NAME" in result.stdout
