@@ -3,8 +3,9 @@
 Typical use::
 
     from hilbench.boards import resolve_boards
-    [nano] = resolve_boards(["nano33"], lab=None)
-    nano.mode, nano.describe()     # ('emulated', 'emulated on qemu mps2-an386')
+    [nano] = resolve_boards(["nano33"])   # catalog + ./hilbench.yaml, live USB ports
+    nano.mode, nano.describe()            # with no board plugged in:
+                                          # ('emulated', 'emulated on qemu mps2-an386')
 """
 
 from __future__ import annotations
@@ -13,17 +14,18 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from hilbench.boards.catalog import BoardCatalog, load_boards, unknown_board_message
-from hilbench.boards.model import (Board, BuildRecipe, Connection, EmulatedTwin, Flasher,
-                                   PowerProbe, PowerProfile, UsbId)
+from hilbench.boards.model import (Board, BoardRuleError, BuildRecipe, Connection, EmulatedTwin,
+                                   Flasher, PowerProbe, PowerProfile, UsbId)
 from hilbench.boards.ports import PortInfo, live_ports, load_ports, scan_ports
 from hilbench.boards.resolve import (BoardNotConnectedError, ResolvedBoard, check_distinct_ports,
                                      pinned_ports, resolve_board)
 
 __all__ = [
-    "Board", "BoardCatalog", "BoardNotConnectedError", "BuildRecipe", "Connection",
-    "EmulatedTwin", "Flasher", "PortInfo", "PowerProbe", "PowerProfile", "ResolvedBoard",
-    "UsbId", "check_distinct_ports", "live_ports", "load_boards", "load_ports", "pinned_ports", "resolve_board", "resolve_boards",
-    "scan_ports", "split_board_names", "unknown_board_message",
+    "Board", "BoardCatalog", "BoardNotConnectedError", "BoardRuleError", "BuildRecipe",
+    "Connection", "EmulatedTwin", "Flasher", "PortInfo", "PowerProbe", "PowerProfile",
+    "ResolvedBoard", "UsbId", "check_distinct_ports", "live_ports", "load_boards", "load_ports",
+    "pinned_ports", "resolve_board", "resolve_boards", "scan_ports", "split_board_names",
+    "unknown_board_message",
 ]
 
 
