@@ -1,7 +1,8 @@
 """The ``hilbench`` command: a thin front end over the stages, like the pytest plugin.
 
-Each subcommand is a small function registered with :func:`command`; a stage adds its own
-subcommands in its own module and lists that module in ``COMMAND_MODULES``. Errors that are
+Each subcommand is a small function registered with :func:`command` (as ``boards`` and
+``infer`` below), or a stage module's ``add_arguments``/``run`` pair listed in
+``STAGE_COMMANDS``: adding a command never touches a dispatch chain. Errors that are
 the user's to fix (:class:`~hilbench.errors.HilbenchError`) print one message on stderr and
 exit with status 2, without a traceback.
 """
@@ -20,7 +21,6 @@ from hilbench import __version__
 from hilbench.errors import HilbenchError
 
 EXIT_OK = 0
-EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 # Modules that register subcommands with @command when imported (besides this one).
