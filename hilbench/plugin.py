@@ -29,11 +29,16 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import pytest
 
 from hilbench.errors import HilbenchError
+
+if TYPE_CHECKING:  # imported lazily at run time: without --board the plugin loads nothing heavy
+    from hilbench.bench import Dut
+    from hilbench.boards import ResolvedBoard
+    from hilbench.record.store import RunRecorder
 
 _STATE = pytest.StashKey["HilbenchState"]()
 
@@ -65,13 +70,13 @@ class HilbenchState:
     """What the plugin knows during one pytest session."""
 
     config: pytest.Config
-    boards: list = field(default_factory=list)       # ResolvedBoard, one per --board
-    models: list[Path] = field(default_factory=list)  # one per --model (or the defaults)
+    boards: list[ResolvedBoard] = field(default_factory=list)   # one per --board
+    models: list[Path] = field(default_factory=list)             # one per --model (or the defaults)
     rows: list[dict] = field(default_factory=list)
-    recorder: Any = None                               # hilbench.record.store.RunRecorder
-    duts: dict = field(default_factory=dict)           # board name -> OpenDut
-    board_facts: dict = field(default_factory=dict)    # board name -> provenance facts
-    serial_logs: list = field(default_factory=list)    # (board, model, header, lines) of closed DUTs
+    recorder: RunRecorder | None = None                          # started by the first row
+    duts: dict[str, OpenDut] = field(default_factory=dict)       # by board name
+    board_facts: dict[str, dict] = field(default_factory=dict)   # board name -> provenance facts
+    serial_logs: list[tuple] = field(default_factory=list)       # (board, model, header, lines)
 
     @property
     def active(self) -> bool:
@@ -91,7 +96,7 @@ class HilbenchState:
                                      current.dut.session.log.lines()))
         current.stack.close()
 
-    def resolve(self, names: list[str]) -> list:
+    def resolve(self, names: list[str]) -> list[ResolvedBoard]:
         """Resolve board names with this session's --lab, --emulate, --require-hardware."""
         from hilbench.boards import resolve_boards
 
@@ -179,7 +184,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def board(request: pytest.FixtureRequest):
+def board(request: pytest.FixtureRequest) -> ResolvedBoard:
     """The board under test, resolved (mode hardware / emulated / host)."""
     param = getattr(request, "param", None)
     if param is None:
@@ -214,13 +219,13 @@ class OpenDut:
     """The DUT a board runs now (or why it could not be opened), and how to stop it."""
 
     key: tuple
-    dut: Any = None           # hilbench.bench.Dut
+    dut: Dut | None = None
     error: str | None = None
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
 
 @pytest.fixture
-def dut(request: pytest.FixtureRequest, board, tflite_model):
+def dut(request: pytest.FixtureRequest, board: ResolvedBoard, tflite_model: Path) -> Dut:
     """A ready device under test for (board, tflite_model), shared by consecutive tests.
 
     A board runs one firmware at a time: asking for another model on the same board stops
@@ -252,7 +257,7 @@ def dut(request: pytest.FixtureRequest, board, tflite_model):
     return current.dut
 
 
-def board_facts(board) -> dict:
+def board_facts(board: ResolvedBoard) -> dict:
     """What provenance.json says about a board: how it ran and which one it was."""
     facts = {"mode": board.mode, "reason": board.reason, "clock_hz": board.board.clock_hz,
              "core": board.board.core, "cpi": board.board.cpi}

@@ -227,3 +227,11 @@ def test_row_breaking_the_contract_fails_its_test(isolated):
     result = isolated.runpytest("--board=host")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*hilbench: *latency_ms_p50 given without a latency_source*"])
+
+
+def test_two_boards_on_one_probe_is_a_usage_error(isolated, monkeypatch):
+    monkeypatch.setenv("HILBENCH_LIST_PORTS", str(PORTS_DIR / "lab_bench.json"))
+    isolated.makepyfile(MODES_TEST)
+    result = isolated.runpytest("--board=nucleo-h7a3zi,nucleo-u575zi")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*boards nucleo-h7a3zi, nucleo-u575zi all resolve to /dev/ttyACM2*"])
