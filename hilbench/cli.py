@@ -38,6 +38,8 @@ STAGE_COMMANDS: tuple[tuple[str, str, str, str], ...] = (
      "hilbench.report.html:add_report_arguments", "hilbench.report.html:cmd_report"),
     ("cloud serve", "serve float models over the Open Inference Protocol (the cloud side)",
      "hilbench.cloud.cli:add_cloud_serve_arguments", "hilbench.cloud.cli:cmd_cloud_serve"),
+    ("edge-vs-cloud", "compare a run with cloud inference of the float models; fill its cloud columns",
+     "hilbench.cloud.cli:add_edge_vs_cloud_arguments", "hilbench.cloud.cli:cmd_edge_vs_cloud"),
 )
 # A name with a space ("cloud serve") is a subcommand of a group ("hilbench cloud ...").
 
