@@ -2,7 +2,8 @@
 
 Options: ``--board`` (repeatable, comma-separated), ``--model`` (repeatable: a zoo name, a
 MLPerf Tiny reference model name, or a .tflite path), ``--emulate``, ``--require-hardware``,
-``--lab FILE``, ``--results-dir DIR``.
+``--lab FILE``, ``--results-dir DIR``, ``--cloud`` (compare the run with cloud inference at the
+end, see :mod:`hilbench.cloud.run_comparison`).
 
 Fixtures, usable in any project's tests:
 
@@ -63,6 +64,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(default: ./hilbench.yaml when it exists)")
     group.addoption("--results-dir", metavar="DIR",
                     help="where run folders are written (default: $HILBENCH_RESULTS or ./results)")
+    group.addoption("--cloud", action="store_true",
+                    help="at the end of the run, compare it with cloud inference of the float "
+                         "models on every network profile, as 'hilbench edge-vs-cloud RUN' does")
 
 
 @dataclass
@@ -77,6 +81,7 @@ class HilbenchState:
     duts: dict[str, OpenDut] = field(default_factory=dict)       # by board name
     board_facts: dict[str, dict] = field(default_factory=dict)   # board name -> provenance facts
     serial_logs: list[tuple] = field(default_factory=list)       # (board, model, header, lines)
+    cloud_summary: str = ""                                      # --cloud: table or error
 
     @property
     def active(self) -> bool:
@@ -328,6 +333,24 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if state.recorder is not None:
         for board_name, model, header, lines in state.serial_logs:
             state.recorder.save_serial_log(board_name, lines, model=model, header=header)
+        if state.option("cloud"):
+            _compare_with_cloud(session, state)
+
+
+def _compare_with_cloud(session: pytest.Session, state: HilbenchState) -> None:
+    """--cloud: the edge-vs-cloud step on this run's folder; a failure fails the session."""
+    from hilbench.cloud.edge_vs_cloud import format_table
+    from hilbench.cloud.run_comparison import compare_run_with_cloud, describe_comparison
+    from hilbench.record.store import load_run
+
+    try:
+        comparison = compare_run_with_cloud(state.recorder.run_dir)
+    except HilbenchError as error:
+        state.cloud_summary = f"hilbench --cloud: {error}"
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return
+    state.rows = load_run(state.recorder.run_dir).rows   # now with the cloud columns
+    state.cloud_summary = format_table(comparison.table_rows) + "\n" + describe_comparison(comparison)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -343,4 +366,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.write_line(format_results_table(state.rows))
     if state.recorder is not None:
         terminalreporter.write_line(f"run folder: {state.recorder.run_dir}")
+    if state.cloud_summary:
+        terminalreporter.section("hilbench edge vs cloud")
+        terminalreporter.write_line(state.cloud_summary)
 

@@ -21,6 +21,10 @@ class Figure:
     unit: str             # printed after the value: "ms", "uJ", "%", "pt", "KiB", ""
     lower_is_better: bool
     scale: float = 1.0    # stored value x scale = printed value (fractions -> %)
+    # For figures whose origin is the same in every row and has no label column: the cloud
+    # columns, which `hilbench edge-vs-cloud` fills from a measured round trip and a network
+    # profile (see docs/cloud.md).
+    fixed_label: str = ""
 
     def label_column(self) -> str | None:
         """The row column saying where this figure came from, if it has one."""
@@ -33,7 +37,9 @@ class Figure:
     def label(self, row: Mapping[str, object]) -> str:
         """Where this figure came from in ``row`` (e.g. "icount"), "" for unlabelled ones."""
         label_column = self.label_column()
-        return str(row.get(label_column) or "") if label_column else ""
+        if label_column:
+            return str(row.get(label_column) or "")
+        return self.fixed_label
 
     def number_text(self, value: float | int | None) -> str:
         """The value in this figure's unit without the unit, e.g. "12.35"; "-" if missing."""
@@ -67,9 +73,9 @@ FIGURES = {figure.column: figure for figure in (
     Figure("bitexact_rate", "bit-exact", "%", False, 100.0),
     Figure("flash_bytes", "flash", "KiB", True, 1 / 1024),
     Figure("ram_bytes", "RAM", "KiB", True, 1 / 1024),
-    Figure("cloud_latency_ms", "cloud latency", "ms", True),
-    Figure("bytes_on_air_edge", "bytes on air (edge)", "B", True),
-    Figure("bytes_on_air_cloud", "bytes on air (cloud)", "B", True),
+    Figure("cloud_latency_ms", "cloud latency", "ms", True, fixed_label="host-clock+model"),
+    Figure("bytes_on_air_edge", "bytes on air (edge)", "B", True, fixed_label="model"),
+    Figure("bytes_on_air_cloud", "bytes on air (cloud)", "B", True, fixed_label="model"),
 )}
 
 

@@ -16,7 +16,7 @@ import hilbench
 from hilbench.record.atomic import atomic_write_text
 from hilbench.record.provenance import utc_now_iso
 from hilbench.record.rows import ResultsError, Row, row_key
-from hilbench.record.store import default_results_root, load_results
+from hilbench.record.store import default_results_root, list_runs, load_results
 from hilbench.report.figures import FIGURES
 from hilbench.report.leaderboard import LEADERBOARD_CSV, latest_rows
 from hilbench.report.svg import bar_chart, board_colours, edge_cloud_chart, is_estimate, \
@@ -118,13 +118,72 @@ def _cloud_section(rows: Sequence[Row], colours: Mapping[str, str]) -> str:
     chart = ""
     if any(row.get("latency_ms_p50") is not None for row in with_cloud):
         chart = edge_cloud_chart("edge-cloud", with_cloud, colours)
-    return ("<h2>Edge vs cloud</h2><p class=\"note\">Edge: on-device inference latency p50. "
-            "Cloud: round trip to the inference server for the same model.</p>"
+    return ("<h2>Edge vs cloud</h2><p class=\"note\">Edge: on-device inference latency p50, "
+            "with its label. Cloud (dashed, label host-clock+model): the measured round trip "
+            "p50 to an inference server running the float model on the same test vectors, plus "
+            "the network time modeled from a network profile (the network of each run is in "
+            "its edge_vs_cloud.json; `hilbench edge-vs-cloud` prints every profile). Bytes on "
+            "air are modeled: the result only on the edge, the raw input plus protocol overhead "
+            "for the cloud.</p>"
             + chart + _table(with_cloud, CLOUD_FIGURES, "edge-cloud-table"))
 
 
-def render_report(rows: Sequence[Row], title: str, sources: Sequence[str]) -> str:
-    """The report page as a string (rows: one per board x model x runtime x mode)."""
+EDGE_CLOUD_CELLS = (("accuracy", "accuracy_source", "{:.4f}"),
+                    ("latency_ms_p50", "latency_source", "{:.3f}"),
+                    ("energy_uj", "energy_source", "{:.1f}"),
+                    ("bytes_on_air", "bytes_on_air_source", "{:.0f}"))
+
+
+def _labelled_cell(value: object, label: str, pattern: str) -> str:
+    if value is None:
+        return "<td>-</td>"
+    text = pattern.format(value)
+    return (f'<td class="num" title="{escape(label)}">{escape(text)} '
+            f'<span class="note">({escape(label or "unlabelled")})</span></td>')
+
+
+def edge_cloud_networks_section(comparisons: Sequence[Mapping], rows: Sequence[Row]) -> str:
+    """The per-network edge-versus-cloud table of the runs the rows came from.
+
+    ``comparisons`` are run folders' edge_vs_cloud.json documents (hilbench edge-vs-cloud);
+    only their lines for a board and model whose row in ``rows`` is from that same run are
+    shown, so the table matches the figures above it.
+    """
+    shown = {(str(row["run_id"]), str(row["board"]), str(row["model"])) for row in rows
+             if row.get("cloud_latency_ms") is not None}
+    lines = [line for document in comparisons for line in document.get("rows", ())
+             if (document.get("run_id"), line["board"], line["model"]) in shown]
+    if not lines:
+        return ""
+    head = "".join(f"<th>{escape(h)}</th>" for h in (
+        "model", "board", "side", "network", "accuracy", "latency p50 [ms]",
+        "device energy/inference [uJ]", "bytes on air [B]"))
+    body = []
+    for line in lines:
+        side = line["side"] if line["side"] == "cloud" else f"{line['side']} [{line['mode']}]"
+        cells = [f"<td>{escape(str(text))}</td>"
+                 for text in (line["model"], line["board"], side, line["network"] or "-")]
+        cells += [_labelled_cell(line[value], line[label], pattern)
+                  for value, label, pattern in EDGE_CLOUD_CELLS]
+        body.append(f'<tr class="hb-estimate">{"".join(cells)}</tr>' if line["side"] == "cloud"
+                    or line["mode"] != "hardware" else f"<tr>{''.join(cells)}</tr>")
+    networks = ", ".join(sorted({f"{d.get('run_id')}: {d.get('result_columns_network')}"
+                                  for d in comparisons}))
+    return ("<h3>Per network profile</h3><p class=\"note\">Every network profile of "
+            "<code>hilbench edge-vs-cloud</code>. The cloud side's device energy is the modeled "
+            "radio energy to send the raw input (a lower bound); network time and bytes on air "
+            "are modeled (label <code>model</code>). The result columns above use one network "
+            f"per run ({escape(networks)}).</p>"
+            f'<div class="scroll"><table id="edge-cloud-networks"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def render_report(rows: Sequence[Row], title: str, sources: Sequence[str],
+                  comparisons: Sequence[Mapping] = ()) -> str:
+    """The report page as a string (rows: one per board x model x runtime x mode).
+
+    ``comparisons``: edge_vs_cloud.json documents of the runs, for the per-network table.
+    """
     if not rows:
         raise ResultsError("no result rows to report; run the benchmark first")
     rows = sorted(rows, key=row_key)
@@ -156,16 +215,32 @@ modes: {''.join(_label(m) for m in modes)}</p>
 <h2>Accuracy delta</h2>
 {_accuracy_section(rows, colours)}
 {_cloud_section(rows, colours)}
+{edge_cloud_networks_section(comparisons, rows)}
 </body></html>
 """
 
 
 def write_report(rows: Sequence[Row], output: Path, title: str,
-                 sources: Sequence[str]) -> None:
+                 sources: Sequence[str], comparisons: Sequence[Mapping] = ()) -> None:
     """Write the report page to ``output`` atomically."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(output, render_report(rows, title, sources))
+    atomic_write_text(output, render_report(rows, title, sources, comparisons))
+
+
+def find_comparisons(rows: Sequence[Row], run_folders: Sequence[Path]) -> list[dict]:
+    """The edge_vs_cloud.json documents of the runs the rows came from, found in the given
+    run folders or under RESULTS_DIR/runs/<run_id>/ (run folders are not published)."""
+    from hilbench.cloud.run_comparison import read_comparison
+
+    by_run = {Path(folder).name: Path(folder) for folder in run_folders}
+    documents = []
+    for run_id in sorted({str(row["run_id"]) for row in rows if row.get("cloud_latency_ms") is not None}):
+        folder = by_run.get(run_id)
+        document = read_comparison(folder) if folder is not None else None
+        if document is not None:
+            documents.append(document)
+    return documents
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
@@ -197,6 +272,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     result_sets = [load_results(path) for path in inputs]
     rows = latest_rows(row for result_set in result_sets for row in result_set.rows)
     output = args.output or results_dir / "report.html"
-    write_report(rows, output, args.title, [str(path) for path in inputs])
+    run_folders = [path for path in inputs if path.is_dir()] + list_runs(results_dir)
+    write_report(rows, output, args.title, [str(path) for path in inputs],
+                 find_comparisons(rows, run_folders))
     print(f"wrote {output} ({len(rows)} rows)")
     return 0
