@@ -142,6 +142,11 @@ def test_leaderboard_and_report_show_the_cloud_columns(compared_run, tmp_path):
     rows = load_run(run_dir).rows
     with open(leaderboard, newline="", encoding="utf-8") as stream:
         published = list(csv.DictReader(stream))
+    sources = json.loads((tmp_path / "leaderboard.sources.json").read_text())
+    [run] = sources["runs"]
+    assert "--board=host" in run["command_line"] and run["boards"] == {"host": "host"}
+    assert run["edge_vs_cloud"]["network_of_cloud_columns"] == "wifi"
+    assert "mlserver==" in run["edge_vs_cloud"]["server"]
     measured = {(r["board"], r["model"]): r for r in rows}
     assert len(published) == len(rows)
     for row in published:

@@ -20,6 +20,7 @@ import csv
 import dataclasses
 import io
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,8 @@ from hilbench.cloud.client import OpenInferenceClient
 from hilbench.cloud.edge_vs_cloud import TABLE_COLUMNS, cloud_result_columns, edge_vs_cloud_rows
 from hilbench.cloud.measure import CloudMeasurement, measure_cloud
 from hilbench.cloud.network import NetworkProfile, get_profile, load_profiles
-from hilbench.cloud.server import DEFAULT_STARTUP_TIMEOUT_S, serve_models
+from hilbench.cloud.server import (DEFAULT_STARTUP_TIMEOUT_S, SERVER_PYTHON_ENV_VAR,
+                                   SERVER_REQUIREMENTS, serve_models)
 from hilbench.errors import MeasurementError, ModelError
 from hilbench.measure.accuracy import evaluate_accuracy, reconstruction_error
 from hilbench.record.atomic import atomic_write_text
@@ -108,6 +110,14 @@ def cloud_accuracy(test_set: CloudTestSet, outputs: np.ndarray) -> float:
     return evaluate_accuracy(test_set.task, scores, test_set.labels).accuracy
 
 
+def server_software() -> str:
+    """What served the models, for the record."""
+    override = os.environ.get(SERVER_PYTHON_ENV_VAR)
+    environment = (f"the Python at {override} ({SERVER_PYTHON_ENV_VAR})" if override
+                   else ", ".join(SERVER_REQUIREMENTS))
+    return f"MLServer with hilbench's TFLite runtime; {environment}"
+
+
 def measure_test_sets(
     test_sets: Mapping[str, CloudTestSet],
     port: int = 0,
@@ -126,7 +136,7 @@ def measure_test_sets(
                 (first_output, *_) = measurement.outputs.values()
                 cloud[name] = dataclasses.replace(
                     measurement, accuracy=cloud_accuracy(test_set, first_output))
-        server_facts = {"url": server.url, "software": "MLServer (hilbench TFLite runtime)",
+        server_facts = {"url": server.url, "software": server_software(),
                         "models": {name: str(path) for name, path in server.models.items()}}
     return cloud, server_facts
 

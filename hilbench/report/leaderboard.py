@@ -53,6 +53,37 @@ def latest_rows(rows: Iterable[Mapping[str, object]]) -> list[Row]:
     return [dict(row) for row, _ in _latest_per_key((row, None) for row in rows)]
 
 
+def _run_facts(run_id: str, result_set: ResultSet) -> dict:
+    """How a run was made, for the sources file: from its provenance.json and edge_vs_cloud.json
+    (a run folder), or carried over from the sources file of a leaderboard being merged."""
+    if result_set.kind == "run":
+        provenance = result_set.provenance or {}
+        facts = {key: provenance[key] for key in ("command_line", "git_sha", "started_at")
+                 if key in provenance}
+        if provenance.get("boards"):
+            facts["boards"] = {name: board.get("mode") for name, board in provenance["boards"].items()}
+        from hilbench.cloud.run_comparison import read_comparison
+
+        comparison = read_comparison(result_set.source)
+        if comparison is not None:
+            facts["edge_vs_cloud"] = {
+                "network_of_cloud_columns": comparison.get("result_columns_network"),
+                "server": (comparison.get("server") or {}).get("software"),
+                "generated_at": comparison.get("generated_at")}
+        return facts
+    side_file = sources_path(result_set.source)
+    if side_file.is_file():
+        try:
+            earlier = json.loads(side_file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            return {}
+        for entry in earlier.get("runs") or ():
+            if str(entry.get("run_id")) == run_id:
+                return {key: value for key, value in entry.items()
+                        if key not in ("run_id", "read_from", "modes", "rows")}
+    return {}
+
+
 def build_leaderboard(result_sets: Sequence[ResultSet],
                       modes: Sequence[str] | None = None) -> tuple[list[Row], dict]:
     """Merge result sets into leaderboard rows, and describe where each row came from."""
@@ -60,11 +91,12 @@ def build_leaderboard(result_sets: Sequence[ResultSet],
                            for row in result_set.rows if not modes or row["mode"] in modes)
     runs: dict[str, dict] = {}
     for row, result_set in kept:
-        entry = runs.setdefault(str(row["run_id"]), {
-            "run_id": row["run_id"], "read_from": str(result_set.source),
-            "modes": set(), "rows": 0})
-        entry["modes"].add(row["mode"])
-        entry["rows"] += 1
+        run_id = str(row["run_id"])
+        if run_id not in runs:
+            runs[run_id] = {"run_id": row["run_id"], "read_from": str(result_set.source),
+                            "modes": set(), "rows": 0, **_run_facts(run_id, result_set)}
+        runs[run_id]["modes"].add(row["mode"])
+        runs[run_id]["rows"] += 1
     rows = [dict(row) for row, _ in kept]
     sources = {
         "schema_version": SCHEMA_VERSION,
