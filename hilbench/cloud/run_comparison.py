@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+import hilbench
 from hilbench import zoo
 from hilbench.cloud.client import OpenInferenceClient
 from hilbench.cloud.edge_vs_cloud import TABLE_COLUMNS, cloud_result_columns, edge_vs_cloud_rows
@@ -37,7 +38,7 @@ from hilbench.cloud.server import (DEFAULT_STARTUP_TIMEOUT_S, SERVER_PYTHON_ENV_
 from hilbench.errors import MeasurementError, ModelError
 from hilbench.measure.accuracy import evaluate_accuracy, reconstruction_error
 from hilbench.record.atomic import atomic_write_text
-from hilbench.record.provenance import utc_now_iso
+from hilbench.record.provenance import git_sha, utc_now_iso
 from hilbench.record.store import RESULTS_CSV, load_run
 from hilbench.record.rows import write_results_csv
 
@@ -225,6 +226,8 @@ def compare_run_with_cloud(
     document = {
         "run_id": run_dir.name,
         "generated_at": utc_now_iso(),
+        "hilbench_version": hilbench.__version__,
+        "git_sha": git_sha(),
         "result_columns_network": row_network,
         "result_columns": {
             "cloud_latency_ms": "host-clock+model: measured round trip p50 + modeled network "

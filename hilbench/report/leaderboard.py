@@ -69,6 +69,7 @@ def _run_facts(run_id: str, result_set: ResultSet) -> dict:
             facts["edge_vs_cloud"] = {
                 "network_of_cloud_columns": comparison.get("result_columns_network"),
                 "server": (comparison.get("server") or {}).get("software"),
+                "git_sha": comparison.get("git_sha"),
                 "generated_at": comparison.get("generated_at")}
         return facts
     side_file = sources_path(result_set.source)
