@@ -115,7 +115,7 @@ typedef struct {
 } hb_logistic_params_t;
 void hb_logistic_s8(const hb_logistic_params_t *p, const int8_t *input, int8_t *output);
 
-/* MEAN over any set of axes, int8, TFLM's QuantizedMeanOrSum (or plain mean if same scale). */
+/* MEAN over any set of axes, int8, as TFLM's reference QuantizedMeanOrSum. */
 typedef struct {
     int32_t rank;
     int32_t input_dims[HB_MAX_BROADCAST_DIMS];
@@ -124,7 +124,6 @@ typedef struct {
     int32_t num_elements_in_axis;
     int32_t input_zero_point, output_zero_point;
     int32_t multiplier, shift; /* already include 1/num_elements_in_axis, as TFLM does */
-    int32_t same_scale;        /* TFLM's integer-division path when scale and zp match */
 } hb_mean_params_t;
 /* scratch: output_size int32 accumulators inside the arena. */
 void hb_mean_s8(const hb_mean_params_t *p, const int8_t *input, int8_t *output, int32_t *scratch);

@@ -452,11 +452,6 @@ def _lower_logistic(ctx: OpContext) -> KernelCall:
     return KernelCall(ctx.op, ["logistic.c"], declarations, statement)
 
 
-# TFLM's int8 MEAN takes a plain integer mean (no requantization) when input and output share
-# scale and zero point; set by the test that pins it against the interpreter.
-MEAN_SAME_SCALE_SHORTCUT = False
-
-
 def _lower_mean(ctx: OpContext) -> KernelCall:
     (input_,), output = _activation_io(ctx)
     axis = ctx.input(1)
@@ -478,16 +473,13 @@ def _lower_mean(ctx: OpContext) -> KernelCall:
     if num_elements_in_axis == 0:
         raise ctx.fail(f"input {input_.describe()} is empty along the reduced axes")
     multiplier, shift = q.mean_multiplier(input_.scale, output.scale, num_elements_in_axis)
-    same_scale = (MEAN_SAME_SCALE_SHORTCUT and input_.zero_point == output.zero_point
-                  and input_.scale == output.scale)
     p = ctx.prefix
     declarations = [c_struct("hb_mean_params_t", f"{p}_params", {
         "rank": c_int(rank), "input_dims": c_dims(input_.shape), "reduced": c_dims(reduced),
         "output_size": c_int(output_size), "num_elements_in_axis": c_int(num_elements_in_axis),
         "input_zero_point": c_int(input_.zero_point),
         "output_zero_point": c_int(output.zero_point),
-        "multiplier": c_int(multiplier), "shift": c_int(shift),
-        "same_scale": c_int(int(same_scale))})]
+        "multiplier": c_int(multiplier), "shift": c_int(shift)})]
     statement = (f"hb_mean_s8(&{p}_params, {ptr(input_)}, {ptr(output)}, "
                  f"(int32_t *)@SCRATCH@);")
     return KernelCall(ctx.op, ["mean.c"], declarations, statement, scratch_bytes=4 * output_size)
