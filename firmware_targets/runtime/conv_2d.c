@@ -1,4 +1,5 @@
 /* CONV_2D int8, per-channel quantized; same integers as TFLM reference_integer_ops::ConvPerChannel. */
+#include "hb_dot.h"
 #include "hb_fixedpoint.h"
 #include "hb_kernels.h"
 
@@ -17,7 +18,7 @@ static void valid_taps(int32_t origin, int32_t dilation, int32_t taps, int32_t i
     *end = e;
 }
 
-/* Sum of filter * (input + tap_offset) over the given window of taps. Inlined with
+/* Sum of filter * (input + tap_offset) over the given window of taps. Called with
  * tap_offset == 0 for interior pixels, where the offset is folded in afterwards. */
 static inline int32_t window_dot(const hb_conv_params_t *p, const int8_t *input_g,
                                  const int8_t *filter_c, int32_t in_y_origin, int32_t in_x_origin,
@@ -25,18 +26,26 @@ static inline int32_t window_dot(const hb_conv_params_t *p, const int8_t *input_
                                  int32_t tap_offset) {
     const int32_t filter_row_stride = p->filter_w * p->filter_c;
     const int32_t input_row_stride = p->input_w * p->input_c;
+    /* Without dilation or groups, a filter row's taps are one contiguous run in both the
+     * input and the filter: one long dot product per row. */
+    const int contiguous_row = p->dilation_w == 1 && p->filter_c == p->input_c;
     int32_t acc = 0;
     for (int32_t fy = fy_start; fy < fy_end; fy++) {
         const int32_t in_y = in_y_origin + fy * p->dilation_h;
         const int8_t *input_row = input_g + (size_t)in_y * input_row_stride;
         const int8_t *filter_row = filter_c + fy * filter_row_stride;
+        if (contiguous_row) {
+            const int8_t *f = filter_row + fx_start * p->filter_c;
+            const int8_t *x = input_row + (size_t)(in_x_origin + fx_start) * p->input_c;
+            const int32_t n = (fx_end - fx_start) * p->filter_c;
+            acc += tap_offset ? hb_dot_s8_offset(f, x, n, tap_offset) : hb_dot_s8(f, x, n);
+            continue;
+        }
         for (int32_t fx = fx_start; fx < fx_end; fx++) {
             const int32_t in_x = in_x_origin + fx * p->dilation_w;
-            const int8_t *in_px = input_row + (size_t)in_x * p->input_c;
-            const int8_t *f_px = filter_row + fx * p->filter_c;
-            for (int32_t ic = 0; ic < p->filter_c; ic++) {
-                acc += (int32_t)f_px[ic] * ((int32_t)in_px[ic] + tap_offset);
-            }
+            const int8_t *x = input_row + (size_t)in_x * p->input_c;
+            const int8_t *f = filter_row + fx * p->filter_c;
+            acc += hb_dot_s8_offset(f, x, p->filter_c, tap_offset);
         }
     }
     return acc;

@@ -1,4 +1,5 @@
 /* FULLY_CONNECTED int8; same integers as TFLM reference_integer_ops::FullyConnected(PerChannel). */
+#include "hb_dot.h"
 #include "hb_fixedpoint.h"
 #include "hb_kernels.h"
 
@@ -10,16 +11,10 @@ void hb_fully_connected_s8(const hb_fully_connected_params_t *p, const int8_t *i
             const int8_t *filter_row = filter + (size_t)out_c * p->accum_depth;
             /* (filter + fo) * (input + io) = (filter + fo) * input + io * sum(filter + fo);
              * the second term is in folded_bias, exact in 32-bit wrap-around arithmetic. */
-            int32_t acc = 0;
-            if (p->filter_offset == 0) {
-                for (int32_t d = 0; d < p->accum_depth; d++) {
-                    acc += (int32_t)filter_row[d] * (int32_t)input_row[d];
-                }
-            } else {
-                for (int32_t d = 0; d < p->accum_depth; d++) {
-                    acc += ((int32_t)filter_row[d] + p->filter_offset) * (int32_t)input_row[d];
-                }
-            }
+            int32_t acc = p->filter_offset == 0
+                              ? hb_dot_s8(filter_row, input_row, p->accum_depth)
+                              : hb_dot_s8_offset(input_row, filter_row, p->accum_depth,
+                                                 p->filter_offset);
             acc = (int32_t)((uint32_t)acc + (uint32_t)p->folded_bias[out_c]);
             const int32_t channel = p->per_channel ? out_c : 0;
             acc = hb_mul_by_quantized_multiplier(acc, p->multiplier[channel], p->shift[channel]);

@@ -58,11 +58,13 @@ def build_host_runner(compiled: CompiledModel, extra_flags: tuple[str, ...] = ()
     return exe
 
 
-def run_model_on_host(compiled: CompiledModel, inputs: np.ndarray | list[np.ndarray]) -> np.ndarray:
+def run_model_on_host(compiled: CompiledModel, inputs: np.ndarray | list[np.ndarray], *,
+                      extra_cflags: tuple[str, ...] = ()) -> np.ndarray:
     """Run every row of `inputs` through the compiled model on the host.
 
     `inputs` is [N, *input_shape] in the model's input dtype, or one such array per input for
     models with several inputs. Returns the outputs as [N, *output_shape] (one-output models).
+    `extra_cflags` are added to the host build (e.g. -DHB_EMULATE_DSP).
     """
     arrays = [np.asarray(a) for a in (inputs if isinstance(inputs, (list, tuple)) else [inputs])]
     if len(arrays) != len(compiled.inputs):
@@ -80,7 +82,7 @@ def run_model_on_host(compiled: CompiledModel, inputs: np.ndarray | list[np.ndar
     # One inference's bytes are all inputs in order, so interleave the rows.
     stream = b"".join(np.ascontiguousarray(array[row]).tobytes()
                       for row in range(rows) for array in arrays)
-    exe = build_host_runner(compiled)
+    exe = build_host_runner(compiled, extra_cflags)
     result = subprocess.run([str(exe)], input=stream, capture_output=True)
     if result.returncode != 0:
         raise DeployError(f"host runner for {compiled.model_name} exited with "

@@ -1,0 +1,101 @@
+/*
+ * The int8 dot products under CONV_2D and FULLY_CONNECTED, the hot loops of every model.
+ *
+ * Two implementations give the same integers (integer sums are exact in any order):
+ *   - portable C, unrolled by four;
+ *   - a DSP path for cores with the Armv7E-M DSP extension (Cortex-M4/M7/M33...): four int8
+ *     pairs per iteration with SXTB16 (sign-extend two bytes to two halfwords) and SMLAD (two
+ *     16x16 multiply-accumulates in one instruction), as CMSIS-NN does.
+ * The DSP path is chosen when the compiler defines __ARM_FEATURE_DSP, unless the build defines
+ * HB_PORTABLE_KERNELS. Defining HB_EMULATE_DSP runs the DSP path's logic on any host with the
+ * two instructions written in C, which is how the tests check it without an Arm core.
+ */
+#ifndef HB_DOT_H
+#define HB_DOT_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if !defined(HB_PORTABLE_KERNELS) && (defined(__ARM_FEATURE_DSP) || defined(HB_EMULATE_DSP))
+#define HB_DOT_USE_DSP 1
+#endif
+
+#if defined(HB_DOT_USE_DSP)
+#if defined(__ARM_FEATURE_DSP) && !defined(HB_EMULATE_DSP)
+static inline uint32_t hb_sxtb16(uint32_t x) {
+    uint32_t r;
+    __asm__("sxtb16 %0, %1" : "=r"(r) : "r"(x));
+    return r;
+}
+static inline uint32_t hb_sxtb16_ror8(uint32_t x) {
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+static inline int32_t hb_smlad(uint32_t x, uint32_t y, int32_t acc) {
+    int32_t r;
+    __asm__("smlad %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(y), "r"(acc));
+    return r;
+}
+#else
+/* C models of the instructions, for testing the DSP path on a host. */
+static inline uint32_t hb_sxtb16(uint32_t x) {
+    return ((uint32_t)(uint16_t)(int16_t)(int8_t)(x & 0xFF)) |
+           ((uint32_t)(uint16_t)(int16_t)(int8_t)((x >> 16) & 0xFF) << 16);
+}
+static inline uint32_t hb_sxtb16_ror8(uint32_t x) {
+    return hb_sxtb16((x >> 8) | (x << 24));
+}
+static inline int32_t hb_smlad(uint32_t x, uint32_t y, int32_t acc) {
+    const int32_t lo = (int32_t)(int16_t)(x & 0xFFFF) * (int32_t)(int16_t)(y & 0xFFFF);
+    const int32_t hi = (int32_t)(int16_t)(x >> 16) * (int32_t)(int16_t)(y >> 16);
+    return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi);
+}
+#endif
+
+static inline uint32_t hb_load_u32(const int8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, sizeof v); /* unaligned-safe; one LDR on cores that allow unaligned access */
+    return v;
+}
+#endif
+
+/* sum(a[i] * b[i]) for i < n. */
+static inline int32_t hb_dot_s8(const int8_t *a, const int8_t *b, int32_t n) {
+    int32_t acc = 0;
+    int32_t i = 0;
+#if defined(HB_DOT_USE_DSP)
+    for (; i + 4 <= n; i += 4) {
+        const uint32_t wa = hb_load_u32(a + i);
+        const uint32_t wb = hb_load_u32(b + i);
+        /* Bytes 0 and 2 pair up in one SMLAD, bytes 1 and 3 in the other. */
+        acc = hb_smlad(hb_sxtb16(wa), hb_sxtb16(wb), acc);
+        acc = hb_smlad(hb_sxtb16_ror8(wa), hb_sxtb16_ror8(wb), acc);
+    }
+#else
+    int32_t acc1 = 0, acc2 = 0, acc3 = 0;
+    for (; i + 4 <= n; i += 4) {
+        acc += (int32_t)a[i] * b[i];
+        acc1 += (int32_t)a[i + 1] * b[i + 1];
+        acc2 += (int32_t)a[i + 2] * b[i + 2];
+        acc3 += (int32_t)a[i + 3] * b[i + 3];
+    }
+    acc += acc1 + acc2 + acc3;
+#endif
+    for (; i < n; i++) {
+        acc += (int32_t)a[i] * b[i];
+    }
+    return acc;
+}
+
+/* sum(a[i] * (b[i] + b_offset)) for i < n: the border of a padded convolution. */
+static inline int32_t hb_dot_s8_offset(const int8_t *a, const int8_t *b, int32_t n,
+                                       int32_t b_offset) {
+    int32_t sum_a = 0;
+    for (int32_t i = 0; i < n; i++) {
+        sum_a += a[i];
+    }
+    return hb_dot_s8(a, b, n) + b_offset * sum_a;
+}
+
+#endif
