@@ -88,7 +88,40 @@ static inline int32_t hb_dot_s8(const int8_t *a, const int8_t *b, int32_t n) {
     return acc;
 }
 
-/* sum(a[i] * (b[i] + b_offset)) for i < n: the border of a padded convolution. */
+/* Two dot products sharing one operand: *acc0 += sum(x[i] * f0[i]), *acc1 += sum(x[i] * f1[i]).
+ * Two output channels per pass over an input patch halve the loads (and, on DSP cores, the
+ * sign extensions) of the patch. */
+static inline void hb_dot2_s8(const int8_t *x, const int8_t *f0, const int8_t *f1, int32_t n,
+                              int32_t *acc0, int32_t *acc1) {
+    int32_t a0 = *acc0, a1 = *acc1;
+    int32_t i = 0;
+#if defined(HB_DOT_USE_DSP)
+    for (; i + 4 <= n; i += 4) {
+        const uint32_t wx = hb_load_u32(x + i);
+        const uint32_t x_even = hb_sxtb16(wx), x_odd = hb_sxtb16_ror8(wx);
+        const uint32_t w0 = hb_load_u32(f0 + i);
+        const uint32_t w1 = hb_load_u32(f1 + i);
+        a0 = hb_smlad(hb_sxtb16(w0), x_even, a0);
+        a0 = hb_smlad(hb_sxtb16_ror8(w0), x_odd, a0);
+        a1 = hb_smlad(hb_sxtb16(w1), x_even, a1);
+        a1 = hb_smlad(hb_sxtb16_ror8(w1), x_odd, a1);
+    }
+#else
+    for (; i + 2 <= n; i += 2) {
+        const int32_t x0 = x[i], x1 = x[i + 1];
+        a0 += x0 * f0[i] + x1 * f0[i + 1];
+        a1 += x0 * f1[i] + x1 * f1[i + 1];
+    }
+#endif
+    for (; i < n; i++) {
+        a0 += (int32_t)x[i] * f0[i];
+        a1 += (int32_t)x[i] * f1[i];
+    }
+    *acc0 = a0;
+    *acc1 = a1;
+}
+
+/* sum(a[i] * (b[i] + b_offset)) for i < n. */
 static inline int32_t hb_dot_s8_offset(const int8_t *a, const int8_t *b, int32_t n,
                                        int32_t b_offset) {
     int32_t sum_a = 0;

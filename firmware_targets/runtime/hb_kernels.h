@@ -30,10 +30,12 @@ typedef struct {
     int32_t act_min, act_max;
     const int32_t *multiplier; /* per output channel */
     const int32_t *shift;      /* per output channel */
-    const int32_t *kernel_sum; /* per output channel: sum of its filter taps (interior pixels) */
+    const int32_t *kernel_sum; /* per output channel: sum of its filter taps */
 } hb_conv_params_t;
+/* patch_scratch: filter_h * filter_w * input_c bytes of arena, or NULL for a 1x1 convolution
+ * without padding (which reads its patches straight from the input). */
 void hb_conv_2d_s8(const hb_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                   const int32_t *bias, int8_t *output);
+                   const int32_t *bias, int8_t *output, int8_t *patch_scratch);
 
 /* DEPTHWISE_CONV_2D, int8, filter 1HWO with O = input_c * depth_multiplier, per-channel. */
 typedef struct {
@@ -49,6 +51,7 @@ typedef struct {
     int32_t act_min, act_max;
     const int32_t *multiplier;
     const int32_t *shift;
+    const int32_t *kernel_sum; /* per output channel: sum of its filter taps */
 } hb_depthwise_conv_params_t;
 void hb_depthwise_conv_2d_s8(const hb_depthwise_conv_params_t *p, const int8_t *input,
                              const int8_t *filter, const int32_t *bias, int8_t *output);
