@@ -1,4 +1,5 @@
 /* DEPTHWISE_CONV_2D int8, per-channel; same integers as TFLM reference_integer_ops::DepthwiseConvPerChannel. */
+#include "hb_dot.h"
 #include "hb_fixedpoint.h"
 #include "hb_kernels.h"
 
@@ -43,10 +44,14 @@ static inline void pixel_multiplier_1(const hb_depthwise_conv_params_t *p,
             for (int32_t fx = fx_start; fx < fx_end; fx++) {
                 const int8_t *x = x_row + (size_t)(in_x_origin + fx * p->dilation_w) * channels;
                 const int8_t *f = f_row + (size_t)fx * channels;
-                acc0 += (int32_t)f[0] * ((int32_t)x[0] + tap_offset);
-                acc1 += (int32_t)f[1] * ((int32_t)x[1] + tap_offset);
-                acc2 += (int32_t)f[2] * ((int32_t)x[2] + tap_offset);
-                acc3 += (int32_t)f[3] * ((int32_t)x[3] + tap_offset);
+                if (fold) {
+                    hb_mac4_s8(x, f, &acc0, &acc1, &acc2, &acc3);
+                } else {
+                    acc0 += (int32_t)f[0] * ((int32_t)x[0] + tap_offset);
+                    acc1 += (int32_t)f[1] * ((int32_t)x[1] + tap_offset);
+                    acc2 += (int32_t)f[2] * ((int32_t)x[2] + tap_offset);
+                    acc3 += (int32_t)f[3] * ((int32_t)x[3] + tap_offset);
+                }
             }
         }
         if (fold) {

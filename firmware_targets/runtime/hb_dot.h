@@ -37,6 +37,16 @@ static inline int32_t hb_smlad(uint32_t x, uint32_t y, int32_t acc) {
     __asm__("smlad %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(y), "r"(acc));
     return r;
 }
+static inline int32_t hb_smlabb(uint32_t x, uint32_t y, int32_t acc) {
+    int32_t r;
+    __asm__("smlabb %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(y), "r"(acc));
+    return r;
+}
+static inline int32_t hb_smlatt(uint32_t x, uint32_t y, int32_t acc) {
+    int32_t r;
+    __asm__("smlatt %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(y), "r"(acc));
+    return r;
+}
 #else
 /* C models of the instructions, for testing the DSP path on a host. */
 static inline uint32_t hb_sxtb16(uint32_t x) {
@@ -50,6 +60,14 @@ static inline int32_t hb_smlad(uint32_t x, uint32_t y, int32_t acc) {
     const int32_t lo = (int32_t)(int16_t)(x & 0xFFFF) * (int32_t)(int16_t)(y & 0xFFFF);
     const int32_t hi = (int32_t)(int16_t)(x >> 16) * (int32_t)(int16_t)(y >> 16);
     return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi);
+}
+static inline int32_t hb_smlabb(uint32_t x, uint32_t y, int32_t acc) {
+    return (int32_t)((uint32_t)acc +
+                     (uint32_t)((int32_t)(int16_t)(x & 0xFFFF) * (int32_t)(int16_t)(y & 0xFFFF)));
+}
+static inline int32_t hb_smlatt(uint32_t x, uint32_t y, int32_t acc) {
+    return (int32_t)((uint32_t)acc +
+                     (uint32_t)((int32_t)(int16_t)(x >> 16) * (int32_t)(int16_t)(y >> 16)));
 }
 #endif
 
@@ -119,6 +137,25 @@ static inline void hb_dot2_s8(const int8_t *x, const int8_t *f0, const int8_t *f
     }
     *acc0 = a0;
     *acc1 = a1;
+}
+
+/* Four independent lanes: acc[k] += x[k] * f[k] for k < 4 (depthwise: four channels of one tap). */
+static inline void hb_mac4_s8(const int8_t *x, const int8_t *f, int32_t *acc0, int32_t *acc1,
+                              int32_t *acc2, int32_t *acc3) {
+#if defined(HB_DOT_USE_DSP)
+    const uint32_t wx = hb_load_u32(x), wf = hb_load_u32(f);
+    const uint32_t x02 = hb_sxtb16(wx), x13 = hb_sxtb16_ror8(wx);
+    const uint32_t f02 = hb_sxtb16(wf), f13 = hb_sxtb16_ror8(wf);
+    *acc0 = hb_smlabb(x02, f02, *acc0);
+    *acc2 = hb_smlatt(x02, f02, *acc2);
+    *acc1 = hb_smlabb(x13, f13, *acc1);
+    *acc3 = hb_smlatt(x13, f13, *acc3);
+#else
+    *acc0 += (int32_t)x[0] * f[0];
+    *acc1 += (int32_t)x[1] * f[1];
+    *acc2 += (int32_t)x[2] * f[2];
+    *acc3 += (int32_t)x[3] * f[3];
+#endif
 }
 
 /* sum(a[i] * (b[i] + b_offset)) for i < n. */
