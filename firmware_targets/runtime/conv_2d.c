@@ -6,7 +6,8 @@
  * filters are contiguous per channel):
  *     sum over taps of f * (x + input_offset) = dot(f, patch) + input_offset * sum(f)
  * since padded taps hold x = -input_offset and contribute nothing. sum(f) is precomputed.
- * 1x1 convolutions without padding use the input pixel itself as the patch.
+ * 1x1 convolutions without padding use the input pixel itself as the patch. Several output
+ * channels share each pass over the patch.
  */
 #include <string.h>
 
@@ -120,6 +121,24 @@ void hb_conv_2d_s8(const hb_conv_params_t *p, const int8_t *input, const int8_t 
                     patch = patch_scratch;
                 }
                 int32_t out_c = 0;
+#if !defined(HB_DOT_USE_DSP)
+                /* Four channels per pass pays off in plain C; with SMLAD, four accumulators
+                 * plus the unpacked operands spill registers on Cortex-M4, so two it is. */
+                for (; out_c + 4 <= output_c; out_c += 4) {
+                    int32_t acc[4];
+                    for (int32_t k = 0; k < 4; k++) {
+                        acc[k] = input_offset * kernel_sum[out_c + k] +
+                                 (bias ? bias[out_c + k] : 0);
+                    }
+                    hb_dot4_s8(patch, filter + (size_t)out_c * patch_size, patch_size, patch_size,
+                               acc);
+                    for (int32_t k = 0; k < 4; k++) {
+                        output[out_c + k] = requantize(acc[k], multiplier[out_c + k],
+                                                       shift[out_c + k], output_offset, act_min,
+                                                       act_max);
+                    }
+                }
+#endif
                 for (; out_c + 2 <= output_c; out_c += 2) {
                     const int8_t *f0 = filter + (size_t)out_c * patch_size;
                     int32_t acc0 = input_offset * kernel_sum[out_c];

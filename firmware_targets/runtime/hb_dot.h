@@ -139,6 +139,27 @@ static inline void hb_dot2_s8(const int8_t *x, const int8_t *f0, const int8_t *f
     *acc1 = a1;
 }
 
+/* Four dot products sharing one operand: acc[k] += sum(x[i] * f_k[i]), with f_k = f + k * stride.
+ * Four output channels per pass over a patch load each patch byte once for four filters
+ * (portable path; the DSP path uses hb_dot2_s8, see conv_2d.c). */
+static inline void hb_dot4_s8(const int8_t *x, const int8_t *f, int32_t stride, int32_t n,
+                              int32_t acc[4]) {
+    const int8_t *f0 = f, *f1 = f + stride, *f2 = f + 2 * stride, *f3 = f + 3 * stride;
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t i = 0;
+    for (; i < n; i++) {
+        const int32_t xi = x[i];
+        a0 += xi * f0[i];
+        a1 += xi * f1[i];
+        a2 += xi * f2[i];
+        a3 += xi * f3[i];
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
 /* Four independent lanes: acc[k] += x[k] * f[k] for k < 4 (depthwise: four channels of one tap). */
 static inline void hb_mac4_s8(const int8_t *x, const int8_t *f, int32_t *acc0, int32_t *acc1,
                               int32_t *acc2, int32_t *acc3) {
