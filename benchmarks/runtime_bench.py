@@ -7,8 +7,7 @@ instructions per inference:
     (deterministic; wall time on the host clock if valgrind is missing). Not Cortex-M4 figures.
   - emulated (with --emulated-m4): Cortex-M4 instructions of one hb_model_invoke on QEMU
     mps2-an386 with -icount shift=0, timed with SysTick at 40 instructions per tick, the same
-    method as the TFLM figures in the shared MLPerf Tiny README. The bare-metal harness
-    (vector table, linker script, main) is written by this script into a temporary folder.
+    method as the TFLM figures in the shared MLPerf Tiny README (tests/support/m4_emulated.py).
 
     python benchmarks/runtime_bench.py [--models kws_ref_model ...] [--kernels portable auto]
                                        [--emulated-m4]
@@ -31,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hilbench.compile import CompiledModel, compile_model  # noqa: E402
 from hilbench.paths import shared_models_root  # noqa: E402
+from tests.support import m4_emulated  # noqa: E402
 from tests.support.host_runner import build_host_runner  # noqa: E402
 
 MODELS = ["kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8"]
@@ -41,8 +41,7 @@ TFLM_REFERENCE = {
     "pretrainedResnet_quant": dict(arena=54292, ref_instr=823_909_800, cmsis_instr=31_923_307),
     "ad01_int8": dict(arena=2244, ref_instr=1_945_973, cmsis_instr=578_720),
 }
-CORTEX_M4_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16",
-                   "-O2", "-std=c99", "-ffunction-sections", "-fdata-sections"]
+CORTEX_M4_FLAGS = list(m4_emulated.CORTEX_M4_FLAGS)
 
 
 def cortex_m4_flash_bytes(compiled: CompiledModel) -> tuple[int, int] | None:
@@ -85,102 +84,14 @@ def host_instructions_per_inference(compiled: CompiledModel, inferences: int = 2
     return int(totals.group(1)) // inferences
 
 
-M4_STARTUP_C = r"""
-#include <stdint.h>
-extern uint32_t _estack, _sidata, _sdata, _edata, _sbss, _ebss;
-int main(void);
-static int semihost(int op, const void *arg) {
-    register int r0 __asm__("r0") = op;
-    register const void *r1 __asm__("r1") = arg;
-    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
-    return r0;
-}
-void bench_puts(const char *s) { semihost(0x04, s); }
-void Reset_Handler(void) {
-    uint32_t *src = &_sidata, *dst = &_sdata;
-    while (dst < &_edata) *dst++ = *src++;
-    for (dst = &_sbss; dst < &_ebss;) *dst++ = 0;
-    *(volatile uint32_t *)0xE000ED88 |= (0xFu << 20); /* enable the FPU */
-    __asm__ volatile("dsb\n isb");
-    main();
-    semihost(0x18, (const void *)0x20026); /* ADP_Stopped_ApplicationExit */
-    for (;;) {}
-}
-void Fault_Handler(void) { bench_puts("fault\n"); semihost(0x18, (const void *)0x20023); for (;;) {} }
-__attribute__((section(".isr_vector"), used)) const void *vectors[16] = {
-    &_estack, Reset_Handler, Fault_Handler, Fault_Handler, Fault_Handler, Fault_Handler,
-    Fault_Handler, 0, 0, 0, 0, Fault_Handler, Fault_Handler, 0, Fault_Handler, Fault_Handler};
-"""
-M4_MAIN_C = r"""
-#include <stdint.h>
-#include "hb_model_api.h"
-#include "hb_model_config.h"
-void bench_puts(const char *s);
-static uint8_t arena[HB_MODEL_ARENA_BYTES] __attribute__((aligned(16)));
-#define SYST_CSR (*(volatile uint32_t *)0xE000E010)
-#define SYST_RVR (*(volatile uint32_t *)0xE000E014)
-#define SYST_CVR (*(volatile uint32_t *)0xE000E018)
-int main(void) {
-    char text[16];
-    int i = 15;
-    uint32_t state = 12345u;
-    for (uint32_t b = 0; b < hb_model_inputs[0].bytes; b++) {
-        state = state * 1103515245u + 12345u;
-        arena[hb_model_inputs[0].arena_offset + b] = (uint8_t)(state >> 24);
-    }
-    SYST_RVR = 0xFFFFFF; SYST_CVR = 0; SYST_CSR = 5; /* core clock, no interrupt */
-    const uint32_t start = SYST_CVR;
-    hb_model_invoke(arena);
-    uint32_t ticks = (start - SYST_CVR) & 0xFFFFFF; /* one 24-bit wrap = 671M instructions */
-    text[i] = 0;
-    do { text[--i] = (char)('0' + ticks % 10); ticks /= 10; } while (ticks);
-    bench_puts("ticks ");
-    bench_puts(&text[i]);
-    bench_puts("\n");
-    return 0;
-}
-"""
-M4_LINKER_SCRIPT = """
-MEMORY { FLASH (rx) : ORIGIN = 0x00000000, LENGTH = 4M
-         RAM (rwx) : ORIGIN = 0x20000000, LENGTH = 4M }
-ENTRY(Reset_Handler)
-SECTIONS {
-  .text : { KEEP(*(.isr_vector)) *(.text*) *(.rodata*) . = ALIGN(4); } > FLASH
-  .data : { _sdata = .; *(.data*) . = ALIGN(4); _edata = .; } > RAM AT > FLASH
-  _sidata = LOADADDR(.data);
-  .bss (NOLOAD) : { _sbss = .; *(.bss*) *(COMMON) . = ALIGN(4); _ebss = .; } > RAM
-  _estack = ORIGIN(RAM) + LENGTH(RAM);
-}
-"""
-INSTRUCTIONS_PER_SYSTICK = 40  # mps2-an386 SysTick runs at 25 MHz; icount shift=0 is 1 GHz
-
-
 def emulated_m4_instructions(compiled: CompiledModel) -> int | None:
     """Cortex-M4 instructions of one hb_model_invoke on QEMU mps2-an386 (icount, SysTick)."""
-    gcc, qemu = shutil.which("arm-none-eabi-gcc"), shutil.which("qemu-system-arm")
-    if not gcc or not qemu:
+    if not m4_emulated.tools_available():
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(tmp)
-        (tmp_path / "startup.c").write_text(M4_STARTUP_C)
-        (tmp_path / "main.c").write_text(M4_MAIN_C)
-        (tmp_path / "link.ld").write_text(M4_LINKER_SCRIPT)
-        elf = tmp_path / "bench.elf"
-        defines = [f"-D{k}={v}" for k, v in compiled.compile_definitions.items()]
-        subprocess.run([gcc, *CORTEX_M4_FLAGS, *defines, *[f"-I{d}" for d in compiled.include_dirs],
-                        "-nostartfiles", "-nostdlib", "-T", str(tmp_path / "link.ld"),
-                        "-Wl,--gc-sections", str(tmp_path / "startup.c"), str(tmp_path / "main.c"),
-                        *map(str, compiled.source_files), *map(str, compiled.runtime_sources),
-                        "-lc", "-lm", "-lgcc", "-o", str(elf)], check=True)
-        result = subprocess.run([qemu, "-M", "mps2-an386", "-cpu", "cortex-m4", "-nographic",
-                                 "-semihosting", "-icount", "shift=0,align=off,sleep=off",
-                                 "-kernel", str(elf)], capture_output=True, text=True,
-                                timeout=900)
-    # QEMU prints semihosting output on stderr or stdout depending on its version.
-    ticks = re.search(r"ticks (\d+)", result.stdout + result.stderr)
-    if not ticks:
-        raise RuntimeError(f"emulated run printed no tick count: {result.stdout} {result.stderr}")
-    return int(ticks.group(1)) * INSTRUCTIONS_PER_SYSTICK
+    row = np.random.default_rng(0).integers(-128, 128, size=compiled.inputs[0].shape,
+                                            dtype=np.int8)
+    instructions, _ = m4_emulated.run_on_emulated_m4(compiled, row)
+    return instructions
 
 
 def host_wall_us_per_inference(compiled: CompiledModel, inferences: int = 20) -> float:
