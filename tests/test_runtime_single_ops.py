@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from tests.support.bitexact import assert_bit_exact
@@ -36,8 +36,11 @@ def conv_configs(draw, depthwise: bool):
     dilation = draw(st.sampled_from([1, 1, 2]))
     stride = 1 if dilation > 1 else draw(st.integers(1, 3))
     h, w = _spatial(draw, kernel_h, kernel_w, stride, dilation)
-    return dict(batch=draw(st.integers(1, 2)), h=h, w=w, in_c=draw(st.integers(1, 6)),
-                out_c=draw(st.integers(1, 8)), multiplier=draw(st.integers(1, 3)),
+    groups = 1 if depthwise else draw(st.sampled_from([1, 1, 2]))
+    return dict(batch=draw(st.integers(1, 2)), h=h, w=w, groups=groups,
+                in_c=groups * draw(st.integers(1, 6 // groups)),
+                out_c=groups * draw(st.integers(1, 8 // groups)),
+                multiplier=draw(st.integers(1, 3)),
                 kernel=(kernel_h, kernel_w), stride=stride, dilation=dilation,
                 padding=draw(paddings), activation=draw(activations),
                 per_channel=draw(st.booleans()), seed=draw(st.integers(0, 1000)),
@@ -46,9 +49,14 @@ def conv_configs(draw, depthwise: bool):
 
 @SETTINGS
 @given(conv_configs(depthwise=False))
+@example(dict(batch=1, h=6, w=5, groups=2, in_c=4, out_c=6, multiplier=1, kernel=(3, 3), stride=1,
+              dilation=1, padding="SAME", activation="RELU", per_channel=True, seed=5,
+              depthwise=False))
 def test_conv_2d(cfg):
     def build(tf, rng, x):
-        w = tf.constant(weights(rng, cfg["kernel"] + (cfg["in_c"], cfg["out_c"])))
+        # A filter with in_c / groups input channels makes a grouped convolution.
+        w = tf.constant(weights(rng, cfg["kernel"] + (cfg["in_c"] // cfg["groups"],
+                                                      cfg["out_c"])))
         b = tf.constant(rng.standard_normal(cfg["out_c"]).astype(np.float32))
         y = tf.nn.conv2d(x, w, strides=cfg["stride"], padding=cfg["padding"],
                          dilations=cfg["dilation"]) + b
