@@ -53,8 +53,10 @@ typedef struct {
     const int32_t *shift;
     const int32_t *kernel_sum; /* per output channel: sum of its filter taps */
 } hb_depthwise_conv_params_t;
+/* pad_row: input_c bytes of arena scratch (depth multiplier 1), or NULL for the general path. */
 void hb_depthwise_conv_2d_s8(const hb_depthwise_conv_params_t *p, const int8_t *input,
-                             const int8_t *filter, const int32_t *bias, int8_t *output);
+                             const int8_t *filter, const int32_t *bias, int8_t *output,
+                             int8_t *pad_row);
 
 /* FULLY_CONNECTED, int8, filter [output_depth, accum_depth]; per-tensor or per-channel. */
 typedef struct {

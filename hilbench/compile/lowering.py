@@ -277,9 +277,14 @@ def _lower_depthwise_conv_2d(ctx: OpContext) -> KernelCall:
                         "act_min": c_int(act_min), "act_max": c_int(act_max),
                         "multiplier": f"{p}_multiplier", "shift": f"{p}_shift",
                         "kernel_sum": f"{p}_kernel_sum"})]
+    # Depth multiplier 1 (the common case) takes a fast path that reads padded taps from a
+    # row of input zero points kept in arena scratch.
+    scratch_bytes = in_c if out_c == in_c and f_h * f_w <= 64 else 0
     statement = (f"hb_depthwise_conv_2d_s8(&{p}_params, {ptr(input_)}, {ptr(filter_)}, "
-                 f"{_null_or(bias, 'int32_t')}, {ptr(output)});")
-    return KernelCall(ctx.op, ["depthwise_conv_2d.c"], declarations, statement)
+                 f"{_null_or(bias, 'int32_t')}, {ptr(output)}, "
+                 f"{'(int8_t *)@SCRATCH@' if scratch_bytes else 'NULL'});")
+    return KernelCall(ctx.op, ["depthwise_conv_2d.c"], declarations, statement,
+                      scratch_bytes=scratch_bytes)
 
 
 def _wrap_int32(values: np.ndarray) -> np.ndarray:
