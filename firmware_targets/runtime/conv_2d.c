@@ -6,8 +6,8 @@
  * filters are contiguous per channel):
  *     sum over taps of f * (x + input_offset) = dot(f, patch) + input_offset * sum(f)
  * since padded taps hold x = -input_offset and contribute nothing. sum(f) is precomputed.
- * 1x1 convolutions without padding use the input pixel itself as the patch. Several output
- * channels share each pass over the patch.
+ * 1x1 convolutions without padding use the input pixel itself as the patch. Pixels go in
+ * pairs and output channels in pairs, so that each loaded byte serves two products.
  */
 #include <string.h>
 
@@ -85,82 +85,127 @@ static void conv_grouped(const hb_conv_params_t *p, const int8_t *input, const i
     }
 }
 
+/* Parameters the channel loops use, copied out of the params struct: stores through int8_t
+ * pointers may alias it as far as the compiler knows, and locals stay in registers. */
+typedef struct {
+    int32_t output_c, patch_size, input_offset, output_offset, act_min, act_max;
+    const int32_t *multiplier, *shift, *kernel_sum, *bias;
+} channel_loop_t;
+
+static inline int32_t initial_acc(const channel_loop_t *l, int32_t c) {
+    return l->input_offset * l->kernel_sum[c] + (l->bias ? l->bias[c] : 0);
+}
+
+static inline int8_t finish(const channel_loop_t *l, int32_t acc, int32_t c) {
+    return requantize(acc, l->multiplier[c], l->shift[c], l->output_offset, l->act_min,
+                      l->act_max);
+}
+
+/* All output channels of one pixel. */
+static void pixel_single(const channel_loop_t *l, const int8_t *patch, const int8_t *filter,
+                         int8_t *output) {
+    const int32_t k = l->patch_size;
+    int32_t c = 0;
+#if !defined(HB_DOT_USE_DSP)
+    /* Four channels per pass pays off in plain C; with SMLAD, four accumulators plus the
+     * unpacked operands spill registers on Cortex-M4, so two it is. */
+    for (; c + 4 <= l->output_c; c += 4) {
+        int32_t acc[4] = {initial_acc(l, c), initial_acc(l, c + 1), initial_acc(l, c + 2),
+                          initial_acc(l, c + 3)};
+        hb_dot4_s8(patch, filter + (size_t)c * k, k, k, acc);
+        for (int32_t j = 0; j < 4; j++) {
+            output[c + j] = finish(l, acc[j], c + j);
+        }
+    }
+#endif
+    for (; c + 2 <= l->output_c; c += 2) {
+        int32_t acc0 = initial_acc(l, c), acc1 = initial_acc(l, c + 1);
+        const int8_t *f0 = filter + (size_t)c * k;
+        hb_dot2_s8(patch, f0, f0 + k, k, &acc0, &acc1);
+        output[c] = finish(l, acc0, c);
+        output[c + 1] = finish(l, acc1, c + 1);
+    }
+    if (c < l->output_c) {
+        output[c] = finish(l, initial_acc(l, c) + hb_dot_s8(filter + (size_t)c * k, patch, k), c);
+    }
+}
+
+/* All output channels of two pixels, in 2x2 blocks (each loaded byte serves two products). */
+static void pixel_pair(const channel_loop_t *l, const int8_t *patch0, const int8_t *patch1,
+                       const int8_t *filter, int8_t *output0, int8_t *output1) {
+    const int32_t k = l->patch_size;
+    int32_t c = 0;
+    for (; c + 2 <= l->output_c; c += 2) {
+        const int8_t *f0 = filter + (size_t)c * k;
+        const int32_t init0 = initial_acc(l, c), init1 = initial_acc(l, c + 1);
+        int32_t acc[4] = {init0, init1, init0, init1};
+        hb_dot_2x2_s8(patch0, patch1, f0, f0 + k, k, acc);
+        output0[c] = finish(l, acc[0], c);
+        output0[c + 1] = finish(l, acc[1], c + 1);
+        output1[c] = finish(l, acc[2], c);
+        output1[c + 1] = finish(l, acc[3], c + 1);
+    }
+    if (c < l->output_c) {
+        int32_t acc0 = initial_acc(l, c), acc1 = acc0;
+        /* One filter shared by the two patches. */
+        hb_dot2_s8(filter + (size_t)c * k, patch0, patch1, k, &acc0, &acc1);
+        output0[c] = finish(l, acc0, c);
+        output1[c] = finish(l, acc1, c);
+    }
+}
+
+/* The patch of output pixel (out_y, out_x): gathered into `scratch`, or, for 1x1 convolutions
+ * without padding (scratch NULL), the input pixel itself. */
+static inline const int8_t *pixel_patch(const hb_conv_params_t *p, const int8_t *input_batch,
+                                        int32_t out_y, int32_t out_x, int8_t *scratch) {
+    const int32_t in_y_origin = out_y * p->stride_h - p->pad_h;
+    const int32_t in_x_origin = out_x * p->stride_w - p->pad_w;
+    if (scratch == NULL) {
+        return input_batch + ((size_t)in_y_origin * p->input_w + in_x_origin) * p->input_c;
+    }
+    gather_patch(p, input_batch, in_y_origin, in_x_origin, (int8_t)(-p->input_offset), scratch);
+    return scratch;
+}
+
 void hb_conv_2d_s8(const hb_conv_params_t *p, const int8_t *input, const int8_t *filter,
                    const int32_t *bias, int8_t *output, int8_t *patch_scratch) {
     if (p->filter_c != p->input_c) {
         conv_grouped(p, input, filter, bias, output);
         return;
     }
-    /* Copies of the parameters the loops use: stores through int8_t pointers may alias the
-     * params struct as far as the compiler knows, and locals keep them in registers. */
-    const int32_t output_c = p->output_c;
-    const int32_t patch_size = p->filter_h * p->filter_w * p->input_c;
-    const int32_t input_offset = p->input_offset;
-    const int32_t output_offset = p->output_offset;
-    const int32_t act_min = p->act_min, act_max = p->act_max;
-    const int32_t *multiplier = p->multiplier;
-    const int32_t *shift = p->shift;
-    const int32_t *kernel_sum = p->kernel_sum;
-    const int direct = patch_scratch == NULL; /* 1x1, no padding: the pixel is the patch */
-    const int8_t pad_value = (int8_t)(-input_offset);
+    const channel_loop_t loop = {
+        .output_c = p->output_c, .patch_size = p->filter_h * p->filter_w * p->input_c,
+        .input_offset = p->input_offset, .output_offset = p->output_offset,
+        .act_min = p->act_min, .act_max = p->act_max, .multiplier = p->multiplier,
+        .shift = p->shift, .kernel_sum = p->kernel_sum, .bias = bias};
+    /* Two patch buffers, one per pixel of a pair. */
+    int8_t *scratch0 = patch_scratch;
+    int8_t *scratch1 = patch_scratch ? patch_scratch + loop.patch_size : NULL;
     const size_t input_batch_size = (size_t)p->input_h * p->input_w * p->input_c;
+    const int32_t pixels = p->output_h * p->output_w;
 
     for (int32_t batch = 0; batch < p->batches; batch++) {
         const int8_t *input_batch = input + (size_t)batch * input_batch_size;
-        for (int32_t out_y = 0; out_y < p->output_h; out_y++) {
-            const int32_t in_y_origin = out_y * p->stride_h - p->pad_h;
-            for (int32_t out_x = 0; out_x < p->output_w; out_x++) {
-                const int32_t in_x_origin = out_x * p->stride_w - p->pad_w;
-                const int8_t *patch;
-                if (direct) {
-                    patch = input_batch +
-                            ((size_t)in_y_origin * p->input_w + in_x_origin) * p->input_c;
-                } else {
-                    gather_patch(p, input_batch, in_y_origin, in_x_origin, pad_value,
-                                 patch_scratch);
-                    patch = patch_scratch;
-                }
-                int32_t out_c = 0;
-#if !defined(HB_DOT_USE_DSP)
-                /* Four channels per pass pays off in plain C; with SMLAD, four accumulators
-                 * plus the unpacked operands spill registers on Cortex-M4, so two it is. */
-                for (; out_c + 4 <= output_c; out_c += 4) {
-                    int32_t acc[4];
-                    for (int32_t k = 0; k < 4; k++) {
-                        acc[k] = input_offset * kernel_sum[out_c + k] +
-                                 (bias ? bias[out_c + k] : 0);
-                    }
-                    hb_dot4_s8(patch, filter + (size_t)out_c * patch_size, patch_size, patch_size,
-                               acc);
-                    for (int32_t k = 0; k < 4; k++) {
-                        output[out_c + k] = requantize(acc[k], multiplier[out_c + k],
-                                                       shift[out_c + k], output_offset, act_min,
-                                                       act_max);
-                    }
-                }
-#endif
-                for (; out_c + 2 <= output_c; out_c += 2) {
-                    const int8_t *f0 = filter + (size_t)out_c * patch_size;
-                    int32_t acc0 = input_offset * kernel_sum[out_c];
-                    int32_t acc1 = input_offset * kernel_sum[out_c + 1];
-                    if (bias) {
-                        acc0 += bias[out_c];
-                        acc1 += bias[out_c + 1];
-                    }
-                    hb_dot2_s8(patch, f0, f0 + patch_size, patch_size, &acc0, &acc1);
-                    output[out_c] = requantize(acc0, multiplier[out_c], shift[out_c],
-                                               output_offset, act_min, act_max);
-                    output[out_c + 1] = requantize(acc1, multiplier[out_c + 1], shift[out_c + 1],
-                                                   output_offset, act_min, act_max);
-                }
-                if (out_c < output_c) {
-                    int32_t acc = input_offset * kernel_sum[out_c] + (bias ? bias[out_c] : 0);
-                    acc += hb_dot_s8(filter + (size_t)out_c * patch_size, patch, patch_size);
-                    output[out_c] = requantize(acc, multiplier[out_c], shift[out_c],
-                                               output_offset, act_min, act_max);
-                }
-                output += output_c;
+        int32_t out_y = 0, out_x = 0;
+        int32_t pixel = 0;
+        for (; pixel + 2 <= pixels; pixel += 2) {
+            const int8_t *patch0 = pixel_patch(p, input_batch, out_y, out_x, scratch0);
+            if (++out_x == p->output_w) {
+                out_x = 0;
+                out_y++;
             }
+            const int8_t *patch1 = pixel_patch(p, input_batch, out_y, out_x, scratch1);
+            if (++out_x == p->output_w) {
+                out_x = 0;
+                out_y++;
+            }
+            pixel_pair(&loop, patch0, patch1, filter, output, output + loop.output_c);
+            output += 2 * loop.output_c;
+        }
+        if (pixel < pixels) {
+            pixel_single(&loop, pixel_patch(p, input_batch, out_y, out_x, scratch0), filter,
+                         output);
+            output += loop.output_c;
         }
     }
 }

@@ -139,6 +139,45 @@ static inline void hb_dot2_s8(const int8_t *x, const int8_t *f0, const int8_t *f
     *acc1 = a1;
 }
 
+/* A 2x2 block of dot products: two patches (output pixels) by two filters (output channels),
+ * acc = {x0.f0, x0.f1, x1.f0, x1.f1} added to. Each loaded byte serves two products. */
+static inline void hb_dot_2x2_s8(const int8_t *x0, const int8_t *x1, const int8_t *f0,
+                                 const int8_t *f1, int32_t n, int32_t acc[4]) {
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    int32_t i = 0;
+#if defined(HB_DOT_USE_DSP)
+    for (; i + 4 <= n; i += 4) {
+        const uint32_t w0 = hb_load_u32(x0 + i), w1 = hb_load_u32(x1 + i);
+        const uint32_t x0_even = hb_sxtb16(w0), x0_odd = hb_sxtb16_ror8(w0);
+        const uint32_t x1_even = hb_sxtb16(w1), x1_odd = hb_sxtb16_ror8(w1);
+        uint32_t wf = hb_load_u32(f0 + i);
+        uint32_t f_even = hb_sxtb16(wf), f_odd = hb_sxtb16_ror8(wf);
+        a00 = hb_smlad(f_even, x0_even, a00);
+        a00 = hb_smlad(f_odd, x0_odd, a00);
+        a10 = hb_smlad(f_even, x1_even, a10);
+        a10 = hb_smlad(f_odd, x1_odd, a10);
+        wf = hb_load_u32(f1 + i);
+        f_even = hb_sxtb16(wf);
+        f_odd = hb_sxtb16_ror8(wf);
+        a01 = hb_smlad(f_even, x0_even, a01);
+        a01 = hb_smlad(f_odd, x0_odd, a01);
+        a11 = hb_smlad(f_even, x1_even, a11);
+        a11 = hb_smlad(f_odd, x1_odd, a11);
+    }
+#endif
+    for (; i < n; i++) {
+        const int32_t v0 = x0[i], v1 = x1[i], g0 = f0[i], g1 = f1[i];
+        a00 += v0 * g0;
+        a01 += v0 * g1;
+        a10 += v1 * g0;
+        a11 += v1 * g1;
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
 /* Four dot products sharing one operand: acc[k] += sum(x[i] * f_k[i]), with f_k = f + k * stride.
  * Four output channels per pass over a patch load each patch byte once for four filters
  * (portable path; the DSP path uses hb_dot2_s8, see conv_2d.c). */

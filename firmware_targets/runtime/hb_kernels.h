@@ -32,8 +32,8 @@ typedef struct {
     const int32_t *shift;      /* per output channel */
     const int32_t *kernel_sum; /* per output channel: sum of its filter taps */
 } hb_conv_params_t;
-/* patch_scratch: filter_h * filter_w * input_c bytes of arena, or NULL for a 1x1 convolution
- * without padding (which reads its patches straight from the input). */
+/* patch_scratch: 2 * filter_h * filter_w * input_c bytes of arena (two pixels' patches), or
+ * NULL for a 1x1 convolution without padding (which reads its patches from the input). */
 void hb_conv_2d_s8(const hb_conv_params_t *p, const int8_t *input, const int8_t *filter,
                    const int32_t *bias, int8_t *output, int8_t *patch_scratch);
 

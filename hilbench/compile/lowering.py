@@ -234,7 +234,7 @@ def _lower_conv_2d(ctx: OpContext) -> KernelCall:
     # 1x1 convolutions without padding, whose receptive field is one input pixel.
     direct = (f_h, f_w) == (1, 1) and geometry["pad_h"] == 0 and geometry["pad_w"] == 0
     grouped = f_c != in_c
-    scratch_bytes = 0 if direct or grouped else f_h * f_w * in_c
+    scratch_bytes = 0 if direct or grouped else 2 * f_h * f_w * in_c  # two pixels at a time
     statement = (f"hb_conv_2d_s8(&{p}_params, {ptr(input_)}, {ptr(filter_)}, "
                  f"{_null_or(bias, 'int32_t')}, {ptr(output)}, "
                  f"{'(int8_t *)@SCRATCH@' if scratch_bytes else 'NULL'});")
