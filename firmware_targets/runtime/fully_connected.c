@@ -19,7 +19,17 @@ void hb_fully_connected_s8(const hb_fully_connected_params_t *p, const int8_t *i
         const int8_t *input_row = input + (size_t)b * depth;
         int32_t out_c = 0;
         if (p->filter_offset == 0) {
-            /* Two output rows per pass share the loads of the input row. */
+            /* Several output rows per pass share the loads of the input row: four in plain C,
+             * two with SMLAD (more would spill registers on Cortex-M4). */
+#if !defined(HB_DOT_USE_DSP)
+            for (; out_c + 4 <= p->output_depth; out_c += 4) {
+                int32_t acc[4] = {0, 0, 0, 0};
+                hb_dot4_s8(input_row, filter + (size_t)out_c * depth, depth, depth, acc);
+                for (int32_t j = 0; j < 4; j++) {
+                    output[out_c + j] = finish(p, acc[j], out_c + j);
+                }
+            }
+#endif
             for (; out_c + 2 <= p->output_depth; out_c += 2) {
                 const int8_t *f0 = filter + (size_t)out_c * depth;
                 int32_t acc0 = 0, acc1 = 0;

@@ -42,12 +42,18 @@ static inline int32_t hb_rounding_divide_by_pot(int32_t x, int exponent) {
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-/* tflite MultiplyByQuantizedMultiplier (double rounding): x * multiplier * 2^shift. */
+/* tflite MultiplyByQuantizedMultiplier (double rounding): x * multiplier * 2^shift.
+ *
+ * SaturatingRoundingDoublingHighMul only saturates when both operands are INT32_MIN. The
+ * multipliers here come from QuantizeMultiplier (0 <= m < 2^31) or, for LOGISTIC, may wrap to
+ * INT32_MIN while x stays far from INT32_MIN (an int8 difference times a small power of two),
+ * so the check is left out of this hot path without changing any result. */
 static inline int32_t hb_mul_by_quantized_multiplier(int32_t x, int32_t multiplier, int shift) {
     const int left_shift = shift > 0 ? shift : 0;
     const int right_shift = shift > 0 ? 0 : -shift;
-    return hb_rounding_divide_by_pot(hb_srdhm((int32_t)((uint32_t)x << left_shift), multiplier),
-                                     right_shift);
+    const int64_t product = (int64_t)(int32_t)((uint32_t)x << left_shift) * multiplier;
+    const int32_t high = (int32_t)((product + ((int64_t)1 << 30)) >> 31); /* as hb_srdhm */
+    return hb_rounding_divide_by_pot(high, right_shift);
 }
 
 /* gemmlowp SaturatingRoundingMultiplyByPOT for a positive exponent (saturating left shift). */
