@@ -114,6 +114,26 @@ static inline void hb_dot2_s8(const int8_t *x, const int8_t *f0, const int8_t *f
     int32_t a0 = *acc0, a1 = *acc1;
     int32_t i = 0;
 #if defined(HB_DOT_USE_DSP)
+    /* Eight bytes per iteration: the loop overhead is paid half as often. */
+    for (; i + 8 <= n; i += 8) {
+        uint32_t wx = hb_load_u32(x + i);
+        uint32_t x_even = hb_sxtb16(wx), x_odd = hb_sxtb16_ror8(wx);
+        uint32_t w0 = hb_load_u32(f0 + i);
+        uint32_t w1 = hb_load_u32(f1 + i);
+        a0 = hb_smlad(hb_sxtb16(w0), x_even, a0);
+        a0 = hb_smlad(hb_sxtb16_ror8(w0), x_odd, a0);
+        a1 = hb_smlad(hb_sxtb16(w1), x_even, a1);
+        a1 = hb_smlad(hb_sxtb16_ror8(w1), x_odd, a1);
+        wx = hb_load_u32(x + i + 4);
+        x_even = hb_sxtb16(wx);
+        x_odd = hb_sxtb16_ror8(wx);
+        w0 = hb_load_u32(f0 + i + 4);
+        w1 = hb_load_u32(f1 + i + 4);
+        a0 = hb_smlad(hb_sxtb16(w0), x_even, a0);
+        a0 = hb_smlad(hb_sxtb16_ror8(w0), x_odd, a0);
+        a1 = hb_smlad(hb_sxtb16(w1), x_even, a1);
+        a1 = hb_smlad(hb_sxtb16_ror8(w1), x_odd, a1);
+    }
     for (; i + 4 <= n; i += 4) {
         const uint32_t wx = hb_load_u32(x + i);
         const uint32_t x_even = hb_sxtb16(wx), x_odd = hb_sxtb16_ror8(wx);
