@@ -5,7 +5,8 @@
  * every output channel is a single dot product of the patch with that channel's filter (OHWI
  * filters are contiguous per channel):
  *     sum over taps of f * (x + input_offset) = dot(f, patch) + input_offset * sum(f)
- * since padded taps hold x = -input_offset and contribute nothing. sum(f) is precomputed.
+ * since padded taps hold x = -input_offset and contribute nothing. bias + input_offset * sum(f)
+ * is precomputed per channel (acc_init).
  * 1x1 convolutions without padding use the input pixel itself as the patch. Pixels go in
  * pairs and output channels in pairs, so that each loaded byte serves two products.
  */
@@ -104,11 +105,11 @@ static void conv_grouped(const hb_conv_params_t *p, const int8_t *input, const i
  * pointers may alias it as far as the compiler knows, and locals stay in registers. */
 typedef struct {
     int32_t output_c, patch_size, input_offset, output_offset, act_min, act_max;
-    const int32_t *multiplier, *shift, *kernel_sum, *bias;
+    const int32_t *multiplier, *shift, *acc_init;
 } channel_loop_t;
 
 static inline int32_t initial_acc(const channel_loop_t *l, int32_t c) {
-    return l->input_offset * l->kernel_sum[c] + (l->bias ? l->bias[c] : 0);
+    return l->acc_init[c];
 }
 
 static inline int8_t finish(const channel_loop_t *l, int32_t acc, int32_t c) {
@@ -192,7 +193,7 @@ void hb_conv_2d_s8(const hb_conv_params_t *p, const int8_t *input, const int8_t 
         .output_c = p->output_c, .patch_size = p->filter_h * p->filter_w * p->input_c,
         .input_offset = p->input_offset, .output_offset = p->output_offset,
         .act_min = p->act_min, .act_max = p->act_max, .multiplier = p->multiplier,
-        .shift = p->shift, .kernel_sum = p->kernel_sum, .bias = bias};
+        .shift = p->shift, .acc_init = p->acc_init};
     /* Two patch buffers, one per pixel of a pair. */
     int8_t *scratch0 = patch_scratch;
     int8_t *scratch1 = patch_scratch ? patch_scratch + loop.patch_size : NULL;
