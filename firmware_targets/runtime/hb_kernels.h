@@ -71,8 +71,10 @@ typedef struct {
     /* Per output: bias + input_offset * sum(filter row + filter_offset), folded ahead of time. */
     const int32_t *folded_bias;
 } hb_fully_connected_params_t;
+/* unpacked_input: accum_depth / 4 * 8 bytes of arena scratch where the DSP path keeps the
+ * sign-extended input row, or NULL (the portable path never uses it). */
 void hb_fully_connected_s8(const hb_fully_connected_params_t *p, const int8_t *input,
-                           const int8_t *filter, int8_t *output);
+                           const int8_t *filter, int8_t *output, uint32_t *unpacked_input);
 
 /* AVERAGE_POOL_2D and MAX_POOL_2D, int8 (input and output share quantization). */
 typedef struct {

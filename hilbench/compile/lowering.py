@@ -82,9 +82,10 @@ def c_dims(values, length: int = MAX_DIMS) -> str:
 class OpContext:
     """An operator plus its tensors, with helpers that raise ModelErrors naming them."""
 
-    def __init__(self, graph: Graph, op: Operator):
+    def __init__(self, graph: Graph, op: Operator, kernels: str = "portable"):
         self.graph = graph
         self.op = op
+        self.kernels = kernels  # "portable", or "auto" when DSP inner loops may be compiled in
         self.prefix = f"op{op.index}"
 
     def describe(self) -> str:
@@ -346,8 +347,12 @@ def _lower_fully_connected(ctx: OpContext) -> KernelCall:
                         "per_channel": c_int(int(per_channel)),
                         "multiplier": f"{p}_multiplier", "shift": f"{p}_shift",
                         "folded_bias": f"{p}_folded_bias"})]
-    statement = f"hb_fully_connected_s8(&{p}_params, {ptr(input_)}, {ptr(filter_)}, {ptr(output)});"
-    return KernelCall(ctx.op, ["fully_connected.c"], declarations, statement)
+    # With DSP kernels the input row is unpacked once into arena scratch (see hb_dot.h).
+    scratch_bytes = accum_depth // 4 * 8 if ctx.kernels != "portable" else 0
+    statement = (f"hb_fully_connected_s8(&{p}_params, {ptr(input_)}, {ptr(filter_)}, "
+                 f"{ptr(output)}, {'(uint32_t *)@SCRATCH@' if scratch_bytes else 'NULL'});")
+    return KernelCall(ctx.op, ["fully_connected.c"], declarations, statement,
+                      scratch_bytes=scratch_bytes)
 
 
 def _lower_pool(ctx: OpContext, kernel: str, source: str) -> KernelCall:
@@ -652,9 +657,9 @@ LOWERINGS: dict[str, Callable[[OpContext], KernelCall]] = {
 SUPPORTED_OPS = tuple(sorted(LOWERINGS))
 
 
-def lower_operator(graph: Graph, op: Operator) -> KernelCall:
+def lower_operator(graph: Graph, op: Operator, kernels: str = "portable") -> KernelCall:
     """Check and lower one operator; raises ModelError naming op, tensor and dtype if refused."""
-    ctx = OpContext(graph, op)
+    ctx = OpContext(graph, op, kernels)
     lowering = LOWERINGS.get(op.name)
     if lowering is None:
         tensors = [graph.tensors[i] for i in op.outputs + op.inputs if i >= 0]
