@@ -6,7 +6,8 @@
  * a wrong one can leave the chip unreachable until it is connected under reset.
  * Clock: the core resets on HSI at 64 MHz. PLL1: HSI / M=16 = 4 MHz x N=140 = 560 MHz VCO
  * (wide range), / P=2 = 280 MHz CPU and AXI clock (HPRE /1), APB buses /2 = 140 MHz, as the
- * catalog clock. 280 MHz needs voltage scale VOS0 and 6 flash wait states.
+ * catalog clock. 280 MHz needs voltage scale VOS0 (reached through VOS1) and 6 flash wait
+ * states.
  * Caches: instruction and data caches on (no DMA shares memory with the CPU here).
  * Serial: the STLINK-V3E virtual COM port is USART3 on PD8 (TX) / PD9 (RX), alternate function
  * 7 (UM2408); USART3's kernel clock is PCLK1 (140 MHz) after reset.
@@ -25,7 +26,8 @@
 #define PWR_CR3_SMPSEN (1u << 2)
 #define PWR_CSR1_ACTVOSRDY (1u << 13)
 #define PWR_SRDCR_VOS_MASK (3u << 14)
-#define PWR_SRDCR_VOS0 (3u << 14)
+#define PWR_SRDCR_VOS1 (2u << 14)
+#define PWR_SRDCR_VOS0 (3u << 14) /* encoded the other way round than on the H743 */
 #define PWR_SRDCR_VOSRDY (1u << 13)
 
 #define RCC_BASE 0x58024400u
@@ -37,8 +39,10 @@
 #define RCC_PLLCKSELR HB_REG32(RCC_BASE + 0x28u)
 #define RCC_PLLCFGR HB_REG32(RCC_BASE + 0x2Cu)
 #define RCC_PLL1DIVR HB_REG32(RCC_BASE + 0x30u)
-#define RCC_AHB4ENR HB_REG32(RCC_BASE + 0xE0u)
-#define RCC_APB1LENR HB_REG32(RCC_BASE + 0xE8u)
+/* The H7A3 has a single core: its enable registers sit where the dual-core H7's per-core
+ * copies (RCC_C1_xxx) are, 0x60 above the H743's shared ones (order of RCC_TypeDef). */
+#define RCC_AHB4ENR HB_REG32(RCC_BASE + 0x140u)
+#define RCC_APB1LENR HB_REG32(RCC_BASE + 0x148u)
 
 #define RCC_CR_PLL1ON (1u << 24)
 #define RCC_CR_PLL1RDY (1u << 25)
@@ -105,6 +109,9 @@ void hb_board_init(void)
 {
     PWR_CR3 = (PWR_CR3 & ~PWR_CR3_SUPPLY_MASK) | PWR_CR3_SMPSEN;
     hb_wait_bits(&PWR_CSR1, PWR_CSR1_ACTVOSRDY, PWR_CSR1_ACTVOSRDY);
+    /* Scale 0 can only be entered from scale 1 (the reset scale is 3). */
+    PWR_SRDCR = (PWR_SRDCR & ~PWR_SRDCR_VOS_MASK) | PWR_SRDCR_VOS1;
+    hb_wait_bits(&PWR_SRDCR, PWR_SRDCR_VOSRDY, PWR_SRDCR_VOSRDY);
     PWR_SRDCR = (PWR_SRDCR & ~PWR_SRDCR_VOS_MASK) | PWR_SRDCR_VOS0;
     hb_wait_bits(&PWR_SRDCR, PWR_SRDCR_VOSRDY, PWR_SRDCR_VOSRDY);
 

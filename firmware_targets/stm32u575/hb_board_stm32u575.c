@@ -4,8 +4,8 @@
  * Clock: the core resets on MSIS at 4 MHz in voltage range 4. PLL1: MSIS 4 MHz / M=1 x N=80 =
  * 320 MHz VCO, / R=2 = 160 MHz SYSCLK = HCLK = PCLK1/2/3, the catalog clock. 160 MHz needs
  * voltage range 1, the EPOD booster (above 55 MHz; its clock is the PLL1 input, 4 MHz, within
- * its 4..16 MHz range with PLL1MBOOST /1) and 4 flash wait states. The instruction cache
- * (ICACHE) is turned on.
+ * its 4..16 MHz range with PLL1MBOOST /1) and 4 flash wait states; the switch to PLL1 goes
+ * through HCLK/2 for 1 us. The instruction cache (ICACHE) is turned on.
  * Serial: the STLINK-V3E virtual COM port is USART1 on PA9 (TX) / PA10 (RX), alternate
  * function 7 (UM2861); USART1's kernel clock is PCLK2 after reset.
  *
@@ -33,6 +33,7 @@
 #define RCC_CFGR1_SW_PLL1 0x3u
 #define RCC_CFGR1_SWS_MASK (0x3u << 2)
 #define RCC_CFGR1_SWS_PLL1 (0x3u << 2)
+#define RCC_CFGR2_HPRE_DIV2 0x8u
 #define RCC_PLL1CFGR_SRC_MSIS 0x1u
 #define RCC_PLL1CFGR_RGE_4_8MHZ (0u << 2)
 #define RCC_PLL1CFGR_M(m) (((m)-1u) << 8)
@@ -85,10 +86,15 @@ void hb_board_init(void)
 
     FLASH_ACR = (FLASH_ACR & ~FLASH_ACR_LATENCY_MASK) | FLASH_LATENCY_160MHZ | FLASH_ACR_PRFTEN;
     hb_wait_bits(&FLASH_ACR, FLASH_ACR_LATENCY_MASK, FLASH_LATENCY_160MHZ);
-    RCC_CFGR2 = 0u; /* AHB, APB1, APB2 /1 */
-    RCC_CFGR3 = 0u; /* APB3 /1 */
+    /* Onto PLL1 through HCLK/2 for at least 1 us, as ST's HAL does above 80 MHz, so that
+     * the current drawn does not jump in one step; then every bus at /1. */
+    RCC_CFGR2 = RCC_CFGR2_HPRE_DIV2; /* AHB /2, APB1 and APB2 /1 */
+    RCC_CFGR3 = 0u;                  /* APB3 /1 */
     RCC_CFGR1 = (RCC_CFGR1 & ~RCC_CFGR1_SW_MASK) | RCC_CFGR1_SW_PLL1;
     hb_wait_bits(&RCC_CFGR1, RCC_CFGR1_SWS_MASK, RCC_CFGR1_SWS_PLL1);
+    for (volatile uint32_t i = 0; i < 80u; ++i) {
+    }
+    RCC_CFGR2 = 0u;
 
     ICACHE_CR |= ICACHE_CR_EN;
 
