@@ -79,7 +79,8 @@ class Flasher:
         if executable is None:
             raise DeployError(
                 f"cannot flash board '{board.name}': '{command[0]}' is not on PATH "
-                f"({self.install_hint}). The command would be: {shown}")
+                f"({self.install_hint}), or run its emulated twin with --emulate. "
+                f"The command would be: {shown}")
         started = time.monotonic()
         try:
             result = subprocess.run([executable, *command[1:]], stdin=subprocess.DEVNULL,
@@ -95,7 +96,8 @@ class Flasher:
         if result.returncode != 0:
             raise DeployError(
                 f"flashing board '{board.name}' with {self.kind} failed (exit {result.returncode})"
-                f"{self.failure_hint(result.stdout)}.\ncommand: {shown}\n{_tail(result.stdout)}")
+                f"{self.failure_hint(result.stdout)}. Its emulated twin runs with --emulate."
+                f"\ncommand: {shown}\n{_tail(result.stdout)}")
         if board.port:
             wait_for_port(board.port)
         return FlashResult(tuple(command), result.stdout, time.monotonic() - started)
