@@ -32,13 +32,16 @@ from hilbench.paths import shared_models_root
 AD01 = shared_models_root() / "ad01_int8.tflite"   # the smallest MLPerf Tiny model
 
 # A stand-in for a flash tool: logs its name, argv and the sha256 of every existing file it is
-# given to $HB_FAKE_TOOL_LOG, prints $HB_FAKE_TOOL_OUTPUT, exits with $HB_FAKE_TOOL_EXIT.
+# given to $HB_FAKE_TOOL_LOG, prints $HB_FAKE_TOOL_OUTPUT, sleeps $HB_FAKE_TOOL_SLEEP seconds,
+# exits with $HB_FAKE_TOOL_EXIT.
 FAKE_TOOL = """#!{python}
-import hashlib, json, os, sys
+import hashlib, json, os, sys, time
 files = {{a: hashlib.sha256(open(a, "rb").read()).hexdigest() for a in sys.argv[1:] if os.path.isfile(a)}}
 with open(os.environ["HB_FAKE_TOOL_LOG"], "a") as log:
     log.write(json.dumps({{"tool": os.path.basename(sys.argv[0]), "argv": sys.argv[1:], "files": files}}) + "\\n")
 sys.stdout.write(os.environ.get("HB_FAKE_TOOL_OUTPUT", ""))
+sys.stdout.flush()
+time.sleep(float(os.environ.get("HB_FAKE_TOOL_SLEEP", "0")))
 sys.exit(int(os.environ.get("HB_FAKE_TOOL_EXIT", "0")))
 """
 
@@ -139,6 +142,18 @@ def test_pyocd_failure_shows_command_exit_code_and_output(tmp_path, fake_tools, 
     assert "flashing board 'bench-board' with pyocd failed (exit 1)" in message
     assert f"command: pyocd flash --target stm32h7a3zitxq {firmware.elf_path}" in message
     assert "No connected debug probes" in message
+
+
+def test_a_flash_that_hangs_is_stopped(tmp_path, fake_tools, board_port, ad01, monkeypatch):
+    board = lab_board(tmp_path, board_port, "nucleo-l4r5zi")
+    monkeypatch.setenv("HB_FAKE_TOOL_OUTPUT", "Erasing [=====     ]\n")
+    monkeypatch.setenv("HB_FAKE_TOOL_SLEEP", "60")
+    from hilbench.deploy import procs
+
+    with pytest.raises(DeployError, match=r"with pyocd did not finish within 1 s.\ncommand: pyocd "
+                                          r"flash .*\nErasing"):
+        flasher_for(board).flash(board, build_firmware("stm32l4r5", ad01), timeout_s=1.0)
+    assert not procs.live_processes()   # the tool was stopped and reaped
 
 
 def test_missing_pyocd_is_a_clear_error(tmp_path, board_port, ad01, monkeypatch):

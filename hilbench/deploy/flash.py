@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import ClassVar, Protocol
 
 from hilbench.boards import ResolvedBoard
+from hilbench.deploy import procs
 from hilbench.errors import ConfigError, DeployError
 
 # Flashing 2 MB over SWD, or a first PlatformIO build of the Arduino core, takes minutes.
@@ -83,24 +84,32 @@ class Flasher:
                 f"The command would be: {shown}")
         started = time.monotonic()
         try:
-            result = subprocess.run([executable, *command[1:]], stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                    errors="replace", timeout=timeout_s)
-        except subprocess.TimeoutExpired as exc:
-            output = exc.output if isinstance(exc.output, str) else (exc.output or b"").decode(errors="replace")
-            raise DeployError(
-                f"flashing board '{board.name}' with {self.kind} did not finish within "
-                f"{timeout_s:.0f} s.\ncommand: {shown}\n{_tail(output)}") from None
+            # In its own process group, so that a timeout or Ctrl-C also stops what the tool
+            # started (PlatformIO runs SCons, the compiler and bossac as children).
+            process = procs.spawn([executable, *command[1:]], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         except OSError as exc:
             raise DeployError(f"cannot flash board '{board.name}': {shown} could not start: {exc}") from exc
-        if result.returncode != 0:
+        try:
+            raw_output, _ = process.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            procs.terminate(process)
+            raw_output, _ = process.communicate()
             raise DeployError(
-                f"flashing board '{board.name}' with {self.kind} failed (exit {result.returncode})"
-                f"{self.failure_hint(result.stdout)}. Its emulated twin runs with --emulate."
-                f"\ncommand: {shown}\n{_tail(result.stdout)}")
+                f"flashing board '{board.name}' with {self.kind} did not finish within "
+                f"{timeout_s:.0f} s.\ncommand: {shown}\n{_tail(raw_output.decode(errors='replace'))}"
+            ) from None
+        finally:
+            procs.terminate(process)  # reaps it, and anything it left in its group
+        output = raw_output.decode(errors="replace")
+        if process.returncode != 0:
+            raise DeployError(
+                f"flashing board '{board.name}' with {self.kind} failed (exit {process.returncode})"
+                f"{self.failure_hint(output)}. Its emulated twin runs with --emulate."
+                f"\ncommand: {shown}\n{_tail(output)}")
         if board.port:
             wait_for_port(board.port)
-        return FlashResult(tuple(command), result.stdout, time.monotonic() - started)
+        return FlashResult(tuple(command), output, time.monotonic() - started)
 
     def failure_hint(self, output: str) -> str:
         """A sentence that explains a known failure from the tool's output ('' if none)."""
