@@ -129,6 +129,12 @@ def test_pyocd_probe_defaults_to_the_boards_usb_serial_number(tmp_path, fake_too
     flash_board(board, firmware)
     assert fake_tools()[-1]["argv"][-3:] == ["--uid", "004A0041", str(firmware.elf_path)]
 
+    # Found by its USB id alone: the serial number of the port that matched.
+    [board] = resolve_boards(["nucleo-u575zi"], ports=[
+        PortInfo(device=board_port, vid=0x0483, pid=0x374E, serial_number="0031003D")])
+    flash_board(board, firmware)
+    assert fake_tools()[-1]["argv"][-3:] == ["--uid", "0031003D", str(firmware.elf_path)]
+
 
 def test_pyocd_failure_shows_command_exit_code_and_output(tmp_path, fake_tools, board_port, ad01,
                                                           monkeypatch):
