@@ -223,6 +223,7 @@ def test_platformio_project_for_nano33(ad01, tmp_path):
     sources = {p.name for p in (project.directory / "src").iterdir()}
     # the sketch, the DUT core without its main(), the kernels the model uses, the model
     assert {"hb_hal_arduino.cpp", "hb_dut.c", "hb_crc32.c", "hb_hal.h", "hb_model_api.h",
+            "hb_cycle_extend.h",
             "fully_connected.c", "hb_model.c", "hb_model_data.c", "hb_model_config.h"} <= sources
     assert "hb_main.c" not in sources
     sketch = (project.directory / "src" / "hb_hal_arduino.cpp").read_text()

@@ -9,7 +9,9 @@ this proves the firmware runs on the chip (docs/hardware.md says what is and is 
 
 from __future__ import annotations
 
+import shutil
 import struct
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from hilbench.boards import load_boards
 from hilbench.build import build_firmware
 from hilbench.build.recipe import load_recipe
 from hilbench.compile import compile_model
-from hilbench.paths import shared_models_root
+from hilbench.paths import firmware_root, shared_models_root
 
 AD01 = shared_models_root() / "ad01_int8.tflite"   # the smallest MLPerf Tiny model
 
@@ -131,3 +133,50 @@ def test_a_board_file_refuses_a_clock_it_does_not_set(ad01, tmp_path):
     with pytest.raises(BuildError, match="must be 120000000u"):
         build_firmware("stm32l4r5", ad01, extra_defines=("HB_CPU_CLOCK_HZ=80000000u",),
                        cache_dir=tmp_path)
+
+
+# Drives hb_cycle_extend.h (the DWT wrap counting of every cycle-counter target) through a
+# counter that runs past 2^32 many times, read at steps from 1 cycle up to one cycle short of a
+# whole wrap (the longest gap the periodic interrupt allows), and checks every 64-bit result
+# against the true count.
+CYCLE_EXTEND_CHECK = r"""
+#include <inttypes.h>
+#include <stdio.h>
+#include "hb_cycle_extend.h"
+
+int main(void)
+{
+    /* The edges first: to the last value before a wrap, across it by one, whole-wrap gaps. */
+    static const uint64_t edges[] = {0xFFFFFFFFu, 1u, 0xFFFFFFFEu, 2u, 0xFFFFFFFFu, 0xFFFFFFFFu, 3u};
+    hb_cycle_extender state = {0u, 0u};
+    uint64_t truth = 0u, lcg = 1u;
+    unsigned long readings;
+    for (readings = 0; readings < 100000u; ++readings) {
+        uint64_t step;
+        uint64_t ticks = hb_cycle_extend(&state, (uint32_t)truth);
+        if (ticks != truth) {
+            printf("wrong at reading %lu: truth %" PRIu64 " ticks %" PRIu64 "\n", readings, truth, ticks);
+            return 1;
+        }
+        lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+        step = readings < sizeof edges / sizeof edges[0] ? edges[readings]
+               : (readings % 2u ? (lcg >> 32) % 0xFFFFFFFFu + 1u : (lcg >> 33) % 1000u + 1u);
+        truth += step;
+    }
+    printf("ok %" PRIu32 "\n", state.wraps);
+    return 0;
+}
+"""
+
+
+def test_cycle_counter_extension_counts_every_wrap(tmp_path):
+    source = tmp_path / "check.c"
+    source.write_text(CYCLE_EXTEND_CHECK)
+    program = tmp_path / "check"
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    subprocess.run([compiler, "-std=c99", "-Wall", "-Wextra", "-Werror",
+                    f"-I{firmware_root() / 'dwt_common'}", str(source), "-o", str(program)], check=True)
+    result = subprocess.run([str(program)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout
+    status, wraps = result.stdout.split()
+    assert status == "ok" and int(wraps) > 1000   # it really went round many times

@@ -4,13 +4,14 @@
  * device-timer).
  *
  * CYCCNT wraps after 2^32 cycles (35.8 s at 120 MHz, 15.3 s at 280 MHz). The high 32 bits are
- * kept in software: every reading compares CYCCNT with the previous reading and counts a wrap
- * when it went backwards. That only works if two readings are never a whole wrap apart, so
- * SysTick interrupts every 2^24 cycles (0.14 s at 120 MHz) just to take a reading. The
- * interrupt costs a few dozen cycles per 16.7 million, which is below the counter's noise.
+ * kept in software (hb_cycle_extend.h), which only works if two readings are never a whole
+ * wrap apart, so SysTick interrupts every 2^24 cycles (0.14 s at 120 MHz) just to take a
+ * reading. The interrupt costs a few dozen cycles per 16.7 million, which is below the
+ * counter's noise.
  */
 #include <stdint.h>
 
+#include "hb_cycle_extend.h"
 #include "hb_hal.h"
 #include "hb_stm32.h"
 
@@ -24,8 +25,7 @@
 #define SYST_CSR_CLKSOURCE_CPU (1u << 2)
 #define DWT_LAR_UNLOCK 0xC5ACCE55u
 
-static uint32_t s_wraps;
-static uint32_t s_last_count;
+static hb_cycle_extender s_cycles;
 
 void hb_dwt_timer_init(void)
 {
@@ -36,8 +36,8 @@ void hb_dwt_timer_init(void)
 #endif
     HB_DWT_CYCCNT = 0u;
     HB_DWT_CTRL |= HB_DWT_CTRL_CYCCNTENA;
-    s_wraps = 0u;
-    s_last_count = 0u;
+    s_cycles.wraps = 0u;
+    s_cycles.last_count = 0u;
 
     HB_SYST_CSR = 0u;
     HB_SYST_RVR = SYSTICK_RELOAD;
@@ -48,16 +48,10 @@ void hb_dwt_timer_init(void)
 uint64_t hb_hal_ticks(void)
 {
     uint32_t primask;
-    uint32_t count;
     uint64_t ticks;
-    /* Interrupts off: the SysTick handler updates the same two variables. */
+    /* Interrupts off: the SysTick handler updates the same state. */
     __asm volatile("mrs %0, primask\n\tcpsid i" : "=r"(primask)::"memory");
-    count = HB_DWT_CYCCNT;
-    if (count < s_last_count) {
-        s_wraps += 1u;
-    }
-    s_last_count = count;
-    ticks = ((uint64_t)s_wraps << 32) | count;
+    ticks = hb_cycle_extend(&s_cycles, HB_DWT_CYCCNT);
     __asm volatile("msr primask, %0" ::"r"(primask) : "memory");
     return ticks;
 }

@@ -34,7 +34,9 @@ PROJECT_FILE = "platformio.ini"
 TEMPLATES_FOLDER = "platformio"
 # The Arduino core has its own main(): the DUT core goes in without common/hb_main.c.
 _CORE_SOURCES = tuple(name for name in DEFAULT_CORE_SOURCES if not name.endswith("hb_main.c"))
-_CORE_HEADERS = ("common/hb_dut.h", "common/hb_hal.h", "common/hb_crc32.h")
+# Headers the DUT core and the sketch include (the sketch shares the DWT wrap counting).
+_SHARED_HEADERS = ("common/hb_dut.h", "common/hb_hal.h", "common/hb_crc32.h",
+                 "dwt_common/hb_cycle_extend.h")
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ def generate_project(env: str, compiled: ModelSources, *, baud: int = 115200,
     template = template_dir(env)
     root = firmware_root()
     sources = [*sorted(p for p in template.iterdir() if p.suffix in (".c", ".cpp", ".h")),
-               *(root / name for name in (*_CORE_SOURCES, *_CORE_HEADERS)),
+               *(root / name for name in (*_CORE_SOURCES, *_SHARED_HEADERS)),
                *(Path(p) for p in compiled.runtime_sources),
                *sorted({h for d in compiled.include_dirs for h in Path(d).glob("*.h")}),
                *(Path(p) for p in compiled.source_files)]

@@ -7,7 +7,7 @@
  *   on USB CDC; HB_UART_BAUD is passed to Serial.begin() for form's sake.
  * Timer: DWT->CYCCNT, one tick per core cycle at SystemCoreClock (64 MHz), named "dwt-cyccnt"
  *   (latency_source device-timer). The 32-bit counter wraps every 67 s; a 10 s Ticker
- *   interrupt reads it so that no wrap goes unseen, and the wraps make the upper 32 bits.
+ *   interrupt reads it so that no wrap goes unseen (../../dwt_common/hb_cycle_extend.h).
  * Timestamp pin (energy mode): Arduino D7, idle high, pulled low for HB_TIMESTAMP_PULSE_US,
  *   as MLPerf Tiny's firmware for this board does.
  *
@@ -17,6 +17,7 @@
 #include <mbed.h>
 
 extern "C" {
+#include "hb_cycle_extend.h"
 #include "hb_dut.h"
 #include "hb_hal.h"
 }
@@ -31,21 +32,15 @@ extern "C" {
 #define HB_TIMESTAMP_PULSE_US 100
 #endif
 
-static uint32_t s_wraps;
-static uint32_t s_last_count;
+static hb_cycle_extender s_cycles;
 static mbed::Ticker s_wrap_watch;
 
 extern "C" uint64_t hb_hal_ticks(void)
 {
-    /* Interrupts off: the Ticker callback updates the same two variables. */
+    /* Interrupts off: the Ticker callback updates the same state. */
     uint32_t primask = __get_PRIMASK();
     __disable_irq();
-    uint32_t count = DWT->CYCCNT;
-    if (count < s_last_count) {
-        s_wraps += 1u;
-    }
-    s_last_count = count;
-    uint64_t ticks = ((uint64_t)s_wraps << 32) | count;
+    uint64_t ticks = hb_cycle_extend(&s_cycles, DWT->CYCCNT);
     __set_PRIMASK(primask);
     return ticks;
 }
