@@ -44,6 +44,9 @@ def make_card(recipe: Recipe, data: Dataset, quick: bool, float_path: Path, int8
             "note": recipe.card.get("target_note", ""),
         },
         "results": results,
+        "results_note": "measured with the tflite-micro interpreter, one invoke per sample; "
+                        "vectors: the committed vectors.npz; test_split: the whole held-out "
+                        "split they were drawn from",
         "data": {
             **recipe.card.get("data", {}),
             "train_samples": int(len(data.x_train)),

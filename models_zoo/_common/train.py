@@ -39,6 +39,16 @@ def train(recipe: Recipe, data: Dataset, epochs: int):
         model.compile(optimizer=keras.optimizers.Adam(schedule),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         target = data.y_train
-    model.fit(data.x_train, target, batch_size=recipe.batch_size, epochs=epochs, shuffle=True,
-              verbose=2)
+    if recipe.fresh_train_data is None:
+        model.fit(data.x_train, target, batch_size=recipe.batch_size, epochs=epochs, shuffle=True,
+                  verbose=2)
+        return model
+    # One epoch per fit call; the optimizer (and its learning-rate schedule) carries on.
+    rng = np.random.default_rng(recipe.seed + 1)
+    x, y = data.x_train, target
+    for epoch in range(epochs):
+        if epoch:
+            x, y = recipe.fresh_train_data(rng)
+        print(f"epoch {epoch + 1}/{epochs} ({len(x)} samples)", flush=True)
+        model.fit(x, y, batch_size=recipe.batch_size, epochs=1, shuffle=True, verbose=2)
     return model

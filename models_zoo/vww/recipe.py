@@ -6,7 +6,8 @@ ellipses in random colours and sizes, some of them head-sized discs or torso-siz
 of the scenes also hold one stick-figure person (head, torso, two arms, two legs, with random
 skin, shirt and trouser colours, height 24-84 pixels, standing anywhere, mirrored or leaning),
 drawn in front of the distractors or, one time in four, behind one of them, so that it is sometimes partly hidden.
-Label 1 = person present. Train and test scenes come from disjoint random streams.
+Label 1 = person present. Train and test scenes come from disjoint random streams; every
+training epoch draws 4,000 new scenes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from models_zoo._common.recipe import TOP1, Dataset, Recipe
 
 SIZE = 96
 LABELS = ["no_person", "person"]
+TRAIN_SCENES = 4000  # per epoch
 YY, XX = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
 
 
@@ -125,12 +127,19 @@ def _scenes(rng, count: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_data(quick: bool, rng: np.random.Generator) -> Dataset:
-    """4,000 training and 600 test scenes (quick: 40 and 20), half with a person."""
-    n_train, n_test = (40, 20) if quick else (4000, 600)
+    """4,000 training and 600 test scenes (quick: 40 and 20), half with a person. Each later
+    epoch trains on fresh scenes (``fresh_train_data``)."""
+    n_train, n_test = (40, 20) if quick else (TRAIN_SCENES, 600)
     train_rng, test_rng = (np.random.default_rng(seed) for seed in rng.integers(2 ** 31, size=2))
     x_train, y_train = _scenes(train_rng, n_train)
     x_test, y_test = _scenes(test_rng, n_test)
     return Dataset(pixels_to_input(x_train), y_train, pixels_to_input(x_test), y_test)
+
+
+def fresh_train_data(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A new set of training scenes for the next epoch (scenes are cheap to draw)."""
+    x, y = _scenes(np.random.default_rng(rng.integers(2 ** 31)), TRAIN_SCENES)
+    return pixels_to_input(x), y
 
 
 def build_model():
@@ -162,6 +171,7 @@ RECIPE = Recipe(
     batch_size=32,
     learning_rate=2e-3,
     n_vectors=40,
+    fresh_train_data=fresh_train_data,
     card={
         "input": {
             "layout": "96 x 96 RGB, height x width x channel",
