@@ -139,11 +139,12 @@ def test_x_int8_is_x_quantized_with_the_model_input_scale(zoo, name):
     zero_point = int(details["quantization_parameters"]["zero_points"][0])
     assert (scale, zero_point) == (model.input_scale, model.input_zero_point)
     vectors = load_vectors(name)
-    scaled = vectors.x.astype(np.float64) / scale
-    expected = np.clip(np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) + zero_point, -128, 127)
+    # As TFLite's QUANTIZE kernel: float32 x / float32 scale, rounded half away from zero. (In
+    # float64 some grid values land a hair below .5 and would round the other way.)
+    scaled = vectors.x / np.float32(scale)
+    assert scaled.dtype == np.float32
+    expected = np.clip(np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5)) + zero_point, -128, 127)
     mismatched = np.flatnonzero(expected.astype(np.int8).ravel() != vectors.x_int8.ravel())
-    # float32 division inside the converter's own rounding can flip an exact .5 tie: allow none
-    # but report where, so a failure is easy to read.
     assert len(mismatched) == 0, f"{len(mismatched)} values differ, first at flat index {mismatched[:5]}"
     assert vectors.y.min() >= 0 and vectors.y.max() < len(model.labels)
 

@@ -89,6 +89,8 @@ def parameter_count(path: Path) -> int:
 
 
 def quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """Float -> int8 the way TFLite's QUANTIZE does (round half away from zero, then clamp)."""
-    q = np.sign(x / scale) * np.floor(np.abs(x / scale) + 0.5) + zero_point
+    """Float -> int8 the way TFLite's QUANTIZE kernel does: float32 x / float32 scale, round half
+    away from zero, add the zero point, clamp."""
+    scaled = np.asarray(x, dtype=np.float32) / np.float32(scale)
+    q = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5)) + zero_point
     return np.clip(q, -128, 127).astype(np.int8)
