@@ -13,6 +13,9 @@ def make_deterministic(seed: int) -> None:
     import keras
     import tensorflow as tf
 
+    # Fresh Keras state: auto-generated layer names (stored in the .tflite) then do not depend
+    # on which models were built earlier in the same process.
+    keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     try:  # the machine is shared: two threads are plenty for these models
