@@ -26,8 +26,6 @@ def _batch_one_converter(model):
 
 def to_float_tflite(model) -> bytes:
     """Convert a trained Keras model to a float32 .tflite flatbuffer."""
-    import tensorflow as tf
-
     converter = _batch_one_converter(model)
     return converter.convert()
 
