@@ -50,7 +50,7 @@ def build(recipe: Recipe, out_dir: Path, quick: bool = False) -> dict:
     rng = np.random.default_rng(recipe.seed)
     data = recipe.make_data(quick, rng)
     epochs = 1 if quick else recipe.epochs
-    model = train(recipe, data, epochs)
+    model = train(recipe, data, epochs, eager=quick)
 
     float_path, int8_path = out_dir / "float.tflite", out_dir / "int8.tflite"
     float_path.write_bytes(to_float_tflite(model))

@@ -25,9 +25,10 @@ def make_deterministic(seed: int) -> None:
         pass
 
 
-def train(recipe: Recipe, data: Dataset, epochs: int):
+def train(recipe: Recipe, data: Dataset, epochs: int, eager: bool = False):
     """Build and fit the recipe's model; an autoencoder (AUC metric) learns to reproduce its
-    input. The learning rate follows a cosine decay over all steps."""
+    input. The learning rate follows a cosine decay over all steps. ``eager`` skips tracing a
+    training graph, which costs more than an epoch on the tiny data of a quick build."""
     import keras
 
     make_deterministic(recipe.seed)
@@ -36,10 +37,10 @@ def train(recipe: Recipe, data: Dataset, epochs: int):
     schedule = keras.optimizers.schedules.CosineDecay(recipe.learning_rate, decay_steps=max(steps, 1),
                                                       alpha=0.05)
     if recipe.metric == AUC:
-        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse", run_eagerly=eager)
         target = data.x_train
     else:
-        model.compile(optimizer=keras.optimizers.Adam(schedule),
+        model.compile(optimizer=keras.optimizers.Adam(schedule), run_eagerly=eager,
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         target = data.y_train
     if recipe.fresh_train_data is None:
