@@ -4,8 +4,8 @@ Data: scenes drawn here. Every scene has a two-tone background (wall/sky over fl
 random horizon, banded shading) and 2-7 distractor objects: discs, boxes, bars, triangles and
 ellipses in random colours and sizes, some of them head-sized discs or torso-sized boxes. Half
 of the scenes also hold one stick-figure person (head, torso, two arms, two legs, with random
-skin, shirt and trouser colours, height 32-84 pixels, standing anywhere, mirrored or leaning),
-drawn in front of the distractors or, one time in four, behind one of them, so that it is sometimes partly hidden.
+skin, shirt and trouser colours, height 32-84 pixels, standing anywhere, leaning a little),
+drawn in front of the distractors or, one time in four, behind one of them (partly hidden).
 Label 1 = person present. Train and test scenes come from disjoint random streams; every
 training epoch draws 4,000 new scenes.
 """
@@ -22,7 +22,7 @@ from models_zoo._common.recipe import TOP1, Dataset, Recipe
 SIZE = 96
 LABELS = ["no_person", "person"]
 TRAIN_SCENES = 4000  # per epoch
-MIN_HEIGHT = 32  # pixels: the smallest person (about 1.5% of the image area)
+MIN_HEIGHT = 32  # pixels: the smallest person covers roughly 2% of the image
 YY, XX = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
 
 
