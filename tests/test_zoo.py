@@ -149,10 +149,14 @@ def test_x_int8_is_x_quantized_with_the_model_input_scale(zoo, name):
     assert vectors.y.min() >= 0 and vectors.y.max() < len(model.labels)
 
 
-def test_vectors_cover_every_label(zoo):
+def test_vectors_cover_every_label_from_the_first_rows(zoo):
+    # Vectors come in round-robin class order, so a run over the first N rows is balanced.
     for model in zoo.values():
-        labels = set(load_vectors(model.name).y.tolist())
-        assert labels == set(range(len(model.labels))), f"{model.name} vectors miss labels"
+        y = load_vectors(model.name).y
+        every_label = set(range(len(model.labels)))
+        assert set(y[:len(every_label)].tolist()) == every_label, f"{model.name}: first rows miss labels"
+        counts = np.bincount(y, minlength=len(every_label))
+        assert counts.max() - counts.min() <= max(1, len(y) // 10), f"{model.name}: unbalanced {counts}"
 
 
 def test_whole_zoo_under_five_megabytes():

@@ -32,15 +32,15 @@ def score(recipe: Recipe, path: Path, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def pick_vectors(data: Dataset, count: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices into the test split for the committed vectors, balanced over labels (round robin
-    over classes in a seeded order) so that every class is represented."""
+    """Indices into the test split for the committed vectors, balanced over labels and kept in
+    round-robin order over classes, so that any first N vectors cover every class."""
     by_class = [rng.permutation(np.flatnonzero(data.y_test == label)) for label in np.unique(data.y_test)]
     picked: list[int] = []
     depth = 0
     while len(picked) < count and any(depth < len(c) for c in by_class):
         picked += [int(c[depth]) for c in by_class if depth < len(c)]
         depth += 1
-    return np.sort(np.array(picked[:count]))
+    return np.array(picked[:count])
 
 
 def build(recipe: Recipe, out_dir: Path, quick: bool = False) -> dict:
