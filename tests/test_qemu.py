@@ -35,20 +35,10 @@ from hilbench.paths import cache_root
 from hilbench.session import DutSession
 
 from dut_fixtures.stub_model import expected_raw_output, stub_compiled_model
+from twin_fixtures import EXPECTED_TIMER_HZ, QEMU_TARGETS
 from twin_fixtures.spin_model import INSTRUCTIONS_PER_SPIN, spin_compiled_model
 
 FIXTURES = Path(__file__).resolve().parent / "twin_fixtures"
-QEMU_TARGETS = ["mps2-an385", "mps2-an386", "mps2-an500", "mps2-an505", "mps3-an547"]
-# SysTick runs on the processor clock of each QEMU 7.2 machine (mps2.c SYSCLK_FRQ, mps2-tz.c
-# sysclk_frq); test_spin_count_is_exact checks these against QEMU's instruction clock.
-EXPECTED_TIMER_HZ = {
-    "mps2-an385": 25_000_000,
-    "mps2-an386": 25_000_000,
-    "mps2-an500": 25_000_000,
-    "mps2-an505": 20_000_000,
-    "mps3-an547": 32_000_000,
-}
-
 pytestmark = pytest.mark.emulator
 
 

@@ -1,0 +1,14 @@
+"""Test-only firmware pieces for the emulated-twin tests (QEMU, Renode)."""
+
+# The QEMU machines with a firmware target folder of the same name.
+QEMU_TARGETS = ["mps2-an385", "mps2-an386", "mps2-an500", "mps2-an505", "mps3-an547"]
+
+# SysTick runs on the processor clock of each QEMU 7.2 machine (mps2.c SYSCLK_FRQ, mps2-tz.c
+# sysclk_frq); test_qemu.py::test_spin_count_is_exact checks them against QEMU's instruction clock.
+EXPECTED_TIMER_HZ = {
+    "mps2-an385": 25_000_000,
+    "mps2-an386": 25_000_000,
+    "mps2-an500": 25_000_000,
+    "mps2-an505": 20_000_000,
+    "mps3-an547": 32_000_000,
+}
