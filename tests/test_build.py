@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from pathlib import Path
@@ -56,6 +57,9 @@ def test_key_covers_flags_defines_and_sources(cache, model_copy):
     energy = build_firmware("host", model, extra_defines=["HB_DUT_ENERGY_MODE=1"], cache_dir=cache)
     assert not energy.from_cache and energy.cache_key != base.cache_key
     assert "-DHB_DUT_ENERGY_MODE=1" in energy.compile_command
+    # The model's own compile definitions are passed on and are part of the key.
+    defined = build_firmware("host", dataclasses.replace(model, compile_definitions={"HB_STUB_FLAVOUR": "2"}), cache_dir=cache)
+    assert "-DHB_STUB_FLAVOUR=2" in defined.compile_command and defined.cache_key != base.cache_key
     # Editing a header of the model changes the key even though the .c files are the same.
     config = model_copy / "hb_model_config.h"
     config.write_text(config.read_text() + "\n/* edited */\n")

@@ -38,6 +38,7 @@ class ModelSources(Protocol):
     include_dirs: Sequence[os.PathLike | str]
     runtime_sources: Sequence[os.PathLike | str]
     runtime_sha256: str
+    # Optional: compile_definitions: dict[str, str], -D macros the model's sources need.
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,11 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _normalise_defines(target: str, recipe_defines: dict[str, str], extra: Iterable[str]) -> tuple[str, ...]:
-    """-D arguments: the recipe's, then the target name for the 'name' reply, then extra ones."""
-    defines = dict(recipe_defines)
+def _normalise_defines(target: str, recipe_defines: dict[str, str], model_defines: dict[str, str],
+                       extra: Iterable[str]) -> tuple[str, ...]:
+    """-D arguments: the recipe's, the model's (e.g. its kernel variant), the target name for the
+    'name' reply, then the extra ones, later ones overriding earlier ones."""
+    defines = {**recipe_defines, **{str(k): str(v) for k, v in model_defines.items()}}
     defines["HB_DUT_TARGET_NAME"] = f'"{target}"'
     for item in extra:
         if isinstance(item, (tuple, list)) and len(item) == 2:
@@ -149,14 +152,18 @@ def build_firmware(
     model_sources = [Path(p).resolve() for p in compiled_model.source_files]
     runtime_sources = [Path(p).resolve() for p in compiled_model.runtime_sources]
     sources = [*recipe.core_sources, *recipe.startup, *recipe.sources, *runtime_sources, *model_sources]
-    include_dirs = [
+    # dict.fromkeys: drop repeats (the model also names firmware_targets/runtime), keep the order.
+    include_dirs = list(dict.fromkeys([
         *recipe.core_include_dirs, recipe.directory, *recipe.include_dirs,
         *(Path(p).resolve() for p in compiled_model.include_dirs),
-    ]
+    ]))
     for path in sources:
         if not path.is_file():
             raise BuildError(f"source file {path} for target '{target_name}' does not exist")
-    defines = _normalise_defines(target_name, recipe.defines, extra_defines)
+    # compile_definitions is optional: models compiled without special kernels need none.
+    defines = _normalise_defines(
+        target_name, recipe.defines, getattr(compiled_model, "compile_definitions", None) or {}, extra_defines
+    )
 
     key_material = {
         "builder": _BUILDER_VERSION,

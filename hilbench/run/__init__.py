@@ -8,10 +8,12 @@ model overwrote. Timings come from 'infer N W'. time_inferences() compares the o
 
 from hilbench.run.runner import (
     OutputsChangedWarning,
+    TicksDroppedWarning,
     TimingRun,
     VectorRun,
     run_vectors,
+    split_output_tensors,
     time_inferences,
 )
 
-__all__ = ["OutputsChangedWarning", "TimingRun", "VectorRun", "run_vectors", "time_inferences"]
+__all__ = ["OutputsChangedWarning", "TicksDroppedWarning", "TimingRun", "VectorRun", "run_vectors", "split_output_tensors", "time_inferences"]

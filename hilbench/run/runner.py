@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Iterable, Union
+from typing import Iterable, Sequence, Union
 
 import numpy as np
 
@@ -16,6 +16,10 @@ Outputs = Union[bytes, tuple[float, ...]]
 
 class OutputsChangedWarning(UserWarning):
     """A DUT's outputs after 'infer N W' differ from those after 'infer 1 0' on the same input."""
+
+
+class TicksDroppedWarning(UserWarning):
+    """The DUT kept per-inference ticks for only some of the timed inferences (N > max-ticks)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,23 @@ class TimingRun:
     outputs_changed: bool
     mode: str | None
     latency_source: str | None
+
+
+def split_output_tensors(raw: bytes, output_specs: Sequence) -> list[np.ndarray]:
+    """Cuts one vector's raw output bytes into arrays, one per output tensor.
+
+    output_specs: the compiled model's outputs (objects with name, shape, dtype and bytes), in
+    model order, as the DUT sends them back to back.
+    """
+    expected = sum(spec.bytes for spec in output_specs)
+    if len(raw) != expected:
+        raise DutError(f"DUT sent {len(raw)} output bytes; the model's outputs take {expected}")
+    arrays, offset = [], 0
+    for spec in output_specs:
+        chunk = raw[offset:offset + spec.bytes]
+        arrays.append(np.frombuffer(chunk, dtype=np.dtype(spec.dtype).newbyteorder("<")).reshape(spec.shape))
+        offset += spec.bytes
+    return arrays
 
 
 def _as_bytes(vector: bytes | bytearray | memoryview | np.ndarray) -> bytes:
@@ -157,8 +178,10 @@ def time_inferences(
         )
     if dropped:
         warnings.warn(
-            f"DUT on {session.url} kept ticks for only {len(all_ticks)} of {n * windows} timed inferences "
-            f"(max-ticks {caps.max_ticks}); use more windows with a smaller n",
+            TicksDroppedWarning(
+                f"DUT on {session.url} kept ticks for only {len(all_ticks)} of {n * windows} timed inferences "
+                f"(max-ticks {caps.max_ticks}); use more windows with a smaller n"
+            ),
             stacklevel=2,
         )
     return TimingRun(

@@ -30,6 +30,7 @@ from hilbench.session.serial_log import NOTE, RECEIVED, SENT, SerialLog
 T = TypeVar("T")
 
 READY = "m-ready"
+NAME_REPLY = re.compile(r"m-name-.+-\[.*\]")  # "m-name-%s-[%s]" in the reference firmware
 # Bytes per 'db <hex>' command, as the MLPerf Tiny runner sends them: 'db ' + 62 hex digits stays
 # well inside the reference firmware's 80-character command buffer.
 DB_CHUNK_BYTES = 31
@@ -106,7 +107,7 @@ class DutSession:
     def from_endpoint(cls, endpoint, **options) -> "DutSession":
         """A session on a deploy Endpoint, carrying its mode and latency_source labels."""
         session = cls(endpoint.url, mode=endpoint.mode, latency_source=endpoint.latency_source, **options)
-        # If the backend already read the boot banner, sync() probes at once instead of waiting.
+        # If the backend already read the boot banner, sync() trusts it instead of waiting for one.
         session.boot_lines = list(getattr(endpoint, "boot_lines", []))
         return session
 
@@ -161,7 +162,7 @@ class DutSession:
         """The DUT's name reply, e.g. 'dut-[unspecified]'."""
         def parse(lines: list[str]) -> str:
             for line in lines:
-                if re.fullmatch(r"m-name-.+-\[.*\]", line):
+                if NAME_REPLY.fullmatch(line):
                     return line[len("m-name-"):]
             raise BadReply("no m-name-<device>-[<vendor>] line")
         return self._transact("name", parse)
@@ -323,7 +324,7 @@ class DutSession:
                 return False
             lines.append(line)
             if line == READY:
-                return any(re.fullmatch(r"m-name-.+-\[.*\]", l) for l in lines) and not any(l.startswith("e-") for l in lines)
+                return any(NAME_REPLY.fullmatch(line) for line in lines) and not any(line.startswith("e-") for line in lines)
 
     def _resync(self) -> None:
         """Brings the line back to a known state: drain, then probe until a clean answer."""

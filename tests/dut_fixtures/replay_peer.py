@@ -55,9 +55,9 @@ def main() -> int:
             send([f"e-[replay: expected '{expected}', got '{text}']", "m-ready"])
             continue
         position += 1
-        send(reply)
-        if position == len(exchanges):
+        if position == len(exchanges):  # said before the last reply, so the host can check it at once
             print("REPLAY COMPLETE", file=sys.stderr, flush=True)
+        send(reply)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ class StubCompiledModel:
     arena_bytes: int = 48
     inputs: tuple[TensorSpec, ...] = ()
     outputs: tuple[TensorSpec, ...] = ()
+    compile_definitions: dict[str, str] = field(default_factory=dict)
 
 
 def stub_compiled_model(source_dir: Path = STUB_DIR) -> StubCompiledModel:

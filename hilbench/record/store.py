@@ -1,0 +1,228 @@
+"""The results store: one folder per run under results/runs/<run_id>/.
+
+Layout of a run folder::
+
+    results.csv                  one row per (board, model, runtime, mode), RESULT_COLUMNS
+    provenance.json              code version, host, command line, lab file, per-board firmware
+    raw/<board>__<model>.npz     per-inference raw data (timings, cycles, outputs ...)
+    serial/<board>__<model>.log  the serial exchange, one timestamped line per message
+
+Every file is replaced atomically after each change, so a crash or Ctrl-C keeps every row
+that was finished and never leaves a half-written file (a SIGKILL can leave a hidden
+``.name.tmp-*`` file, which readers ignore).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from hilbench.record.atomic import (
+    atomic_write_bytes,
+    atomic_write_text,
+    fsync_directory,
+    is_temporary,
+)
+from hilbench.record.provenance import collect_provenance, utc_now_iso
+from hilbench.record.rows import ResultsError, Row, read_results_csv, rows_to_csv, validate_row
+from hilbench.record.schema import SCHEMA_VERSION
+
+RESULTS_CSV = "results.csv"
+PROVENANCE_JSON = "provenance.json"
+RUNS_FOLDER = "runs"
+RUN_ID_PATTERN = re.compile(r"^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}$")
+# Names of boards and models become file names: keep them to a portable alphabet.
+_UNSAFE_FILENAME_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def default_results_root() -> Path:
+    """The results/ folder: $HILBENCH_RESULTS, else ./results in the working directory."""
+    return Path(os.environ.get("HILBENCH_RESULTS", "results"))
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A run id that sorts by start time: ``20261126T183947.123Z-3fa9c1`` (UTC + random)."""
+    now = now or datetime.now(timezone.utc)
+    stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.")
+    return f"{stamp}{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
+
+
+def safe_filename(name: str) -> str:
+    """``name`` with characters outside [A-Za-z0-9._-] replaced, for raw/ and serial/ files."""
+    cleaned = _UNSAFE_FILENAME_CHARACTERS.sub("_", name).strip("._")
+    return cleaned or "unnamed"
+
+
+class RunRecorder:
+    """Writes one run folder while a benchmark runs. Create it with ``RunRecorder.start``."""
+
+    def __init__(self, run_dir: Path, provenance: dict):
+        self.run_dir = Path(run_dir)
+        self.run_id = provenance["run_id"]
+        self.provenance = provenance
+        self._rows: list[Row] = []
+
+    @classmethod
+    def start(cls, results_root: Path | None = None, *, run_id: str | None = None,
+              command_line: Sequence[str] | None = None,
+              lab_file: Path | None = None) -> RunRecorder:
+        """Create results_root/runs/<run_id>/ and write its provenance.json.
+
+        ``command_line`` defaults to sys.argv; ``lab_file`` (hilbench.yaml or --lab) is
+        copied into provenance.json verbatim.
+        """
+        run_id = run_id or new_run_id()
+        if not RUN_ID_PATTERN.match(run_id):
+            raise ResultsError(f"run id {run_id!r} does not look like "
+                               "20261126T183947.123Z-3fa9c1; let new_run_id() make it")
+        run_dir = Path(results_root or default_results_root()) / RUNS_FOLDER / run_id
+        run_dir.mkdir(parents=True, exist_ok=False)
+        recorder = cls(run_dir, collect_provenance(run_id, command_line, lab_file))
+        recorder._write_provenance()
+        atomic_write_text(run_dir / RESULTS_CSV, rows_to_csv([]))
+        fsync_directory(run_dir.parent)
+        return recorder
+
+    @property
+    def rows(self) -> list[Row]:
+        """The rows recorded so far (copies)."""
+        return [dict(row) for row in self._rows]
+
+    def record_board(self, board: str, **facts: object) -> None:
+        """Add facts about one board to provenance.json.
+
+        Expected keys: ``mode``, ``firmware_sha256`` (see provenance.file_sha256),
+        ``toolchain`` (see provenance.toolchain_version), ``board_serial``, ``clock_hz``,
+        ``port``; any other JSON-serialisable fact is kept as well.
+        """
+        self.provenance["boards"].setdefault(board, {}).update(facts)
+        self._write_provenance()
+
+    def append_row(self, row: Mapping[str, object]) -> Row:
+        """Validate a finished measurement's row and add it to results.csv atomically.
+
+        run_id, schema_version, git_sha, hilbench_version and timestamp are filled in from
+        the run when the row does not carry them. Returns the stored row.
+        """
+        completed = {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "timestamp": utc_now_iso(),
+            "git_sha": self.provenance["git_sha"],
+            "hilbench_version": self.provenance["hilbench_version"],
+        }
+        completed.update({k: v for k, v in row.items() if v is not None and v != ""})
+        if completed["run_id"] != self.run_id or completed["schema_version"] != SCHEMA_VERSION:
+            raise ResultsError(f"row for run {completed['run_id']} (schema_version "
+                               f"{completed['schema_version']}) cannot be added to run "
+                               f"{self.run_id} (schema_version {SCHEMA_VERSION})")
+        clean = validate_row(completed, f"row for run {self.run_id}")
+        atomic_write_text(self.run_dir / RESULTS_CSV, rows_to_csv(self._rows + [clean]))
+        self._rows.append(clean)
+        return dict(clean)
+
+    def write_raw(self, board: str, model: str, arrays: Mapping[str, np.ndarray], *,
+                  runtime: str = "", mode: str = "") -> Path:
+        """Store per-inference raw data as raw/<board>__<model>.npz (atomically).
+
+        Give ``runtime`` and/or ``mode`` when one run measures the same board and model more
+        than once (they are appended: <board>__<model>__<runtime>__<mode>.npz). Typical
+        arrays: ``latency_ms`` (per inference), ``cycles``, ``outputs`` (raw output tensors),
+        ``window`` (window index per inference), ``energy_uj``.
+        """
+        if not arrays:
+            raise ResultsError(f"write_raw({board!r}, {model!r}) got no arrays to store")
+        buffer = io.BytesIO()
+        np.savez(buffer, **{name: np.asarray(values) for name, values in arrays.items()})
+        raw_dir = self.run_dir / "raw"
+        raw_dir.mkdir(exist_ok=True)
+        name_parts = [board, model] + [part for part in (runtime, mode) if part]
+        path = raw_dir / ("__".join(safe_filename(part) for part in name_parts) + ".npz")
+        atomic_write_bytes(path, buffer.getvalue())
+        return path
+
+    def save_serial_log(self, board: str, lines: Iterable[str], *, model: str = "",
+                        header: str = "") -> Path:
+        """Store a session's serial log as serial/<board>[__<model>].log, atomically.
+
+        ``lines`` are text lines such as ``hilbench.session.SerialLog.lines()`` gives
+        ("<seconds> <direction> <text>"); saving again replaces the file with the longer log.
+        """
+        serial_dir = self.run_dir / "serial"
+        serial_dir.mkdir(exist_ok=True)
+        name = "__".join(safe_filename(part) for part in (board, model) if part)
+        path = serial_dir / f"{name}.log"
+        head = [f"# {line}" for line in header.splitlines()]
+        atomic_write_text(path, "\n".join(head + list(lines)) + "\n")
+        return path
+
+    def _write_provenance(self) -> None:
+        text = json.dumps(self.provenance, indent=2, sort_keys=True, default=str) + "\n"
+        atomic_write_text(self.run_dir / PROVENANCE_JSON, text)
+
+
+@dataclass(frozen=True)
+class ResultSet:
+    """Rows read from a run folder or a results CSV, with where they came from."""
+
+    rows: list[Row]
+    source: Path
+    kind: str  # "run" (a run folder), "csv" (a run's results.csv or a leaderboard)
+    provenance: dict | None = None
+    run_ids: tuple[str, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        """How messages refer to this set: 'run <id>' for one run, else its path."""
+        if len(self.run_ids) == 1:
+            return f"run {self.run_ids[0]}"
+        return str(self.source)
+
+
+def load_run(run_dir: Path) -> ResultSet:
+    """Read a run folder's results.csv (schema-checked) and provenance.json."""
+    run_dir = Path(run_dir)
+    csv_path = run_dir / RESULTS_CSV
+    if not csv_path.is_file():
+        raise ResultsError(f"{run_dir} is not a run folder (no {RESULTS_CSV}); run folders "
+                           f"are under results/{RUNS_FOLDER}/")
+    rows = read_results_csv(csv_path)
+    provenance = None
+    provenance_path = run_dir / PROVENANCE_JSON
+    if provenance_path.is_file():
+        try:
+            provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ResultsError(f"{provenance_path} is not valid JSON ({error})") from None
+    run_ids = tuple(sorted({str(row["run_id"]) for row in rows})) or (run_dir.name,)
+    return ResultSet(rows, run_dir, "run", provenance, run_ids)
+
+
+def load_results(path: Path) -> ResultSet:
+    """Read a run folder, or a results CSV (a run's results.csv or a leaderboard)."""
+    path = Path(path)
+    if path.is_dir():
+        return load_run(path)
+    if not path.exists():
+        raise ResultsError(f"{path} does not exist; give a run folder (results/{RUNS_FOLDER}/"
+                           "<run_id>) or a results CSV such as results/leaderboard.csv")
+    rows = read_results_csv(path)
+    return ResultSet(rows, path, "csv", None, tuple(sorted({str(r["run_id"]) for r in rows})))
+
+
+def list_runs(results_root: Path | None = None) -> list[Path]:
+    """Run folders under results_root/runs/, oldest first (run ids sort by start time)."""
+    runs_dir = Path(results_root or default_results_root()) / RUNS_FOLDER
+    if not runs_dir.is_dir():
+        return []
+    return sorted(p for p in runs_dir.iterdir()
+                  if p.is_dir() and not is_temporary(p) and (p / RESULTS_CSV).is_file())
