@@ -173,7 +173,7 @@ def start_qemu(
             description=f"QEMU {machine} ({cpu}) running {kernel.name}, UART on 127.0.0.1:{port}",
             log_path=log_path,
             # procs.terminate after the Endpoint stopped QEMU: forget it, reap its group.
-            cleanups=[lambda: log_path.unlink(missing_ok=True), lambda: procs.terminate(process)],
+            cleanups=[lambda p=log_path: p.unlink(missing_ok=True), lambda p=process: procs.terminate(p)],
             machine=machine,
             cpu=cpu,
             kernel=kernel,
