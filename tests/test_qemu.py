@@ -35,7 +35,7 @@ from hilbench.paths import cache_root
 from hilbench.session import DutSession
 
 from dut_fixtures.stub_model import expected_raw_output, stub_compiled_model
-from twin_fixtures import EXPECTED_TIMER_HZ, QEMU_TARGETS
+from twin_fixtures import EXPECTED_TIMER, EXPECTED_TIMER_HZ, QEMU_TARGETS
 from twin_fixtures.spin_model import INSTRUCTIONS_PER_SPIN, spin_compiled_model
 
 FIXTURES = Path(__file__).resolve().parent / "twin_fixtures"
@@ -215,7 +215,7 @@ def test_boot_name_and_profile(target, stub_firmware):
         assert dut.name() == f"dut-[{target}]"
         profile = dut.profile()
         assert profile.model == "stub40"
-        assert (profile.timer_name, profile.timer_hz) == ("systick", EXPECTED_TIMER_HZ[target])
+        assert (profile.timer_name, profile.timer_hz) == EXPECTED_TIMER[target]
         assert profile.raw_output and profile.cycles and profile.bulk_crc
 
 

@@ -21,7 +21,7 @@ from hilbench.paths import cache_root, shared_models_root
 from hilbench.session import DutSession
 
 from support.tflm_reference import run_tflm
-from twin_fixtures import QEMU_TARGETS
+from twin_fixtures import EXPECTED_TIMER, QEMU_TARGETS
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -56,8 +56,16 @@ def test_kws_is_bit_exact_with_tflite_micro(target, kws):
     # A fresh emulator, the same firmware and input: the same instruction count.
     with start_firmware(firmware) as endpoint, DutSession.from_endpoint(endpoint, inference_timeout=60) as dut:
         dut.load_input(inputs[1].tobytes())
-        result = dut.infer(n=1, warmup=0)
-        assert endpoint.instructions_from_ticks(result.ticks[0], result.timer_hz) == counts[1]
+        result = dut.infer(n=3, warmup=0)
+        repeated = [endpoint.instructions_from_ticks(t, result.timer_hz) for t in result.ticks]
+    assert repeated[0] == counts[1]
+    if EXPECTED_TIMER[target][0] == "cmsdk-timer":
+        # A 32-bit timer never overflows inside these inferences: all N counts are equal.
+        assert repeated == [counts[1]] * 3
+    else:
+        # SysTick overflows every 2^24 ticks; its handler's few instructions land in
+        # different inferences of one command (docs/emulation.md).
+        assert max(repeated) - min(repeated) < 100
     # 2.66 M multiply-accumulates (README of the models): each costs at least one instruction.
     assert min(counts) > 2_660_000
     assert not procs.live_processes()

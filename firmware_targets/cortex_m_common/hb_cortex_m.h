@@ -2,7 +2,7 @@
  * Registers shared by all Cortex-M cores (System Control Block, SysTick) and the helpers that
  * the common startup and HAL files share. Per-target values come from the recipe's defines:
  *   HB_UART_BASE     base address of the CMSDK APB UART wired to QEMU's first serial port
- *   HB_CPU_CLOCK_HZ  the processor clock that drives SysTick in this QEMU machine
+ *   HB_TIMER_*       the time base, see hb_timer_cortex_m.h
  */
 #ifndef HB_CORTEX_M_H
 #define HB_CORTEX_M_H
