@@ -3,7 +3,7 @@
 
 For each model (the four MLPerf Tiny int8 reference models, then every int8 model of the zoo)
 and each QEMU twin, it compiles the model with hilbench.compile, builds the firmware, runs one
-inference under QEMU -icount on a fixed pseudo-random input and converts the device's SysTick
+inference under QEMU -icount on a fixed pseudo-random input and converts the device's timer
 ticks into an instruction count. A second table gives flash and RAM from each ELF.
 
     python benchmarks/instructions_table.py                  # everything (several minutes)

@@ -2,8 +2,8 @@
 
 QEMU runs with ``-icount shift=N,align=off,sleep=off``: the virtual clock advances by exactly
 2^N ns per executed instruction, independent of the host's speed and load. The firmware times
-an inference with SysTick on the processor clock (timer_hz ticks per virtual second), so the host
-turns ticks back into an instruction count with :func:`instructions_from_ticks`:
+an inference with a timer on the system clock (timer_hz ticks per virtual second: a CMSDK
+timer, or SysTick on the AN547), so the host turns ticks back into an instruction count with :func:`instructions_from_ticks`:
 
     instructions = ticks * 1e9 / (timer_hz * 2^N)
 
