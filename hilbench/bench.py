@@ -1,0 +1,320 @@
+"""The one pipeline both front ends use: model -> compile -> build -> deploy -> session.
+
+``open_dut(board, model)`` is a context manager that yields a ready :class:`Dut`: the
+model compiled to C, firmware built for the board's target, the firmware running (flashed,
+emulated or a host process), and a serial session talking to it. The ``hilbench infer``
+command and the pytest plugin's ``dut`` fixture both go through it.
+
+This module also finds models by name (:func:`find_model`): a path, a ``models_zoo/``
+model, or an MLPerf Tiny reference model kept beside the checkout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from hilbench import zoo
+from hilbench.boards import ResolvedBoard
+from hilbench.build import Firmware, build_firmware
+from hilbench.compile import CompiledModel, TensorSpec, compile_model
+from hilbench.deploy import Endpoint
+from hilbench.errors import BuildError, DeployError, DutError, MeasurementError, ModelError
+from hilbench.paths import cache_root, shared_models_root, zoo_root
+from hilbench.run import TimingRun, VectorRun, run_vectors, time_inferences
+from hilbench.session import DutSession
+
+# The int8 models of the MLPerf Tiny benchmark, in the order its results tables use.
+MLPERF_TINY_INT8 = ("kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8")
+
+
+def zoo_models() -> dict[str, Path]:
+    """The zoo's int8 models by name (models_zoo/<name>/int8.tflite)."""
+    if not zoo_root().is_dir():
+        return {}
+    return {model.name: model.int8_path for model in zoo.list_models() if model.int8_path.is_file()}
+
+
+def mlperf_tiny_models() -> dict[str, Path]:
+    """The MLPerf Tiny int8 reference models that are present, by name."""
+    root = shared_models_root()
+    return {name: root / f"{name}.tflite" for name in MLPERF_TINY_INT8
+            if (root / f"{name}.tflite").is_file()}
+
+
+def find_model(name_or_path: str | Path) -> Path:
+    """The .tflite file for a path, a zoo model name, or an MLPerf Tiny model name."""
+    text = str(name_or_path)
+    path = Path(text)
+    if path.is_file():
+        if path.suffix != ".tflite":
+            raise ModelError(f"model file '{path}' is not a .tflite file; "
+                             "give a TensorFlow Lite flatbuffer (.tflite)")
+        return path.resolve()
+    in_zoo = zoo_models()
+    if text in in_zoo:
+        return in_zoo[text]
+    mlperf = mlperf_tiny_models()
+    if text in mlperf:
+        return mlperf[text]
+    if path.suffix == ".tflite" or "/" in text:
+        raise ModelError(f"model file '{text}' does not exist")
+    raise ModelError(
+        f"model '{text}' is neither a file, a zoo model (known: {', '.join(in_zoo) or 'none'}) nor "
+        f"an MLPerf Tiny reference model (known: {', '.join(mlperf) or 'none'}); "
+        "give a .tflite path or one of these names")
+
+
+def default_models() -> list[Path]:
+    """The reference benchmark's models: every zoo model, else the MLPerf Tiny int8 models."""
+    models = list(zoo_models().values()) or list(mlperf_tiny_models().values())
+    if not models:
+        raise ModelError(f"no models found: {zoo_root()} has no <name>/{zoo.INT8_FILE} and "
+                         f"{shared_models_root()} has no MLPerf Tiny models; give --model PATH")
+    return models
+
+
+def model_name(path: Path) -> str:
+    """The name a model goes by in results: the zoo folder name, else the file's stem."""
+    path = Path(path)
+    if path.name == zoo.INT8_FILE:
+        return path.parent.name
+    return path.stem
+
+
+# ---------------------------------------------------------------- the pipeline
+
+
+@dataclass
+class Dut:
+    """A device under test, ready to infer: what runs, where, and how its figures are labelled."""
+
+    board: ResolvedBoard
+    model_path: Path
+    model: CompiledModel
+    firmware: Firmware | None
+    """None for a pre-flashed board (flasher kind ``none``): hilbench did not build it."""
+    endpoint: Endpoint
+    session: DutSession
+    runtime: str = "hilbench"
+    """The runtime's name in results: hilbench's AOT runtime and its kernel set."""
+
+    @property
+    def model_name(self) -> str:
+        """The model's name in results (zoo folder name or file stem)."""
+        return model_name(self.model_path)
+
+    @property
+    def mode(self) -> str:
+        """hardware | emulated | host: what actually runs behind the session."""
+        return self.endpoint.mode
+
+    @property
+    def latency_source(self) -> str:
+        """device-timer | icount | host-clock: what the DUT's timings are based on."""
+        return self.endpoint.latency_source
+
+    def input_rows(self, inputs: np.ndarray) -> list[np.ndarray]:
+        """Split ``inputs`` into one row per inference, checked against the model's input tensor.
+
+        ``inputs`` has shape (rows, ...) with as many elements per row as the input tensor and
+        the input's dtype (int8 for a quantized model): it is sent as is, never re-quantized.
+        """
+        spec = self.input_spec
+        inputs = np.asarray(inputs)
+        per_row = int(np.prod(spec.shape))
+        if inputs.dtype != np.dtype(spec.dtype):
+            raise ModelError(
+                f"input rows have dtype {inputs.dtype} but model input '{spec.name}' is {spec.dtype}"
+                + (f"; quantize them first: round(x / {spec.scale:g}) + {spec.zero_point}"
+                   if spec.dtype in ("int8", "uint8") else ""))
+        if inputs.ndim < 1 or inputs.size == 0 or inputs[0].size != per_row:
+            raise ModelError(
+                f"input rows have shape {inputs.shape} but model input '{spec.name}' has "
+                f"{per_row} elements {tuple(spec.shape)}; give an array of shape (rows, {per_row}) "
+                f"or (rows, {', '.join(str(d) for d in spec.shape)})")
+        return [np.ascontiguousarray(row).reshape(-1) for row in inputs]
+
+    @property
+    def input_spec(self) -> TensorSpec:
+        """The model's single input tensor."""
+        if len(self.model.inputs) != 1:
+            raise ModelError(f"model {self.model_path.name} has {len(self.model.inputs)} inputs; "
+                             "hilbench streams models with exactly one input")
+        return self.model.inputs[0]
+
+    @property
+    def output_spec(self) -> TensorSpec:
+        """The model's single output tensor."""
+        if len(self.model.outputs) != 1:
+            raise ModelError(f"model {self.model_path.name} has {len(self.model.outputs)} outputs; "
+                             "hilbench reads models with exactly one output")
+        return self.model.outputs[0]
+
+    def infer(self, inputs: np.ndarray) -> tuple[np.ndarray, VectorRun]:
+        """Run every row of ``inputs`` (one 'infer 1 0' each).
+
+        Returns the raw outputs, shape (rows, *output shape without its batch dimension),
+        in the model's output dtype, and the run record (device ticks per row, labels).
+        """
+        rows = self.input_rows(inputs)
+        run = run_vectors(self.session, rows)
+        if run.output_kind != "raw":
+            raise DutError(f"the DUT on {self.endpoint.url} does not report raw output bytes "
+                           "(a plain MLPerf Tiny DUT?); raw outputs need hilbench firmware")
+        spec = self.output_spec
+        shape = tuple(spec.shape[1:]) if len(spec.shape) > 1 and spec.shape[0] == 1 else tuple(spec.shape)
+        return run.as_array(spec.dtype).reshape((len(rows), *shape)), run
+
+    def time(self, row: np.ndarray, n: int, warmup: int = 1, windows: int = 1) -> TimingRun:
+        """Time ``windows`` commands 'infer n warmup' on one input row."""
+        [single] = self.input_rows(np.asarray(row).reshape(1, -1))
+        return time_inferences(self.session, single, n, warmup=warmup, windows=windows)
+
+    def inference_seconds(self, ticks: Sequence[int], timer_hz: int) -> np.ndarray:
+        """Per-inference latency *of the board* in seconds, from device timer readings.
+
+        On an emulated twin the emulator's own clock says nothing about the real board: the
+        latency is its instruction count x cpi / the board's clock (label ``icount``).
+        """
+        if self.mode == "emulated":
+            return self.cycles(ticks, timer_hz) / self.board.board.clock_hz
+        return np.asarray(ticks, dtype=np.float64) / timer_hz
+
+    def cycles(self, ticks: Sequence[int], timer_hz: int) -> np.ndarray:
+        """CPU cycles of the board for device timer readings, labelled by :attr:`latency_source`.
+
+        hardware: ticks at ``timer_hz`` scaled to the board's clock (exact when the timer is
+        the CPU clock). emulated: the emulator's instruction count times the board's ``cpi``
+        (an uncalibrated 1.0 unless the lab set it). host: seconds times this computer's
+        CPU clock, an estimate.
+        """
+        if self.mode == "emulated":
+            instructions = [self.endpoint.instructions_from_ticks(int(t), timer_hz) for t in ticks]
+            return np.asarray(instructions, dtype=np.float64) * self.board.board.cpi
+        seconds = np.asarray(ticks, dtype=np.float64) / timer_hz
+        clock_hz = self.board.board.clock_hz if self.mode == "hardware" else host_clock_hz()
+        return seconds * clock_hz
+
+    def result_row(self, **figures: object) -> dict[str, object]:
+        """A result row for this DUT: its identity and labels, plus ``figures`` (result columns)."""
+        board = self.board.board
+        row: dict[str, object] = {
+            "board": board.name, "mode": self.mode, "core": board.core,
+            "clock_hz": board.clock_hz or None, "model": self.model_name, "runtime": self.runtime,
+            "latency_source": self.latency_source,
+        }
+        row.update(figures)
+        return row
+
+
+def host_clock_hz() -> float:
+    """This computer's CPU clock, from /proc/cpuinfo (the first core's current 'cpu MHz')."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("cpu mhz"):
+                return float(line.split(":", 1)[1]) * 1e6
+    except (OSError, ValueError):
+        pass
+    raise MeasurementError("cannot read this computer's CPU clock from /proc/cpuinfo, so host "
+                           "timings cannot be given in cycles")
+
+
+def compiled_model_dir(model_path: Path) -> Path:
+    """Where a model's C sources go: the cache, keyed by the model file's content."""
+    digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:16]
+    return cache_root() / "compiled" / f"{model_name(model_path)}-{digest}"
+
+
+def deploy(board: ResolvedBoard, firmware: Firmware | None) -> Endpoint:
+    """Start ``firmware`` where ``board`` runs: a host process, an emulator, or a flashed board.
+
+    ``firmware`` is None for a pre-flashed board (flasher kind ``none``).
+    """
+    deployer = _DEPLOYERS.get(board.mode)
+    if deployer is None:
+        raise DeployError(f"board '{board.name}' has mode '{board.mode}', which nothing can deploy")
+    return deployer(board, firmware)
+
+
+def _deploy_host(board: ResolvedBoard, firmware: Firmware) -> Endpoint:
+    from hilbench.deploy.host import start_host_firmware
+
+    return start_host_firmware(firmware)
+
+
+def _deploy_emulated(board: ResolvedBoard, firmware: Firmware) -> Endpoint:
+    from hilbench.deploy.qemu import start_firmware
+
+    return start_firmware(firmware)
+
+
+def _deploy_hardware(board: ResolvedBoard, firmware: Firmware | None) -> Endpoint:
+    if firmware is None:
+        # flasher 'none': the lab keeps the board flashed; hilbench only talks to it.
+        return Endpoint(url=board.port, mode="hardware", latency_source="device-timer",
+                        description=f"pre-flashed {board.name} on {board.port}")
+    raise DeployError(
+        f"board '{board.name}' is connected ({board.describe()}), but flashing it with "
+        f"{board.board.flasher.kind} is not supported yet: run its emulated twin with --emulate, "
+        f"or flash it yourself and set boards.{board.name}.flasher.kind: none in hilbench.yaml")
+
+
+_DEPLOYERS = {"host": _deploy_host, "emulated": _deploy_emulated, "hardware": _deploy_hardware}
+
+
+@contextlib.contextmanager
+def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
+             kernels: str = "portable", extra_defines: tuple[str, ...] = ()) -> Iterator[Dut]:
+    """Compile, build, deploy and connect: yield a ready :class:`Dut`; stop everything on exit.
+
+    ``board`` comes from :func:`hilbench.boards.resolve_boards`; ``model`` is a path or a
+    name (see :func:`find_model`). Raises ModelError, BuildError, DeployError or DutError,
+    each naming the stage and what to do.
+    """
+    model_path = find_model(model)
+    compiled = compile_model(model_path, compiled_model_dir(model_path), kernels=kernels)
+    firmware = _build_for(board, compiled, opt_level, extra_defines)
+    with contextlib.ExitStack() as stack:
+        endpoint = stack.enter_context(deploy(board, firmware))
+        session = stack.enter_context(DutSession.from_endpoint(endpoint, baudrate=board.board.connection.baud))
+        session.sync()
+        capabilities = session.profile()
+        if firmware is None:
+            _check_preflashed_model(board, compiled, capabilities)
+        yield Dut(board, model_path, compiled, firmware, endpoint, session,
+                  runtime=f"hilbench-{kernels}")
+
+
+def _build_for(board: ResolvedBoard, compiled: CompiledModel, opt_level: str,
+               extra_defines: tuple[str, ...]) -> Firmware | None:
+    """The firmware to deploy; None for a pre-flashed board (flasher kind ``none``)."""
+    if board.mode == "hardware" and board.board.flasher.kind == "none":
+        return None
+    if not board.firmware_target:
+        raise BuildError(
+            f"board '{board.name}' runs as {board.describe()}, but has no local firmware target "
+            f"(build.firmware_target) and PlatformIO builds are not supported: use --emulate, or "
+            f"flash it yourself and set boards.{board.name}.flasher.kind: none in hilbench.yaml")
+    return build_firmware(board.firmware_target, compiled, opt_level=opt_level,
+                          extra_defines=extra_defines)
+
+
+def _check_preflashed_model(board: ResolvedBoard, compiled: CompiledModel, capabilities) -> None:
+    """A pre-flashed board must run this model: same name and tensor sizes in its profile.
+
+    (The profile cannot prove the weights are the same; flash the board from the same file.)
+    """
+    input_bytes = sum(spec.bytes for spec in compiled.inputs)
+    output_bytes = sum(spec.bytes for spec in compiled.outputs)
+    found = (capabilities.model, capabilities.input_bytes, capabilities.output_bytes)
+    if found != (compiled.model_name, input_bytes, output_bytes):
+        raise DeployError(
+            f"the pre-flashed board '{board.name}' on {board.port} runs model '{found[0]}' "
+            f"({found[1]} input / {found[2]} output bytes), not '{compiled.model_name}' "
+            f"({input_bytes} / {output_bytes}); flash it with firmware for this model")

@@ -1,0 +1,346 @@
+"""The hilbench pytest plugin (entry point ``pytest11: hilbench``).
+
+Options: ``--board`` (repeatable, comma-separated), ``--model`` (repeatable: a zoo name, a
+MLPerf Tiny reference model name, or a .tflite path), ``--emulate``, ``--require-hardware``,
+``--lab FILE``, ``--results-dir DIR``.
+
+Fixtures, usable in any project's tests:
+
+``board``
+    a :class:`~hilbench.boards.ResolvedBoard` (the board and how it runs: hardware,
+    emulated or host). Parametrized once per ``--board`` value; a test may parametrize it
+    itself with board names: ``@pytest.mark.parametrize("board", ["host"], indirect=True)``.
+``tflite_model``
+    the path of the model under test. Parametrized once per ``--model`` value (default: the
+    reference models, see :func:`hilbench.bench.default_models`); override the fixture to
+    pin a test to one model.
+``dut``
+    a ready :class:`hilbench.bench.Dut` for (board, tflite_model): firmware built, deployed,
+    serial session open. Opened once per pair and shared by the tests that ask for it.
+``hilbench_results``
+    records result rows: ``hilbench_results.record(row)``; rows go to the run folder under
+    ``--results-dir`` and into the summary table at the end of the session.
+
+Without ``--board`` the plugin is inert: it adds no tests and prints nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+import pytest
+
+from hilbench.errors import HilbenchError
+
+if TYPE_CHECKING:  # imported lazily at run time: without --board the plugin loads nothing heavy
+    from hilbench.bench import Dut
+    from hilbench.boards import ResolvedBoard
+    from hilbench.record.store import RunRecorder
+
+_STATE = pytest.StashKey["HilbenchState"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hilbench", "hilbench: hardware-in-the-loop TinyML benchmarks")
+    group.addoption("--board", action="append", default=[], metavar="NAME",
+                    help="benchmark on this board (repeatable, or comma-separated: "
+                         "--board=nano33,host). Runs on the real board when it is connected, "
+                         "else on its emulated twin. See 'hilbench boards'.")
+    group.addoption("--model", action="append", default=[], metavar="NAME_OR_PATH",
+                    help="model to benchmark (repeatable): a models_zoo/ name, an MLPerf Tiny "
+                         "reference model name (e.g. kws_ref_model) or a .tflite path. "
+                         "Default: every zoo model (the MLPerf Tiny int8 models when the zoo "
+                         "is empty).")
+    group.addoption("--emulate", action="store_true",
+                    help="use the emulated twin even when a board is connected")
+    group.addoption("--require-hardware", action="store_true",
+                    help="fail when a board is not connected instead of using its twin")
+    group.addoption("--lab", metavar="FILE",
+                    help="lab file adding boards or overriding catalog fields "
+                         "(default: ./hilbench.yaml when it exists)")
+    group.addoption("--results-dir", metavar="DIR",
+                    help="where run folders are written (default: $HILBENCH_RESULTS or ./results)")
+
+
+@dataclass
+class HilbenchState:
+    """What the plugin knows during one pytest session."""
+
+    config: pytest.Config
+    boards: list[ResolvedBoard] = field(default_factory=list)   # one per --board
+    models: list[Path] = field(default_factory=list)             # one per --model (or the defaults)
+    rows: list[dict] = field(default_factory=list)
+    recorder: RunRecorder | None = None                          # started by the first row
+    duts: dict[str, OpenDut] = field(default_factory=dict)       # by board name
+    board_facts: dict[str, dict] = field(default_factory=dict)   # board name -> provenance facts
+    serial_logs: list[tuple] = field(default_factory=list)       # (board, model, header, lines)
+
+    @property
+    def active(self) -> bool:
+        """True when --board was given: only then does the plugin add tests and output."""
+        return bool(self.boards)
+
+    def option(self, name: str) -> Any:
+        return self.config.getoption(name)
+
+    def close_dut(self, board_name: str) -> None:
+        """Stop the board's DUT, keeping its serial log for the run folder."""
+        current = self.duts.pop(board_name)
+        if current.dut is not None:
+            endpoint = current.dut.endpoint
+            self.serial_logs.append((board_name, current.dut.model_name,
+                                     getattr(endpoint, "description", "") or endpoint.url,
+                                     current.dut.session.log.lines()))
+        current.stack.close()
+
+    def resolve(self, names: list[str]) -> list[ResolvedBoard]:
+        """Resolve board names with this session's --lab, --emulate, --require-hardware."""
+        from hilbench.boards import resolve_boards
+
+        return resolve_boards(names, lab=self.option("lab"), emulate=self.option("emulate"),
+                              require_hardware=self.option("require_hardware"))
+
+
+def _state(config: pytest.Config) -> HilbenchState:
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        state = config.stash[_STATE] = HilbenchState(config)
+    return state
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from hilbench.boards import split_board_names
+
+    names = split_board_names(config.getoption("board") or [])
+    state = _state(config)
+    if not names:
+        return
+    try:
+        state.boards = state.resolve(names)
+        state.models = _models_from_options(config.getoption("model") or [])
+    except HilbenchError as error:
+        raise pytest.UsageError(f"hilbench: {error}") from None
+
+
+def _models_from_options(values: list[str]) -> list[Path]:
+    from hilbench.bench import default_models, find_model
+
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    return [find_model(name) for name in names] if names else default_models()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    state = _state(config)
+    if not state.active:
+        return None
+    lines = [f"hilbench: {b.name}: {b.describe()} ({b.reason})" for b in state.boards]
+    lines.append("hilbench models: " + ", ".join(_model_label(path) for path in state.models))
+    return lines
+
+
+def _model_label(path: Path) -> str:
+    from hilbench.bench import model_name
+
+    return model_name(path)
+
+
+# ---------------------------------------------------------------- parametrization
+
+
+def _uses_plugin_fixture(metafunc: pytest.Metafunc, name: str) -> bool:
+    """True when ``name`` is requested and resolves to this plugin's fixture (not a user's override)."""
+    if name not in metafunc.fixturenames:
+        return False
+    definitions = metafunc._arg2fixturedefs.get(name) or ()
+    return bool(definitions) and definitions[-1].func.__module__ == __name__
+
+
+def _parametrized_by_test(metafunc: pytest.Metafunc, name: str) -> bool:
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        argnames = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
+        if isinstance(argnames, str):
+            argnames = [a.strip() for a in argnames.split(",")]
+        if name in argnames:
+            return True
+    return False
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    state = _state(metafunc.config)
+    if not state.active:
+        return
+    if _uses_plugin_fixture(metafunc, "board") and not _parametrized_by_test(metafunc, "board"):
+        metafunc.parametrize("board", state.boards, ids=[b.name for b in state.boards], indirect=True)
+    if _uses_plugin_fixture(metafunc, "tflite_model") and \
+            not _parametrized_by_test(metafunc, "tflite_model"):
+        metafunc.parametrize("tflite_model", state.models, ids=[_model_label(p) for p in state.models],
+                             indirect=True)
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def board(request: pytest.FixtureRequest) -> ResolvedBoard:
+    """The board under test, resolved (mode hardware / emulated / host)."""
+    param = getattr(request, "param", None)
+    if param is None:
+        pytest.skip("needs a board: run pytest with --board=NAME (see 'hilbench boards')")
+    if isinstance(param, str):
+        # A test parametrized with board names: resolve them with this session's options.
+        try:
+            [param] = _state(request.config).resolve([param])
+        except HilbenchError as error:
+            pytest.fail(f"hilbench: {error}", pytrace=False)
+    return param
+
+
+@pytest.fixture
+def tflite_model(request: pytest.FixtureRequest) -> Path:
+    """The model under test: a .tflite path."""
+    param = getattr(request, "param", None)
+    if param is None:
+        pytest.skip("needs --board=NAME (and optionally --model=NAME) to choose a model")
+    if isinstance(param, str):
+        from hilbench.bench import find_model
+
+        try:
+            return find_model(param)
+        except HilbenchError as error:
+            pytest.fail(f"hilbench: {error}", pytrace=False)
+    return Path(param)
+
+
+@dataclass
+class OpenDut:
+    """The DUT a board runs now (or why it could not be opened), and how to stop it."""
+
+    key: tuple
+    dut: Dut | None = None
+    error: str | None = None
+    stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+
+@pytest.fixture
+def dut(request: pytest.FixtureRequest, board: ResolvedBoard, tflite_model: Path) -> Dut:
+    """A ready device under test for (board, tflite_model), shared by consecutive tests.
+
+    A board runs one firmware at a time: asking for another model on the same board stops
+    the previous DUT (emulator, host process or serial session) first.
+    """
+    state = _state(request.config)
+    key = (board.mode, str(tflite_model))
+    current = state.duts.get(board.name)
+    if current is None or current.key != key:
+        if current is not None:
+            state.close_dut(board.name)
+        current = state.duts[board.name] = OpenDut(key)
+        from hilbench.bench import open_dut
+
+        try:
+            current.dut = current.stack.enter_context(open_dut(board, tflite_model))
+        except HilbenchError as error:
+            # Remember the failure: the next test on this pair must not rebuild and fail again.
+            current.error = f"hilbench: {board.name} ({board.describe()}), {tflite_model.name}: {error}"
+            current.stack.close()
+    if current.error is not None:
+        pytest.fail(current.error, pytrace=False)
+    firmware = current.dut.firmware
+    state.board_facts.setdefault(board.name, board_facts(board)).setdefault("firmware", {})[
+        current.dut.model_name] = {"target": firmware.target,
+                                   "firmware_sha256": firmware.firmware_sha256,
+                                   "compile_command": list(firmware.compile_command)} \
+        if firmware is not None else {"pre_flashed": True}
+    return current.dut
+
+
+def board_facts(board: ResolvedBoard) -> dict:
+    """What provenance.json says about a board: how it ran and which one it was."""
+    facts = {"mode": board.mode, "reason": board.reason, "clock_hz": board.board.clock_hz,
+             "core": board.board.core, "cpi": board.board.cpi}
+    if board.mode == "hardware":
+        facts["port"] = board.port
+        if board.port_info is not None and board.port_info.serial_number:
+            facts["board_serial"] = board.port_info.serial_number
+    if board.qemu_machine:
+        facts["qemu_machine"] = board.qemu_machine
+    return facts
+
+
+class ResultsRecorder:
+    """Collects result rows for the run folder and the end-of-session summary."""
+
+    def __init__(self, state: HilbenchState):
+        self._state = state
+
+    def record(self, row: Mapping[str, object], raw: Mapping[str, Any] | None = None) -> dict:
+        """Validate and store one result row (and optional raw per-inference arrays)."""
+        state = self._state
+        if state.recorder is None:
+            from hilbench.record.store import RunRecorder
+
+            results_dir = state.option("results_dir")
+            lab = state.option("lab")
+            state.recorder = RunRecorder.start(Path(results_dir) if results_dir else None,
+                                               lab_file=Path(lab) if lab else _default_lab_file())
+        try:
+            for name, facts in state.board_facts.items():   # provenance first, then the row
+                state.recorder.record_board(name, **facts)
+            stored = state.recorder.append_row(row)
+            if raw:
+                state.recorder.write_raw(str(row["board"]), str(row["model"]), raw,
+                                         runtime=str(row.get("runtime") or ""),
+                                         mode=str(row.get("mode") or ""))
+        except HilbenchError as error:  # a row that breaks the result contract fails its test
+            pytest.fail(f"hilbench: {error}", pytrace=False)
+        state.rows.append(stored)
+        return stored
+
+    @property
+    def run_dir(self) -> Path | None:
+        """The run folder, once a row was recorded."""
+        return self._state.recorder.run_dir if self._state.recorder else None
+
+
+def _default_lab_file() -> Path | None:
+    from hilbench.boards.catalog import LAB_FILE_NAME
+
+    path = Path.cwd() / LAB_FILE_NAME
+    return path if path.is_file() else None
+
+
+@pytest.fixture
+def hilbench_results(request: pytest.FixtureRequest) -> ResultsRecorder:
+    """Record result rows: ``hilbench_results.record(row)``."""
+    return ResultsRecorder(_state(request.config))
+
+
+# ---------------------------------------------------------------- end of session
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = _state(session.config)
+    for board_name in list(state.duts):
+        state.close_dut(board_name)   # stop emulators and host processes, close serial ports
+    if state.recorder is not None:
+        for board_name, model, header, lines in state.serial_logs:
+            state.recorder.save_serial_log(board_name, lines, model=model, header=header)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    state = _state(config)
+    if not state.active:
+        return
+    terminalreporter.section("hilbench results")
+    if not state.rows:
+        terminalreporter.write_line("no result rows were recorded")
+        return
+    from hilbench.report.table import format_results_table
+
+    terminalreporter.write_line(format_results_table(state.rows))
+    if state.recorder is not None:
+        terminalreporter.write_line(f"run folder: {state.recorder.run_dir}")
+

@@ -1,0 +1,1 @@
+"""Code shared by every zoo recipe: features, training, conversion, evaluation and the card."""

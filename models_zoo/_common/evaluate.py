@@ -1,0 +1,72 @@
+"""Run .tflite models with the tflite-micro interpreter (the int8 reference hilbench's firmware
+must match) and score them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def tensor_quantization(details: dict) -> tuple[float, int]:
+    """(scale, zero_point) of an interpreter's input or output details; (0, 0) for float."""
+    params = details["quantization_parameters"]
+    if len(params["scales"]) == 0:
+        return 0.0, 0
+    return float(params["scales"][0]), int(params["zero_points"][0])
+
+
+def run_tflm(path: Path, x: np.ndarray) -> np.ndarray:
+    """Raw output tensor for every row of ``x`` (in the model's own input dtype), one invoke
+    per row, as the firmware does. Returns an array of shape (rows, *output_shape[1:])."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_file(str(path))
+    input_shape = tuple(interpreter.get_input_details(0)["shape"])
+    outputs = []
+    for row in x:
+        interpreter.set_input(row.reshape(input_shape), 0)
+        interpreter.invoke()
+        outputs.append(interpreter.get_output(0).copy())
+    return np.concatenate(outputs, axis=0)
+
+
+def dequantize_outputs(path: Path, raw: np.ndarray) -> np.ndarray:
+    """Outputs as float32: int8 outputs are mapped back with the output tensor's scale."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    scale, zero_point = tensor_quantization(runtime.Interpreter.from_file(str(path)).get_output_details(0))
+    if raw.dtype == np.int8:
+        return (raw.astype(np.float32) - zero_point) * scale
+    return raw.astype(np.float32)
+
+
+def top1_accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of rows whose highest output is the label (ties go to the lowest index)."""
+    return float(np.mean(np.argmax(outputs, axis=1) == labels))
+
+
+def reconstruction_error(x: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
+    """Anomaly score of an autoencoder: mean squared error per row."""
+    return np.mean((reconstruction.reshape(len(x), -1) - x.reshape(len(x), -1)) ** 2, axis=1)
+
+
+def roc_auc(scores: np.ndarray, is_anomaly: np.ndarray) -> float:
+    """Area under the ROC curve: probability that an anomaly scores above a normal sample,
+    ties counting one half (the Mann-Whitney U statistic, from average ranks)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    positive = np.asarray(is_anomaly).astype(bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("AUC needs both normal and anomalous samples")
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    start = 0
+    while start < len(scores):  # average ranks over runs of tied scores
+        end = start
+        while end + 1 < len(scores) and sorted_scores[end + 1] == sorted_scores[start]:
+            end += 1
+        ranks[order[start:end + 1]] = (start + end) / 2 + 1
+        start = end + 1
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
