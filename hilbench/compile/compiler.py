@@ -20,7 +20,7 @@ from hilbench.paths import firmware_root
 
 KERNEL_SETS = ("portable", "auto")
 # Headers every kernel build needs, beside the per-operator .c files.
-RUNTIME_HEADERS = ("hb_model_api.h", "hb_kernels.h", "hb_fixedpoint.h")
+RUNTIME_HEADERS = ("hb_model_api.h", "hb_kernels.h", "hb_fixedpoint.h", "hb_dot.h")
 _EDGE_DTYPES = ("int8", "int16", "float32")
 
 
