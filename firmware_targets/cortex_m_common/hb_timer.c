@@ -2,7 +2,8 @@
  * 64-bit device time from a down counter and its overflow interrupt (see hb_timer_cortex_m.h).
  *
  * The overflow count has 32 bits and the counter up to 32, so hb_hal_ticks() does not wrap in
- * any realistic session. Under QEMU -icount shift=N one instruction is 2^N ns of virtual time,
+ * any realistic session. Device time stops while the firmware waits for the host (see
+ * hb_hal_cmsdk_uart.c), so it counts only the firmware's own work. Under QEMU -icount shift=N one instruction is 2^N ns of virtual time,
  * so the host turns ticks back into instructions exactly (hilbench/deploy/qemu.py).
  */
 #include <stdint.h>
@@ -15,6 +16,7 @@
 #endif
 
 static volatile uint32_t s_overflows;
+static uint64_t s_base_ticks; /* device time accumulated before the last resume */
 
 void hb_timer_count_overflow(void)
 {
@@ -23,6 +25,7 @@ void hb_timer_count_overflow(void)
 
 void hb_timer_init(void)
 {
+    s_base_ticks = 0u;
     s_overflows = 0u;
     hb_timer_start();
 }
@@ -42,7 +45,7 @@ uint64_t hb_hal_ticks(void)
         if (pending && value > reload / 2u) {
             overflows += 1u;
         }
-        return (uint64_t)overflows * ((uint64_t)reload + 1u) + (reload - value);
+        return s_base_ticks + (uint64_t)overflows * ((uint64_t)reload + 1u) + (reload - value);
     }
 }
 
@@ -51,10 +54,14 @@ uint32_t hb_hal_timer_hz(void)
     return HB_TIMER_HZ;
 }
 
-void hb_timer_align_phase(void)
+void hb_timer_pause(void)
 {
-    uint32_t seen = s_overflows;
-    while (s_overflows == seen) {
-        __asm volatile("wfi");
-    }
+    s_base_ticks = hb_hal_ticks();
+    hb_timer_stop();
+}
+
+void hb_timer_resume(void)
+{
+    s_overflows = 0u;
+    hb_timer_start();
 }

@@ -2,7 +2,7 @@
  * Timer driver: a CMSDK APB timer (32-bit down counter on the system clock), present in the
  * MPS2 images and in the IoTKit of the AN505. Its period is 2^32 ticks: 1.3 billion
  * instructions at 25 MHz and -icount shift=7, so the overflow interrupt, which runs a few
- * instructions, never lands inside an inference after the per-command phase alignment.
+ * instructions, never lands inside an inference: the period restarts with every command.
  */
 #include <stdint.h>
 
@@ -22,7 +22,6 @@
 #define TIMER_CTRL_ENABLE (1u << 0)
 #define TIMER_CTRL_IRQ_ENABLE (1u << 3)
 
-#define NVIC_ISER(n) HB_REG32(0xE000E100u + 4u * (n))
 
 const uint32_t hb_timer_reload = 0xFFFFFFFFu;
 
@@ -32,8 +31,15 @@ void hb_timer_start(void)
     TIMER_RELOAD = hb_timer_reload;
     TIMER_VALUE = hb_timer_reload;
     TIMER_INTSTATUS = 1u;
-    NVIC_ISER(HB_TIMER_IRQ / 32) = 1u << (HB_TIMER_IRQ % 32);
+    HB_NVIC_ISER(HB_TIMER_IRQ / 32) = 1u << (HB_TIMER_IRQ % 32);
     TIMER_CTRL = TIMER_CTRL_ENABLE | TIMER_CTRL_IRQ_ENABLE;
+}
+
+void hb_timer_stop(void)
+{
+    TIMER_CTRL = 0u;
+    TIMER_INTSTATUS = 1u;
+    HB_NVIC_ICPR(HB_TIMER_IRQ / 32) = 1u << (HB_TIMER_IRQ % 32);
 }
 
 uint32_t hb_timer_counter(void)

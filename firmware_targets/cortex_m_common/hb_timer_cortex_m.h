@@ -20,6 +20,9 @@ extern const uint32_t hb_timer_reload;
 /* Starts the counter at hb_timer_reload with its overflow interrupt enabled. */
 void hb_timer_start(void);
 
+/* Stops the counter (no interrupt, no QEMU timer event while stopped). */
+void hb_timer_stop(void);
+
 /* The current counter value. */
 uint32_t hb_timer_counter(void);
 
@@ -37,9 +40,11 @@ void hb_timer_count_overflow(void);
 /* Starts the time base. */
 void hb_timer_init(void);
 
-/* Sleeps until the next overflow. Under QEMU -icount with sleep=off the sleep costs no host
- * time: the virtual clock jumps straight to the overflow. Afterwards the timer phase is the
- * same on every run, whatever time the host took before. */
-void hb_timer_align_phase(void);
+/* Stops device time while the firmware waits for the host (hb_hal_ticks() keeps its value). */
+void hb_timer_pause(void);
+
+/* Restarts device time from a fresh counter period. Everything the firmware does until the next
+ * pause then runs from the same timer phase on every run, whatever time the host took. */
+void hb_timer_resume(void);
 
 #endif

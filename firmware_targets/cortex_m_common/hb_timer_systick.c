@@ -24,6 +24,12 @@ void hb_timer_start(void)
     HB_SYST_CSR = SYST_CSR_ENABLE | SYST_CSR_TICKINT | SYST_CSR_CLKSOURCE_CPU;
 }
 
+void hb_timer_stop(void)
+{
+    HB_SYST_CSR = 0u;
+    HB_SCB_ICSR = HB_SCB_ICSR_PENDSTCLR;
+}
+
 uint32_t hb_timer_counter(void)
 {
     return HB_SYST_CVR;
