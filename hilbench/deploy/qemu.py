@@ -9,9 +9,9 @@ timer, or SysTick on the AN547), so the host turns ticks back into an instructio
 
 With N = 7 (128 ns per instruction) one tick is less than half an instruction on every machine
 here (0.3125 at 25 MHz, 0.39 at 20 MHz, 0.24 at 32 MHz), so rounding recovers the exact number of
-instructions executed between the two timer reads. The firmware HAL re-aligns the timer phase
-after every byte it receives (cortex_m_common/hb_hal_cmsdk_uart.c), so the same firmware and
-input give the same count on every run. These are QEMU instruction counts, not cycles.
+instructions executed between the two timer reads. The firmware HAL stops the timer while it waits
+for the host and restarts it with each received byte (cortex_m_common/hb_hal_cmsdk_uart.c), so
+the same firmware and input give the same count on every run. These are QEMU instruction counts, not cycles.
 
 The UART is a TCP server on 127.0.0.1; the returned endpoint's url is ``socket://127.0.0.1:PORT``
 for pyserial. No QEMU process outlives its endpoint (see hilbench/deploy/procs.py).
