@@ -6,6 +6,7 @@ import math
 import re
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -69,9 +70,11 @@ def test_planner_never_overlaps_live_buffers(specs):
                 assert a.offset + a.size <= b.offset or b.offset + b.size <= a.offset
 
 
-def test_mlperf_arenas_are_no_larger_than_tflm(tmp_path):
+@pytest.mark.parametrize("kernels", ["portable", "auto"])
+def test_mlperf_arenas_are_no_larger_than_tflm(tmp_path, kernels):
     for name, tflm_bytes in TFLM_ARENA_BYTES.items():
-        compiled = compile_model(shared_models_root() / f"{name}.tflite", tmp_path / name)
+        compiled = compile_model(shared_models_root() / f"{name}.tflite", tmp_path / name,
+                                 kernels=kernels)
         assert 0 < compiled.arena_bytes <= tflm_bytes, (name, compiled.arena_bytes)
 
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from tests.support.bitexact import assert_bit_exact
-from tests.support.tf_models import apply_activation, convert, weights
+from tests.support.tf_models import apply_activation, convert, weights, with_int16_output
 
 pytest.importorskip("tensorflow")  # the CI machine installs it; see the report for local runs
 
@@ -147,6 +147,18 @@ def test_softmax(rows, depth, input_range):
     path = convert("softmax", cfg, lambda tf, rng, x: tf.nn.softmax(x), [(rows, depth)],
                    input_range=input_range)
     assert_bit_exact(path, expect_ops={"SOFTMAX"})
+
+
+@SETTINGS
+@given(rows=st.integers(1, 3), depth=st.integers(2, 40), input_range=st.floats(0.5, 20.0))
+def test_softmax_int16_output(rows, depth, input_range):
+    """int8 in, int16 out (scale 1/65536, zero point -32768), as TFLM supports."""
+    cfg = dict(rows=rows, depth=depth, input_range=input_range)
+    path = convert("softmax", cfg, lambda tf, rng, x: tf.nn.softmax(x), [(rows, depth)],
+                   input_range=input_range)
+    compiled = assert_bit_exact(with_int16_output(path, 1.0 / 65536, -32768),
+                                expect_ops={"SOFTMAX"})
+    assert compiled.outputs[0].dtype == "int16"
 
 
 @SETTINGS

@@ -5,7 +5,8 @@
  * every output channel is a single dot product of the patch with that channel's filter (OHWI
  * filters are contiguous per channel):
  *     sum over taps of f * (x + input_offset) = dot(f, patch) + input_offset * sum(f)
- * since padded taps hold x = -input_offset and contribute nothing. sum(f) is precomputed.
+ * since padded taps hold x = -input_offset and contribute nothing. bias + input_offset * sum(f)
+ * is precomputed per channel (acc_init).
  * 1x1 convolutions without padding use the input pixel itself as the patch. Pixels go in
  * pairs and output channels in pairs, so that each loaded byte serves two products.
  */
@@ -21,30 +22,45 @@ static inline int8_t requantize(int32_t acc, int32_t multiplier, int32_t shift,
     return (int8_t)hb_clamp_i32(acc, act_min, act_max);
 }
 
-/* Copy the patch of the output pixel whose window starts at (in_y_origin, in_x_origin). */
+/* Copy the patch of the output pixel whose window starts at (in_y_origin, in_x_origin);
+ * taps outside the image get pad_value (the input zero point). */
 static void gather_patch(const hb_conv_params_t *p, const int8_t *input_batch, int32_t in_y_origin,
                          int32_t in_x_origin, int8_t pad_value, int8_t *patch) {
     const size_t pixel_bytes = (size_t)p->input_c;
-    for (int32_t fy = 0; fy < p->filter_h; fy++) {
+    const size_t row_bytes = (size_t)p->filter_w * pixel_bytes;
+    /* Without dilation, the taps inside the image form one run per filter row. */
+    int32_t fx_start = 0, fx_end = p->filter_w;
+    if (p->dilation_w == 1) {
+        fx_start = in_x_origin < 0 ? -in_x_origin : 0;
+        fx_end = p->input_w - in_x_origin < p->filter_w ? p->input_w - in_x_origin : p->filter_w;
+        if (fx_end < fx_start) {
+            fx_end = fx_start;
+        }
+    }
+    for (int32_t fy = 0; fy < p->filter_h; fy++, patch += row_bytes) {
         const int32_t in_y = in_y_origin + fy * p->dilation_h;
-        const int row_inside = in_y >= 0 && in_y < p->input_h;
+        if (in_y < 0 || in_y >= p->input_h) {
+            memset(patch, pad_value, row_bytes);
+            continue;
+        }
         const int8_t *input_row = input_batch + (size_t)in_y * p->input_w * pixel_bytes;
-        if (row_inside && p->dilation_w == 1 && in_x_origin >= 0 &&
-            in_x_origin + p->filter_w <= p->input_w) {
-            /* The whole filter row is inside the image: one contiguous copy. */
-            memcpy(patch, input_row + (size_t)in_x_origin * pixel_bytes,
-                   (size_t)p->filter_w * pixel_bytes);
-            patch += (size_t)p->filter_w * pixel_bytes;
+        if (p->dilation_w == 1) {
+            memset(patch, pad_value, (size_t)fx_start * pixel_bytes);
+            memcpy(patch + (size_t)fx_start * pixel_bytes,
+                   input_row + (size_t)(in_x_origin + fx_start) * pixel_bytes,
+                   (size_t)(fx_end - fx_start) * pixel_bytes);
+            memset(patch + (size_t)fx_end * pixel_bytes, pad_value,
+                   (size_t)(p->filter_w - fx_end) * pixel_bytes);
             continue;
         }
         for (int32_t fx = 0; fx < p->filter_w; fx++) {
             const int32_t in_x = in_x_origin + fx * p->dilation_w;
-            if (row_inside && in_x >= 0 && in_x < p->input_w) {
-                memcpy(patch, input_row + (size_t)in_x * pixel_bytes, pixel_bytes);
+            if (in_x >= 0 && in_x < p->input_w) {
+                memcpy(patch + fx * pixel_bytes, input_row + (size_t)in_x * pixel_bytes,
+                       pixel_bytes);
             } else {
-                memset(patch, pad_value, pixel_bytes);
+                memset(patch + fx * pixel_bytes, pad_value, pixel_bytes);
             }
-            patch += pixel_bytes;
         }
     }
 }
@@ -89,11 +105,11 @@ static void conv_grouped(const hb_conv_params_t *p, const int8_t *input, const i
  * pointers may alias it as far as the compiler knows, and locals stay in registers. */
 typedef struct {
     int32_t output_c, patch_size, input_offset, output_offset, act_min, act_max;
-    const int32_t *multiplier, *shift, *kernel_sum, *bias;
+    const int32_t *multiplier, *shift, *acc_init;
 } channel_loop_t;
 
 static inline int32_t initial_acc(const channel_loop_t *l, int32_t c) {
-    return l->input_offset * l->kernel_sum[c] + (l->bias ? l->bias[c] : 0);
+    return l->acc_init[c];
 }
 
 static inline int8_t finish(const channel_loop_t *l, int32_t acc, int32_t c) {
@@ -177,7 +193,7 @@ void hb_conv_2d_s8(const hb_conv_params_t *p, const int8_t *input, const int8_t 
         .output_c = p->output_c, .patch_size = p->filter_h * p->filter_w * p->input_c,
         .input_offset = p->input_offset, .output_offset = p->output_offset,
         .act_min = p->act_min, .act_max = p->act_max, .multiplier = p->multiplier,
-        .shift = p->shift, .kernel_sum = p->kernel_sum, .bias = bias};
+        .shift = p->shift, .acc_init = p->acc_init};
     /* Two patch buffers, one per pixel of a pair. */
     int8_t *scratch0 = patch_scratch;
     int8_t *scratch1 = patch_scratch ? patch_scratch + loop.patch_size : NULL;

@@ -31,27 +31,19 @@ static inline int8_t requantize(const hb_depthwise_conv_params_t *p, int32_t acc
 /* Depth multiplier 1 (output channel c reads input channel c), four channels at a time in
  * registers. taps[t] points at the input pixel under filter tap t, or at a row of input zero
  * points for taps in the padding: those add f * (zero_point + input_offset) = 0, so every pixel
- * takes the same path, with input_offset * sum(filter) added once per output. */
+ * takes the same path, starting from acc_init = bias + input_offset * sum(filter). */
 static void pixel_from_taps(const hb_depthwise_conv_params_t *p, const int8_t *const *taps,
-                            int32_t n_taps, const int8_t *filter, const int32_t *bias,
-                            int8_t *output) {
+                            int32_t n_taps, const int8_t *filter, int8_t *output) {
     const int32_t channels = p->output_c;
-    const int32_t input_offset = p->input_offset;
     int32_t c = 0;
     for (; c + 4 <= channels; c += 4) {
-        int32_t acc0 = input_offset * p->kernel_sum[c];
-        int32_t acc1 = input_offset * p->kernel_sum[c + 1];
-        int32_t acc2 = input_offset * p->kernel_sum[c + 2];
-        int32_t acc3 = input_offset * p->kernel_sum[c + 3];
+        int32_t acc0 = p->acc_init[c];
+        int32_t acc1 = p->acc_init[c + 1];
+        int32_t acc2 = p->acc_init[c + 2];
+        int32_t acc3 = p->acc_init[c + 3];
         const int8_t *f = filter + c;
         for (int32_t t = 0; t < n_taps; t++, f += channels) {
             hb_mac4_s8(taps[t] + c, f, &acc0, &acc1, &acc2, &acc3);
-        }
-        if (bias) {
-            acc0 += bias[c];
-            acc1 += bias[c + 1];
-            acc2 += bias[c + 2];
-            acc3 += bias[c + 3];
         }
         output[c] = requantize(p, acc0, c);
         output[c + 1] = requantize(p, acc1, c + 1);
@@ -59,7 +51,7 @@ static void pixel_from_taps(const hb_depthwise_conv_params_t *p, const int8_t *c
         output[c + 3] = requantize(p, acc3, c + 3);
     }
     for (; c < channels; c++) {
-        int32_t acc = input_offset * p->kernel_sum[c] + (bias ? bias[c] : 0);
+        int32_t acc = p->acc_init[c];
         const int8_t *f = filter + c;
         for (int32_t t = 0; t < n_taps; t++, f += channels) {
             acc += (int32_t)taps[t][c] * *f;
@@ -119,7 +111,7 @@ void hb_depthwise_conv_2d_s8(const hb_depthwise_conv_params_t *p, const int8_t *
                                              : pad_row;
                         }
                     }
-                    pixel_from_taps(p, taps, n_taps, filter, bias, output);
+                    pixel_from_taps(p, taps, n_taps, filter, output);
                 } else {
                     int32_t fy_start, fy_end, fx_start, fx_end;
                     valid_taps(in_y_origin, p->dilation_h, p->filter_h, p->input_h, &fy_start,

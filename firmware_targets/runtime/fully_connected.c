@@ -13,11 +13,27 @@ static inline int8_t finish(const hb_fully_connected_params_t *p, int32_t acc, i
 }
 
 void hb_fully_connected_s8(const hb_fully_connected_params_t *p, const int8_t *input,
-                           const int8_t *filter, int8_t *output) {
+                           const int8_t *filter, int8_t *output, uint32_t *unpacked_input) {
     const int32_t depth = p->accum_depth;
     for (int32_t b = 0; b < p->batches; b++) {
         const int8_t *input_row = input + (size_t)b * depth;
         int32_t out_c = 0;
+#if defined(HB_DOT_USE_DSP)
+        if (p->filter_offset == 0 && unpacked_input != NULL) {
+            /* The input row is sign-extended once, not once per pair of output rows. */
+            hb_unpack_s8_pairs(input_row, depth, unpacked_input);
+            for (; out_c + 2 <= p->output_depth; out_c += 2) {
+                const int8_t *f0 = filter + (size_t)out_c * depth;
+                int32_t acc0 = 0, acc1 = 0;
+                hb_dot2_unpacked_s8(unpacked_input, input_row, f0, f0 + depth, depth, &acc0,
+                                    &acc1);
+                output[out_c] = finish(p, acc0, out_c);
+                output[out_c + 1] = finish(p, acc1, out_c + 1);
+            }
+        }
+#else
+        (void)unpacked_input;
+#endif
         if (p->filter_offset == 0) {
             /* Several output rows per pass share the loads of the input row: four in plain C,
              * two with SMLAD (more would spill registers on Cortex-M4). */

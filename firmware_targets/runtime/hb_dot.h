@@ -159,6 +159,52 @@ static inline void hb_dot2_s8(const int8_t *x, const int8_t *f0, const int8_t *f
     *acc1 = a1;
 }
 
+#if defined(HB_DOT_USE_DSP)
+/* Sign-extend x[0..n/4*4) once into halfword pairs, (x0, x2) then (x1, x3) per group of four:
+ * the operands SMLAD takes after SXTB16. An operand shared by many dot products (the input row
+ * of FULLY_CONNECTED) is then unpacked once instead of once per pair of output rows. */
+static inline void hb_unpack_s8_pairs(const int8_t *x, int32_t n, uint32_t *out) {
+    for (int32_t i = 0; i + 4 <= n; i += 4) {
+        const uint32_t w = hb_load_u32(x + i);
+        *out++ = hb_sxtb16(w);
+        *out++ = hb_sxtb16_ror8(w);
+    }
+}
+
+/* hb_dot2_s8 with the shared operand also given unpacked (from hb_unpack_s8_pairs). */
+static inline void hb_dot2_unpacked_s8(const uint32_t *x_pairs, const int8_t *x, const int8_t *f0,
+                                       const int8_t *f1, int32_t n, int32_t *acc0, int32_t *acc1) {
+    int32_t a0 = *acc0, a1 = *acc1;
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8, x_pairs += 4) {
+        uint32_t w0 = hb_load_u32(f0 + i), w1 = hb_load_u32(f1 + i);
+        a0 = hb_smlad(hb_sxtb16(w0), x_pairs[0], a0);
+        a0 = hb_smlad(hb_sxtb16_ror8(w0), x_pairs[1], a0);
+        a1 = hb_smlad(hb_sxtb16(w1), x_pairs[0], a1);
+        a1 = hb_smlad(hb_sxtb16_ror8(w1), x_pairs[1], a1);
+        w0 = hb_load_u32(f0 + i + 4);
+        w1 = hb_load_u32(f1 + i + 4);
+        a0 = hb_smlad(hb_sxtb16(w0), x_pairs[2], a0);
+        a0 = hb_smlad(hb_sxtb16_ror8(w0), x_pairs[3], a0);
+        a1 = hb_smlad(hb_sxtb16(w1), x_pairs[2], a1);
+        a1 = hb_smlad(hb_sxtb16_ror8(w1), x_pairs[3], a1);
+    }
+    for (; i + 4 <= n; i += 4, x_pairs += 2) {
+        const uint32_t w0 = hb_load_u32(f0 + i), w1 = hb_load_u32(f1 + i);
+        a0 = hb_smlad(hb_sxtb16(w0), x_pairs[0], a0);
+        a0 = hb_smlad(hb_sxtb16_ror8(w0), x_pairs[1], a0);
+        a1 = hb_smlad(hb_sxtb16(w1), x_pairs[0], a1);
+        a1 = hb_smlad(hb_sxtb16_ror8(w1), x_pairs[1], a1);
+    }
+    for (; i < n; i++) {
+        a0 += (int32_t)x[i] * f0[i];
+        a1 += (int32_t)x[i] * f1[i];
+    }
+    *acc0 = a0;
+    *acc1 = a1;
+}
+#endif
+
 /* A 2x2 block of dot products: two patches (output pixels) by two filters (output channels),
  * acc = {x0.f0, x0.f1, x1.f0, x1.f1} added to. Each loaded byte serves two products. */
 static inline void hb_dot_2x2_s8(const int8_t *x0, const int8_t *x1, const int8_t *f0,

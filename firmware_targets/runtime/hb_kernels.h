@@ -30,7 +30,9 @@ typedef struct {
     int32_t act_min, act_max;
     const int32_t *multiplier; /* per output channel */
     const int32_t *shift;      /* per output channel */
-    const int32_t *kernel_sum; /* per output channel: sum of its filter taps */
+    /* Per output channel: bias + input_offset * sum(filter taps), folded ahead of time (exact in
+     * 32-bit wrap-around arithmetic); used with zero-point padding, see conv_2d.c. */
+    const int32_t *acc_init;
 } hb_conv_params_t;
 /* patch_scratch: 2 * filter_h * filter_w * input_c bytes of arena (two pixels' patches), or
  * NULL for a 1x1 convolution without padding (which reads its patches from the input). */
@@ -51,7 +53,7 @@ typedef struct {
     int32_t act_min, act_max;
     const int32_t *multiplier;
     const int32_t *shift;
-    const int32_t *kernel_sum; /* per output channel: sum of its filter taps */
+    const int32_t *acc_init; /* per output channel: bias + input_offset * sum(filter taps) */
 } hb_depthwise_conv_params_t;
 /* pad_row: input_c bytes of arena scratch (depth multiplier 1), or NULL for the general path. */
 void hb_depthwise_conv_2d_s8(const hb_depthwise_conv_params_t *p, const int8_t *input,
@@ -69,8 +71,10 @@ typedef struct {
     /* Per output: bias + input_offset * sum(filter row + filter_offset), folded ahead of time. */
     const int32_t *folded_bias;
 } hb_fully_connected_params_t;
+/* unpacked_input: accum_depth / 4 * 8 bytes of arena scratch where the DSP path keeps the
+ * sign-extended input row, or NULL (the portable path never uses it). */
 void hb_fully_connected_s8(const hb_fully_connected_params_t *p, const int8_t *input,
-                           const int8_t *filter, int8_t *output);
+                           const int8_t *filter, int8_t *output, uint32_t *unpacked_input);
 
 /* AVERAGE_POOL_2D and MAX_POOL_2D, int8 (input and output share quantization). */
 typedef struct {

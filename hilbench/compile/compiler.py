@@ -148,7 +148,7 @@ def compile_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     out_dir = Path(out_dir)
     graph, raw = read_model(model_path)
     _check_edges(graph)
-    calls = [lower_operator(graph, op) for op in graph.operators]
+    calls = [lower_operator(graph, op, kernels) for op in graph.operators]
     placement = _plan(graph, calls)
 
     model_sha = hashlib.sha256(raw).hexdigest()

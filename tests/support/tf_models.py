@@ -85,3 +85,31 @@ def apply_activation(tf, x, activation: str):
     if activation == "RELU6":
         return tf.nn.relu6(x)
     return x
+
+
+def with_int16_output(path: Path, scale: float, zero_point: int) -> Path:
+    """A copy of `path` whose graph output is retyped to int16 with the given quantization.
+
+    The TFLite converter does not emit int8-in/int16-out SOFTMAX in full-integer mode, but
+    TFLM runs it; this rewrites the output tensor's type, scale and zero point in place in the
+    flatbuffer (all three fields are present in a converted int8 model).
+    """
+    import struct
+
+    import tflite
+
+    buf = bytearray(path.read_bytes())
+    subgraph = tflite.Model.GetRootAsModel(buf, 0).Subgraphs(0)
+    tensor = subgraph.Tensors(int(subgraph.OutputsAsNumpy()[0]))
+    type_field = tensor._tab.Offset(6)               # Tensor.type
+    quant = tensor.Quantization()
+    scale_field = quant._tab.Offset(8)               # QuantizationParameters.scale
+    zero_point_field = quant._tab.Offset(10)         # QuantizationParameters.zero_point
+    if not (type_field and scale_field and zero_point_field):
+        raise ValueError(f"{path}: output tensor lacks type/scale/zero_point fields to rewrite")
+    buf[tensor._tab.Pos + type_field] = 7            # TensorType.INT16
+    struct.pack_into("<f", buf, quant._tab.Vector(scale_field), scale)
+    struct.pack_into("<q", buf, quant._tab.Vector(zero_point_field), zero_point)
+    out = path.with_name(path.stem + "-int16out.tflite")
+    out.write_bytes(bytes(buf))
+    return out
