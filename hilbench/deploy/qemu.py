@@ -172,8 +172,7 @@ def start_qemu(
             command=tuple(command),
             description=f"QEMU {machine} ({cpu}) running {kernel.name}, UART on 127.0.0.1:{port}",
             log_path=log_path,
-            # procs.terminate after the Endpoint stopped QEMU: forget it, reap its group.
-            cleanups=[lambda p=log_path: p.unlink(missing_ok=True), lambda p=process: procs.terminate(p)],
+            cleanups=[lambda p=log_path: p.unlink(missing_ok=True)],
             machine=machine,
             cpu=cpu,
             kernel=kernel,

@@ -122,11 +122,7 @@ def start_renode(
         command=tuple(command),
         description=f"Renode {platform.repl} running {elf.name}, {platform.uart} on 127.0.0.1:{port}",
         log_path=log_path,
-        cleanups=[
-            lambda: shutil.rmtree(work_dir, ignore_errors=True),
-            process.stdin.close,
-            lambda: procs.terminate(process),
-        ],
+        cleanups=[lambda: shutil.rmtree(work_dir, ignore_errors=True), process.stdin.close],
     )
     try:
         _connect_start_and_wait(endpoint, port, boot_timeout_s)
