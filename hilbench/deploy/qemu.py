@@ -31,7 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
-from hilbench.deploy import Endpoint, procs
+from hilbench.deploy import Endpoint, procs, tcp_uart
 from hilbench.errors import DeployError
 
 QEMU_BINARY = "qemu-system-arm"
@@ -153,7 +153,7 @@ def start_qemu(
         raise DeployError(f"'{qemu_binary}' is not on PATH; install it ({QEMU_INSTALL_HINT})")
 
     for _attempt in range(_PORT_ATTEMPTS):
-        port = _free_port()
+        port = tcp_uart.free_port()
         command = qemu_command(machine, cpu, kernel, port, icount_shift=icount_shift, qemu_binary=binary)
         log_file = tempfile.NamedTemporaryFile(prefix="hilbench-qemu-", suffix=".log", delete=False)
         log_path = Path(log_file.name)
@@ -165,7 +165,7 @@ def start_qemu(
         finally:
             log_file.close()  # QEMU has its own copy
         endpoint = QemuEndpoint(
-            url=f"socket://127.0.0.1:{port}",
+            url=tcp_uart.socket_url(port),
             mode="emulated",
             latency_source="icount",
             process=process,
@@ -212,12 +212,6 @@ class _PortTaken(Exception):
     pass
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _wait_for_ready(endpoint: QemuEndpoint, port: int, timeout_s: float) -> None:
     """Connects to QEMU's UART server and reads the boot lines up to m-ready, then disconnects.
 
@@ -225,20 +219,23 @@ def _wait_for_ready(endpoint: QemuEndpoint, port: int, timeout_s: float) -> None
     says nothing while it waits for a command, so nothing is lost in between.
     """
     deadline = time.monotonic() + timeout_s
-    connection = None
-    while connection is None:
-        if not endpoint.is_alive():
-            if "Address already in use" in _log_tail(endpoint.log_path):
-                raise _PortTaken()
-            raise DeployError(endpoint.failure_report(f"QEMU ({endpoint.machine}) exited during start-up"))
-        try:
-            connection = socket.create_connection(("127.0.0.1", port), timeout=0.2)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise DeployError(
-                    endpoint.failure_report(f"QEMU ({endpoint.machine}) did not open its UART port {port} in {timeout_s:g} s")
-                ) from None
-            time.sleep(0.02)
+
+    def exited() -> BaseException:
+        if "Address already in use" in _log_tail(endpoint.log_path):
+            return _PortTaken()
+        return DeployError(endpoint.failure_report(f"QEMU ({endpoint.machine}) exited during start-up"))
+
+    connection = tcp_uart.connect_when_listening(
+        endpoint,
+        port,
+        deadline,
+        attempt_timeout_s=0.2,
+        retry_interval_s=0.02,
+        exited=exited,
+        timed_out=lambda: DeployError(
+            endpoint.failure_report(f"QEMU ({endpoint.machine}) did not open its UART port {port} in {timeout_s:g} s")
+        ),
+    )
 
     pending = b""
     with connection:

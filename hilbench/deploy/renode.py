@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hilbench.deploy import Endpoint, procs
+from hilbench.deploy import Endpoint, procs, tcp_uart
 from hilbench.errors import DeployError
 
 RENODE_BINARY = "renode"
@@ -102,7 +102,7 @@ def start_renode(
     if binary is None:
         raise DeployError(f"'{renode_binary}' is not on PATH; {RENODE_INSTALL_HINT}")
 
-    port = _free_port()
+    port = tcp_uart.free_port()
     work_dir = Path(tempfile.mkdtemp(prefix="hilbench-renode-"))
     script = work_dir / "hilbench.resc"
     script.write_text(renode_script(elf, platform, port))
@@ -115,7 +115,7 @@ def start_renode(
             shutil.rmtree(work_dir, ignore_errors=True)
             raise DeployError(f"cannot start {binary}: {exc}\ncommand: {' '.join(command)}") from exc
     endpoint = Endpoint(
-        url=f"socket://127.0.0.1:{port}",
+        url=tcp_uart.socket_url(port),
         mode="emulated",
         latency_source="icount",
         process=process,
@@ -142,12 +142,6 @@ def _renode_path(path: Path, what: str) -> str:
     return text
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _report(endpoint: Endpoint, headline: str, uart_text: str) -> str:
     code = endpoint.process.poll()
     status = "Renode is still running (it will be stopped)" if code is None else f"Renode exit code: {code}"
@@ -165,16 +159,17 @@ def _report(endpoint: Endpoint, headline: str, uart_text: str) -> str:
 
 def _connect_start_and_wait(endpoint: Endpoint, port: int, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    connection = None
-    while connection is None:
-        if not endpoint.is_alive():
-            raise DeployError(_report(endpoint, "Renode exited during start-up", ""))
-        try:
-            connection = socket.create_connection(("127.0.0.1", port), timeout=0.5)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise DeployError(_report(endpoint, f"Renode did not open the UART port {port} in {timeout_s:g} s", "")) from None
-            time.sleep(0.1)
+    connection = tcp_uart.connect_when_listening(
+        endpoint,
+        port,
+        deadline,
+        attempt_timeout_s=0.5,
+        retry_interval_s=0.1,
+        exited=lambda: DeployError(_report(endpoint, "Renode exited during start-up", "")),
+        timed_out=lambda: DeployError(
+            _report(endpoint, f"Renode did not open the UART port {port} in {timeout_s:g} s", "")
+        ),
+    )
     received = b""
     with connection:
         # The machine runs only now, so its boot banner reaches us whole.
