@@ -45,6 +45,12 @@ class Cell:
     error: str | None = None
 
 
+KERNEL_DESCRIPTIONS = {
+    "auto": "kernels=auto: SMLAD/SXTB16 inner loops on cores with the DSP extension, portable C on the M3",
+    "portable": "kernels=portable: plain C on every core",
+}
+
+
 def available_models() -> dict[str, Path]:
     """Model name -> .tflite: the MLPerf Tiny int8 models, then the zoo's int8 models."""
     models = {name: shared_models_root() / f"{name}.tflite" for name in MLPERF_TINY_INT8}
@@ -64,10 +70,12 @@ def fixed_input(compiled) -> bytes:
     return b"".join(rng.integers(0, 256, size=spec.bytes, dtype=np.uint8).tobytes() for spec in compiled.inputs)
 
 
-def measure(model_name: str, model_path: Path, targets: list[str], opt_level: str, log) -> dict[str, Cell]:
+def measure(model_name: str, model_path: Path, targets: list[str], opt_level: str, kernels: str,
+            log) -> dict[str, Cell]:
     cells: dict[str, Cell] = {}
     try:
-        compiled = compile_model(model_path, cache_root() / "instructions-table" / model_name.replace("/", "_"))
+        compiled = compile_model(model_path, cache_root() / "instructions-table" / kernels / model_name.replace("/", "_"),
+                                 kernels=kernels)
     except HilbenchError as exc:
         return {target: Cell(error=f"compile: {exc}") for target in targets}
     data = fixed_input(compiled)
@@ -92,13 +100,14 @@ def core_label(target: str) -> str:
     return f"{cpu_from_flags(load_recipe(target).cpu_flags)} ({target})"
 
 
-def markdown(results: dict[str, dict[str, Cell]], targets: list[str], opt_level: str) -> str:
+def markdown(results: dict[str, dict[str, Cell]], targets: list[str], opt_level: str, kernels: str) -> str:
     header = "| model | " + " | ".join(core_label(t) for t in targets) + " |"
     rule = "|---|" + "---:|" * len(targets)
     lines = [
         f"Instructions per inference on the emulated cores: QEMU 7.2 instruction counts (-icount shift={ICOUNT_SHIFT}), "
         "not cycles. Deterministic: the same firmware and input give the same count on every run. "
-        f"hilbench int8 runtime, firmware built with arm-none-eabi-gcc -{opt_level}; one inference on a fixed "
+        f"hilbench int8 runtime ({KERNEL_DESCRIPTIONS[kernels]}), firmware built with arm-none-eabi-gcc "
+        f"-{opt_level}; one inference on a fixed "
         "pseudo-random input. Latency estimate = instructions x CPI(core) / clock_hz (docs/emulation.md).",
         "",
         header,
@@ -133,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="*", help="model names (default: all; see --list)")
     parser.add_argument("--targets", nargs="*", help="emulated targets (default: all)")
     parser.add_argument("--opt", default="O2", choices=OPT_LEVELS, help="optimisation level (default O2)")
+    parser.add_argument("--kernels", default="auto", choices=sorted(KERNEL_DESCRIPTIONS),
+                        help="kernel set: auto = DSP inner loops on cores that have them (default), "
+                             "portable = plain C everywhere")
     parser.add_argument("--list", action="store_true", help="list the models and targets, then exit")
     args = parser.parse_args(argv)
 
@@ -154,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    results = {m: measure(m, models[m], chosen_targets, args.opt, log) for m in chosen_models}
-    print(markdown(results, chosen_targets, args.opt))
+    results = {m: measure(m, models[m], chosen_targets, args.opt, args.kernels, log) for m in chosen_models}
+    print(markdown(results, chosen_targets, args.opt, args.kernels))
     return 0
 
 

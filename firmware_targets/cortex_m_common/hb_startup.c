@@ -70,7 +70,9 @@ __attribute__((section(".vectors"), used)) const vector_t hb_vector_table[16 + H
 #if HB_TIMER_IRQ >= 0
     [16 + HB_TIMER_IRQ] = hb_timer_irq_handler,
 #endif
+#ifdef HB_UART_RX_IRQ /* targets whose UART driver polls (the STM32 boards) have none */
     [16 + HB_UART_RX_IRQ] = hb_uart_rx_irq_handler,
+#endif
 };
 #pragma GCC diagnostic pop
 
