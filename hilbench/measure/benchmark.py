@@ -11,9 +11,9 @@ end can do the same. The steps:
    (``accuracy_float``, ``accuracy_delta``).
 2. **Host round trip.** ``name%`` is timed on the host a few times; the median is reported
    on its own (``host_round_trip_ms``) and never mixed into device figures.
-3. **Latency.** The vector pass's device times give a first estimate of one inference; N
-   per window is chosen so that a window lasts at least the plan's minimum (10 s of device
-   time on hardware, as MLPerf Tiny). Then ``infer N W`` runs M times: W warm-ups, N timed.
+3. **Latency.** A first short timing (after the warm-up) estimates one inference; N per
+   window is chosen so that a window lasts at least the plan's minimum (10 s of device time
+   on hardware, as MLPerf Tiny). Then ``infer N W`` runs M times: W warm-ups, N timed.
 4. **Energy**, from one of three sources (:func:`energy_plan`): a live Joulescope
    (``probe``), a JLS recording (``capture``), or the board's power profile x latency
    (``model``); none on the host. Probe and capture need energy-mode firmware
@@ -55,6 +55,10 @@ ROUND_TRIPS = 5
 ARENA_SYMBOL = "s_arena"     # the tensor arena in firmware_targets/common/hb_dut.c
 STACK_ENTRY = "main"
 ENERGY_MODE_DEFINES = ("HB_DUT_ENERGY_MODE=1",)
+FIRST_TIMING_INFERENCES = 3
+# Windows are sized for 20% more than the minimum: a first estimate up to that much slower
+# than the timed inferences still gives windows that meet it.
+WINDOW_HEADROOM = 1.2
 # zoo card metric -> hilbench.measure.accuracy task
 TASK_OF_METRIC = {"top1": "classification", "auc": "anomaly"}
 
@@ -163,6 +167,9 @@ class BenchmarkOptions:
     round_trips: int = ROUND_TRIPS
     probe_driver_factory: Callable[[], Any] | None = None
     """Makes the Joulescope driver (default: pyjoulescope_driver.Driver)."""
+    after_energy_windows: Callable[[], None] | None = None
+    """Called when the energy windows (and the idle after them) are done, before a capture
+    is read: a lab script can stop its recording here."""
 
 
 # ---------------------------------------------------------------- result
@@ -264,9 +271,19 @@ def host_round_trip_s(dut: Dut, count: int = ROUND_TRIPS) -> float:
     return statistics.median(times)
 
 
+def first_inference_s(dut: Dut, row: np.ndarray, plan: TimingPlan) -> float:
+    """A first estimate of one inference's device time: the median of a short window run
+    after the plan's warm-up (a cold first inference would make every window too short)."""
+    first = _time_windows(dut, row, FIRST_TIMING_INFERENCES, replace(plan, windows=1))
+    if first.ticks:
+        return float(np.median(dut.inference_seconds(first.ticks, first.timer_hz)))
+    return float(np.median(first.per_inference_s))
+
+
 def choose_inferences_per_window(first_inference_s: float, plan: TimingPlan) -> int:
-    """N for each window: at least ``plan.min_window_s`` of device time, within the cap."""
-    return inferences_per_window(first_inference_s, plan.min_window_s,
+    """N for each window: at least ``plan.min_window_s`` of device time (with headroom for a
+    first estimate that was a little slow), within the plan's cap."""
+    return inferences_per_window(first_inference_s, plan.min_window_s * WINDOW_HEADROOM,
                                  max_inferences=plan.max_inferences)
 
 
@@ -398,6 +415,8 @@ def measure_dut_energy(dut: Dut, row: np.ndarray, n: int, timing_plan: TimingPla
     else:
         counts, device_s, (started, ended) = _run_energy_windows(dut, row, n, timing_plan,
                                                                  inference_s, options.idle_s)
+        if options.after_energy_windows is not None:
+            options.after_energy_windows()
         trace = _read_capture(plan, started, ended, options)
     return measure_energy(trace, counts, plan.source, expected_window_s=device_s)
 
@@ -479,11 +498,7 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
     round_trip = host_round_trip_s(dut, options.round_trips)
 
     row_input = data.x_int8[0]
-    if vector_run.ticks:
-        first_s = float(np.median(dut.inference_seconds(vector_run.ticks, vector_run.timer_hz)))
-    else:
-        first = _time_windows(dut, row_input, 1, replace(plan, windows=1))
-        first_s = float(np.median(first.per_inference_s))
+    first_s = first_inference_s(dut, row_input, plan)
     n = choose_inferences_per_window(first_s, plan)
     timing = _time_windows(dut, row_input, n, plan)
     latency, timing_details = summarize_timing(dut, timing, plan, round_trip)
