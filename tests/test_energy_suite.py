@@ -272,3 +272,19 @@ def test_performance_firmware_on_a_probed_board_is_refused(tmp_path, monkeypatch
         with pytest.raises(MeasurementError, match="is in performance mode .*HB_DUT_ENERGY_MODE=1"):
             benchmark_dut(dut, BenchmarkOptions(max_vectors=1, timing=PLAN, idle_s=0.01,
                                                 probe_driver_factory=lambda: None))
+
+
+def test_energy_mode_on_an_emulated_twin_is_a_no_op_and_energy_is_modeled():
+    """The twin's timestamp pin does nothing: energy-mode firmware prints no m-lap-us, still
+    times by ticks, and the row says its energy is modeled."""
+    [board] = resolve_boards(["nano33"], emulate=True)
+    with open_dut(board, "gesture", extra_defines=ENERGY_MODE_DEFINES) as dut:
+        assert "-DHB_DUT_ENERGY_MODE=1" in dut.firmware.compile_command
+        assert dut.session.timestamp() is None
+        result = benchmark_dut(dut, BenchmarkOptions(max_vectors=2))
+    assert result.row["mode"] == "emulated" and result.row["latency_source"] == "icount"
+    assert result.row["energy_source"] == "model"
+    assert "emulated twin has no current to measure" in result.figures["energy"]["why"]
+    profile = board.board.power_profile
+    assert result.row["energy_uj"] == pytest.approx(
+        profile.active_ma * 1e-3 * profile.voltage_v * result.row["latency_ms_p50"] * 1e3)
