@@ -12,7 +12,6 @@ otherwise. A JLS file written with pyjls from the same samples is the capture.
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -33,8 +32,8 @@ from hilbench.paths import shared_models_root
 
 MODEL = shared_models_root() / "ad01_int8.tflite"   # the smallest MLPerf Tiny model
 SERIAL = "000415"
-BASE_RATE_HZ, DECIMATE = 2_000_000, 2               # a JS220: 2 MHz counter, 1 MHz output
-RATE_HZ = BASE_RATE_HZ // DECIMATE
+BASE_RATE_HZ = 2_000_000      # a JS220 counts samples at 2 MHz
+RATE_HZ = 1_000_000           # output rate: marks within 1 us on windows of a few ms
 IDLE_A, ACTIVE_A, SUPPLY_V = 1.5e-3, 9.0e-3, 3.3
 PULSE_S = 5e-6
 # Short windows that keep every tick (N <= the firmware's 128), still enforced like hardware.
@@ -48,21 +47,22 @@ def pin_times_s(pin: Path) -> np.ndarray:
     return np.array([int(line) for line in text.split()], dtype=np.int64) / 1e9
 
 
-def board_samples(pin: Path, start_s: float, end_s: float, drop_mark: int | None = None):
-    """Samples a probe would record from start_s to end_s (CLOCK_MONOTONIC): the index of
-    the first sample, current (exact average over each sample), voltage and GPI."""
+def board_samples(pin: Path, start_s: float, end_s: float, drop_mark: int | None = None,
+                  rate_hz: int = RATE_HZ):
+    """Samples a probe would record from start_s to end_s (CLOCK_MONOTONIC) at rate_hz: the
+    index of the first sample, current (exact average over each sample), voltage and GPI."""
     marks = pin_times_s(pin)
     marks = marks[(marks >= start_s) & (marks < end_s)]
-    first = int(np.ceil(start_s * RATE_HZ))
-    count = int(end_s * RATE_HZ) - first
-    edges = (first + np.arange(count + 1)) / RATE_HZ
+    first = int(np.ceil(start_s * rate_hz))
+    count = int(end_s * rate_hz) - first
+    edges = (first + np.arange(count + 1)) / rate_hz
     # Piecewise-constant current: ACTIVE_A within each pair of marks, paired from the last
     # one (a lone 'timestamp' pulse can come before the windows).
     cumulative = (edges - edges[0]) * IDLE_A
     paired = marks[len(marks) % 2:]
     for begin, end in zip(paired[0::2], paired[1::2]):
         cumulative += np.clip(edges - begin, 0, end - begin) * (ACTIVE_A - IDLE_A)
-    current = (np.diff(cumulative) * RATE_HZ).astype(np.float32)
+    current = (np.diff(cumulative) * rate_hz).astype(np.float32)
     gpi = np.ones(count, dtype=np.uint8)
     for index, mark in enumerate(marks):
         if index != drop_mark:
@@ -82,6 +82,7 @@ class SimulatedJoulescope:
         self.subscribers: dict[str, list] = {}
         self.enabled: set[str] = set()
         self.started_s: float | None = None
+        self.rate_hz = RATE_HZ
         self.marks: np.ndarray | None = None
         self.finalized = False
 
@@ -107,6 +108,9 @@ class SimulatedJoulescope:
     def publish(self, topic, value, timeout=None):
         device = next(p for p in self.opened if topic.startswith(p + "/"))
         setting = topic[len(device) + 1:]
+        if setting == "h/fs":   # the output rate: the 2 MHz samples are decimated to it
+            assert BASE_RATE_HZ % value == 0
+            self.rate_hz = value
         if not (setting.startswith("s/") and setting.endswith("/ctrl")) or "/range/" in setting:
             return
         stream = setting[:-len("/ctrl")]
@@ -121,7 +125,8 @@ class SimulatedJoulescope:
 
     def _deliver(self, device: str, end_s: float) -> None:
         first, current, voltage, gpi, self.marks = board_samples(self.pin, self.started_s, end_s,
-                                                                 self.drop_mark)
+                                                                 self.drop_mark, self.rate_hz)
+        decimate = BASE_RATE_HZ // self.rate_hz
         streams = {"s/i": current, "s/v": voltage, "s/gpi/0": gpi}
         for start in range(0, len(current), self.block):
             for stream, samples in streams.items():
@@ -129,8 +134,8 @@ class SimulatedJoulescope:
                 if stream == "s/gpi/0":
                     chunk = np.packbits(chunk, bitorder="little")
                 topic = f"{device}/{stream}/!data"
-                message = {"sample_id": (first + start) * DECIMATE, "sample_rate": BASE_RATE_HZ,
-                           "decimate_factor": DECIMATE, "data": chunk}
+                message = {"sample_id": (first + start) * decimate, "sample_rate": BASE_RATE_HZ,
+                           "decimate_factor": decimate, "data": chunk}
                 for fn in list(self.subscribers.get(topic, [])):
                     fn(topic, message)
 
@@ -169,11 +174,13 @@ def test_probe_energy_through_the_benchmark(tmp_path, energy_firmware, monkeypat
         plan = energy_plan(board)
         assert (plan.source, plan.probe_serial) == ("probe", SERIAL)
         result = benchmark_dut(dut, BenchmarkOptions(max_vectors=3, timing=PLAN, idle_s=0.05,
+                                                     probe_sample_rate_hz=RATE_HZ,
                                                      probe_driver_factory=lambda: driver))
     row, energy = result.row, result.figures["energy"]
     assert row["mode"] == "hardware" and row["latency_source"] == "device-timer"
     assert row["energy_source"] == "probe" and energy["why"] == f"Joulescope {SERIAL}"
     assert driver.finalized and not driver.opened          # the probe was closed again
+    assert driver.rate_hz == RATE_HZ
     n = result.figures["latency"]["inferences_per_window"]
     assert len(driver.marks) == 2 * PLAN.windows           # only the energy windows streamed
     exact = expected_energy_uj(driver.marks, n)

@@ -36,7 +36,6 @@ def suite(pytester, monkeypatch):
 def test_suite_on_host_and_a_qemu_twin(suite):
     result = suite.runpytest("--board=host,nano33", "--emulate", "--model=gesture", "--vectors=4", "-v")
     result.assert_outcomes(passed=2)
-    output = result.stdout.str()
     result.stdout.fnmatch_lines([
         "*hilbench results*",
         "host *host *gesture *hilbench-portable *ms (host-clock)*",

@@ -165,6 +165,10 @@ class BenchmarkOptions:
     idle_s: float = 0.5
     """Idle time recorded before and after the energy windows (the idle baseline)."""
     round_trips: int = ROUND_TRIPS
+    probe_sample_rate_hz: int | None = None
+    """The live probe's output rate (None: the device's, 1 MHz on a JS220). A lower rate
+    saves memory (a 1 MHz minute of current, voltage and GPI takes about 1 GB to analyse) but
+    may miss timestamp pulses shorter than one sample."""
     probe_driver_factory: Callable[[], Any] | None = None
     """Makes the Joulescope driver (default: pyjoulescope_driver.Driver)."""
     after_energy_windows: Callable[[], None] | None = None
@@ -405,6 +409,7 @@ def measure_dut_energy(dut: Dut, row: np.ndarray, n: int, timing_plan: TimingPla
         from hilbench.measure.energy_probe import JoulescopeProbe
 
         with JoulescopeProbe(plan.probe_serial, gpi=plan.gpi,
+                             sample_rate_hz=options.probe_sample_rate_hz,
                              driver_factory=options.probe_driver_factory) as probe:
             probe.start()
             try:
