@@ -68,6 +68,7 @@ def test_suite_on_host_and_a_qemu_twin(suite):
     assert latency["latency_ms_p50_ci95_low"] <= twin["latency_ms_p50"] <= latency["latency_ms_p50_ci95_high"]
     assert latency["latency_ms_p50_ci95_high"] - latency["latency_ms_p50_ci95_low"] < 1e-4 * twin["latency_ms_p50"]
     assert latency["host_round_trip_ms"] > 0 and latency["windows"] == 2
+    assert latency["outputs_changed"] is False
     assert "icount is deterministic" in figures["timing_plan"]["why"]
     assert figures["vectors"] == {"count": 4, "origin": "4 of 240 zoo test vectors"}
     energy = figures["energy"]

@@ -312,7 +312,9 @@ def summarize_timing(dut: Dut, timing: TimingRun, plan: TimingPlan,
     mode, clock_hz = dut.mode, dut.board.board.clock_hz or None
     n, windows = timing.n, timing.windows
     details: dict[str, Any] = {"inferences_per_window": n, "windows": windows,
-                               "warmup_per_window": timing.warmup, "timing_source": timing.timing_source}
+                               "warmup_per_window": timing.warmup, "timing_source": timing.timing_source,
+                               # outputs after 'infer N W' differ from 'infer 1 0' (run stage warns)
+                               "outputs_changed": timing.outputs_changed}
     if timing.ticks:
         seconds = dut.inference_seconds(timing.ticks, timing.timer_hz)
         per_window = seconds.reshape(windows, -1)
