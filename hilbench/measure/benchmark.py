@@ -11,9 +11,9 @@ end can do the same. The steps:
    (``accuracy_float``, ``accuracy_delta``).
 2. **Host round trip.** ``name%`` is timed on the host a few times; the median is reported
    on its own (``host_round_trip_ms``) and never mixed into device figures.
-3. **Latency.** A first short timing (after the warm-up) estimates one inference; N per
-   window is chosen so that a window lasts at least the plan's minimum (10 s of device time
-   on hardware, as MLPerf Tiny). Then ``infer N W`` runs M times: W warm-ups, N timed.
+3. **Latency.** A first short timing after the warm-up (its fastest inference) estimates
+   one inference; N per window is chosen so that a window lasts at least the plan's minimum
+   (10 s of device time on hardware, as MLPerf Tiny). Then ``infer N W`` runs M times: W warm-ups, N timed.
 4. **Energy**, from one of three sources (:func:`energy_plan`): a live Joulescope
    (``probe``), a JLS recording (``capture``), or the board's power profile x latency
    (``model``); none on the host. Probe and capture need energy-mode firmware
@@ -276,12 +276,13 @@ def host_round_trip_s(dut: Dut, count: int = ROUND_TRIPS) -> float:
 
 
 def first_inference_s(dut: Dut, row: np.ndarray, plan: TimingPlan) -> float:
-    """A first estimate of one inference's device time: the median of a short window run
-    after the plan's warm-up (a cold first inference would make every window too short)."""
+    """A first estimate of one inference's device time: the fastest of a short window run
+    after the plan's warm-up. A cold or interrupted inference would overestimate it and make
+    every window too short; the fastest one errs on the side of longer windows."""
     first = _time_windows(dut, row, FIRST_TIMING_INFERENCES, replace(plan, windows=1))
     if first.ticks:
-        return float(np.median(dut.inference_seconds(first.ticks, first.timer_hz)))
-    return float(np.median(first.per_inference_s))
+        return float(np.min(dut.inference_seconds(first.ticks, first.timer_hz)))
+    return float(np.min(first.per_inference_s))
 
 
 def choose_inferences_per_window(first_inference_s: float, plan: TimingPlan) -> int:
