@@ -87,3 +87,15 @@ def test_suite_fails_a_row_with_a_clear_error_for_a_bad_vector_count(suite):
     result = suite.runpytest("--board=host", "--model=gesture", "--vectors=0")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*max_vectors must be >= 1, got 0*"])
+
+
+def test_a_probe_without_serial_number_fails_the_row_before_building(suite):
+    lab = suite.path / "lab.yaml"
+    lab.write_text("boards:\n  bench-nano:\n    extends: nano33\n"
+                   "    connection: {url: 'socket://127.0.0.1:9'}\n    flasher: {kind: none}\n"
+                   "    power_probe: {kind: joulescope}\n")
+    result = suite.runpytest("--board=bench-nano", f"--lab={lab}", "--model=gesture")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*hilbench: bench-nano (hardware on socket://127.0.0.1:9), int8.tflite: "
+                                 "board 'bench-nano' has a Joulescope (power_probe.kind) but no "
+                                 "power_probe.serial; set boards.bench-nano.power_probe.serial*"])
