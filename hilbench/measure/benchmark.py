@@ -356,7 +356,7 @@ def _check_window_length(window_s: np.ndarray, plan: TimingPlan, dut: Dut) -> No
         raise MeasurementError(
             f"{dut.model_name} on {dut.board.name}: window {short[0]} lasted "
             f"{window_s[short[0]]:.3f} s of device time, under the minimum {plan.min_window_s} s "
-            "(the first estimate of one inference was too long); run again")
+            "(the inferences ran faster than the first estimate said); run again")
 
 
 # ---------------------------------------------------------------- energy
