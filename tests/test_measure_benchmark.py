@@ -130,3 +130,22 @@ def test_hardware_latency_with_more_inferences_than_ticks_kept(tmp_path):
     assert row["cycles_per_inference"] == round(row["latency_ms_p50"] / 1e3 * board.board.clock_hz)
     assert row.get("flash_bytes") is None            # pre-flashed: no ELF here
     assert np.isfinite(row["energy_uj"]) and row.get("accuracy") is None   # random inputs: no labels
+
+
+def test_windows_under_the_minimum_are_timed_again_with_more_inferences(tmp_path):
+    """A capped first N gives windows far under an enforced minimum: N is scaled by what the
+    windows showed and all windows run again."""
+    firmware = build_firmware("host", compile_model(AD01, compiled_model_dir(AD01)))
+    plan = TimingPlan(windows=2, warmup=1, min_window_s=0.02, max_inferences=5,
+                      enforce_min_window=True, why="test")
+    with start_host_firmware(firmware) as endpoint:
+        lab = tmp_path / "lab.yaml"
+        lab.write_text("boards:\n  bench-nano:\n    extends: nano33\n"
+                       f"    connection: {{port: '{endpoint.url}'}}\n    flasher: {{kind: none}}\n")
+        [board] = resolve_boards(["bench-nano"], lab=lab)
+        with open_dut(board, AD01) as dut:
+            result = benchmark_dut(dut, BenchmarkOptions(max_vectors=1, timing=plan))
+    latency = result.figures["latency"]
+    rerun = latency["rerun_after_short_window"]
+    assert rerun["inferences_per_window"] == 5 and rerun["shortest_window_s"] < plan.min_window_s
+    assert latency["inferences_per_window"] > 5 and min(latency["window_s"]) >= plan.min_window_s
