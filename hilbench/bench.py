@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from hilbench.errors import BuildError, DeployError, DutError, MeasurementError,
 from hilbench.paths import cache_root, shared_models_root, zoo_root
 from hilbench.run import TimingRun, VectorRun, run_vectors, time_inferences
 from hilbench.session import DutSession
+
+if TYPE_CHECKING:
+    from hilbench.deploy.platformio_project import PlatformioProject
 
 # The int8 models of the MLPerf Tiny benchmark, in the order its results tables use.
 MLPERF_TINY_INT8 = ("kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8")
@@ -97,7 +100,7 @@ class Dut:
     board: ResolvedBoard
     model_path: Path
     model: CompiledModel
-    firmware: Firmware | None
+    firmware: "Firmware | PlatformioProject | None"
     """None for a pre-flashed board (flasher kind ``none``): hilbench did not build it."""
     endpoint: Endpoint
     session: DutSession
@@ -259,10 +262,12 @@ def _deploy_hardware(board: ResolvedBoard, firmware: Firmware | None) -> Endpoin
         # flasher 'none': the lab keeps the board flashed; hilbench only talks to it.
         return Endpoint(url=board.port, mode="hardware", latency_source="device-timer",
                         description=f"pre-flashed {board.name} on {board.port}")
-    raise DeployError(
-        f"board '{board.name}' is connected ({board.describe()}), but flashing it with "
-        f"{board.board.flasher.kind} is not supported yet: run its emulated twin with --emulate, "
-        f"or flash it yourself and set boards.{board.name}.flasher.kind: none in hilbench.yaml")
+    from hilbench.deploy.flash import flash_board
+
+    result = flash_board(board, firmware)
+    return Endpoint(url=board.port, mode="hardware", latency_source="device-timer",
+                    command=result.command,
+                    description=f"{board.name} on {board.port}, flashed with {result.command[0]}")
 
 
 _DEPLOYERS = {"host": _deploy_host, "emulated": _deploy_emulated, "hardware": _deploy_hardware}
@@ -285,34 +290,50 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
         session = stack.enter_context(DutSession.from_endpoint(endpoint, baudrate=board.board.connection.baud))
         session.sync()
         capabilities = session.profile()
-        if firmware is None:
-            _check_preflashed_model(board, compiled, capabilities)
+        if board.mode == "hardware":
+            _check_board_model(board, compiled, capabilities, flashed=firmware is not None)
         yield Dut(board, model_path, compiled, firmware, endpoint, session,
                   runtime=f"hilbench-{kernels}")
 
 
 def _build_for(board: ResolvedBoard, compiled: CompiledModel, opt_level: str,
-               extra_defines: tuple[str, ...]) -> Firmware | None:
-    """The firmware to deploy; None for a pre-flashed board (flasher kind ``none``)."""
+               extra_defines: tuple[str, ...]) -> "Firmware | PlatformioProject | None":
+    """The firmware to deploy: built locally, a PlatformIO project (PlatformIO builds it on
+    upload), or None for a pre-flashed board (flasher kind ``none``)."""
     if board.mode == "hardware" and board.board.flasher.kind == "none":
         return None
+    if board.mode == "hardware" and board.board.flasher.kind == "platformio":
+        from hilbench.deploy.platformio_project import generate_project
+
+        # PlatformIO builds and uploads in one step (hilbench/deploy/flash.py): write its project.
+        return generate_project(board.board.build.platformio_env or "", compiled,
+                                baud=board.board.connection.baud, opt_level=opt_level,
+                                extra_defines=extra_defines)
     if not board.firmware_target:
         raise BuildError(
             f"board '{board.name}' runs as {board.describe()}, but has no local firmware target "
-            f"(build.firmware_target) and PlatformIO builds are not supported: use --emulate, or "
+            f"(build.firmware_target) and does not upload with PlatformIO: use --emulate, or "
             f"flash it yourself and set boards.{board.name}.flasher.kind: none in hilbench.yaml")
     return build_firmware(board.firmware_target, compiled, opt_level=opt_level,
                           extra_defines=extra_defines)
 
 
-def _check_preflashed_model(board: ResolvedBoard, compiled: CompiledModel, capabilities) -> None:
-    """A pre-flashed board must run this model: same name and tensor sizes in its profile.
+def _check_board_model(board: ResolvedBoard, compiled: CompiledModel, capabilities,
+                       flashed: bool) -> None:
+    """A board must run this model: same name and tensor sizes in its profile. For a flashed
+    board this proves the flash took; a pre-flashed one may simply run something else.
 
     (The profile cannot prove the weights are the same; flash the board from the same file.)
     """
     input_bytes = sum(spec.bytes for spec in compiled.inputs)
     output_bytes = sum(spec.bytes for spec in compiled.outputs)
     found = (capabilities.model, capabilities.input_bytes, capabilities.output_bytes)
+    if found != (compiled.model_name, input_bytes, output_bytes) and flashed:
+        raise DeployError(
+            f"board '{board.name}' on {board.port} was flashed with '{compiled.model_name}' "
+            f"({input_bytes} / {output_bytes} bytes) but reports model '{found[0]}' ({found[1]} "
+            f"input / {found[2]} output bytes): the flash did not take, or another board answers "
+            "on that port (set connection.serial_number in hilbench.yaml)")
     if found != (compiled.model_name, input_bytes, output_bytes):
         raise DeployError(
             f"the pre-flashed board '{board.name}' on {board.port} runs model '{found[0]}' "

@@ -179,6 +179,6 @@ def format_models_table(root: Path | None = None) -> str:
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows]
-    note = (f"figures: metric on each model's committed test vectors (vectors.npz), tflite-micro "
-            f"interpreter on the host")
+    note = ("figures: each model's metric on its committed test vectors (vectors.npz), measured "
+            "with the tflite-micro interpreter on the host")
     return "\n".join([*lines, "", note])

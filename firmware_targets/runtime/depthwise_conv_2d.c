@@ -1,55 +1,125 @@
 /* DEPTHWISE_CONV_2D int8, per-channel; same integers as TFLM reference_integer_ops::DepthwiseConvPerChannel. */
+#include <string.h>
+
+#include "hb_dot.h"
 #include "hb_fixedpoint.h"
 #include "hb_kernels.h"
 
+/* Filters with more taps than this take the general path. */
+#define MAX_TAPS 64
+
+/* First and one-past-last filter tap that land inside the input along one axis. */
+static void valid_taps(int32_t origin, int32_t dilation, int32_t taps, int32_t input_size,
+                       int32_t *start, int32_t *end) {
+    int32_t s = 0;
+    while (s < taps && origin + s * dilation < 0) {
+        s++;
+    }
+    int32_t e = taps;
+    while (e > s && origin + (e - 1) * dilation >= input_size) {
+        e--;
+    }
+    *start = s;
+    *end = e;
+}
+
+static inline int8_t requantize(const hb_depthwise_conv_params_t *p, int32_t acc, int32_t c) {
+    acc = hb_mul_by_quantized_multiplier(acc, p->multiplier[c], p->shift[c]) + p->output_offset;
+    return (int8_t)hb_clamp_i32(acc, p->act_min, p->act_max);
+}
+
+/* Depth multiplier 1 (output channel c reads input channel c), four channels at a time in
+ * registers. taps[t] points at the input pixel under filter tap t, or at a row of input zero
+ * points for taps in the padding: those add f * (zero_point + input_offset) = 0, so every pixel
+ * takes the same path, starting from acc_init = bias + input_offset * sum(filter). */
+static void pixel_from_taps(const hb_depthwise_conv_params_t *p, const int8_t *const *taps,
+                            int32_t n_taps, const int8_t *filter, int8_t *output) {
+    const int32_t channels = p->output_c;
+    int32_t c = 0;
+    for (; c + 4 <= channels; c += 4) {
+        int32_t acc0 = p->acc_init[c];
+        int32_t acc1 = p->acc_init[c + 1];
+        int32_t acc2 = p->acc_init[c + 2];
+        int32_t acc3 = p->acc_init[c + 3];
+        const int8_t *f = filter + c;
+        for (int32_t t = 0; t < n_taps; t++, f += channels) {
+            hb_mac4_s8(taps[t] + c, f, &acc0, &acc1, &acc2, &acc3);
+        }
+        output[c] = requantize(p, acc0, c);
+        output[c + 1] = requantize(p, acc1, c + 1);
+        output[c + 2] = requantize(p, acc2, c + 2);
+        output[c + 3] = requantize(p, acc3, c + 3);
+    }
+    for (; c < channels; c++) {
+        int32_t acc = p->acc_init[c];
+        const int8_t *f = filter + c;
+        for (int32_t t = 0; t < n_taps; t++, f += channels) {
+            acc += (int32_t)taps[t][c] * *f;
+        }
+        output[c] = requantize(p, acc, c);
+    }
+}
+
+/* Any depth multiplier: output channel in_c * multiplier + m reads input channel in_c. */
+static void pixel_any_multiplier(const hb_depthwise_conv_params_t *p, const int8_t *input_batch,
+                                 const int8_t *filter, const int32_t *bias, int32_t in_y_origin,
+                                 int32_t in_x_origin, int32_t fy_start, int32_t fy_end,
+                                 int32_t fx_start, int32_t fx_end, int8_t *output) {
+    for (int32_t out_c = 0; out_c < p->output_c; out_c++) {
+        const int32_t in_c = out_c / p->depth_multiplier;
+        int32_t acc = bias ? bias[out_c] : 0;
+        for (int32_t fy = fy_start; fy < fy_end; fy++) {
+            const int32_t in_y = in_y_origin + fy * p->dilation_h;
+            for (int32_t fx = fx_start; fx < fx_end; fx++) {
+                const int32_t in_x = in_x_origin + fx * p->dilation_w;
+                const int32_t x = input_batch[((size_t)in_y * p->input_w + in_x) * p->input_c + in_c];
+                const int32_t f = filter[((size_t)fy * p->filter_w + fx) * p->output_c + out_c];
+                acc += f * (x + p->input_offset);
+            }
+        }
+        output[out_c] = requantize(p, acc, out_c);
+    }
+}
+
 void hb_depthwise_conv_2d_s8(const hb_depthwise_conv_params_t *p, const int8_t *input,
-                             const int8_t *filter, const int32_t *bias, int8_t *output) {
-    const int32_t input_row_stride = p->input_w * p->input_c;
-    const int32_t filter_row_stride = p->filter_w * p->output_c;
+                             const int8_t *filter, const int32_t *bias, int8_t *output,
+                             int8_t *pad_row) {
+    const size_t input_batch_size = (size_t)p->input_h * p->input_w * p->input_c;
+    const int32_t n_taps = p->filter_h * p->filter_w;
+    /* The tap-pointer path needs the zero-point row (input_c bytes of arena scratch). */
+    const int use_taps = p->depth_multiplier == 1 && pad_row != NULL && n_taps <= MAX_TAPS;
+    const int8_t *taps[MAX_TAPS];
+    if (use_taps) {
+        memset(pad_row, (int8_t)(-p->input_offset), (size_t)p->input_c);
+    }
     for (int32_t batch = 0; batch < p->batches; batch++) {
-        const int8_t *input_batch = input + (size_t)batch * p->input_h * input_row_stride;
+        const int8_t *input_batch = input + (size_t)batch * input_batch_size;
         for (int32_t out_y = 0; out_y < p->output_h; out_y++) {
             const int32_t in_y_origin = out_y * p->stride_h - p->pad_h;
-            int32_t fy_start = 0, fy_end = p->filter_h;
-            while (fy_start < fy_end && in_y_origin + fy_start * p->dilation_h < 0) {
-                fy_start++;
-            }
-            while (fy_end > fy_start && in_y_origin + (fy_end - 1) * p->dilation_h >= p->input_h) {
-                fy_end--;
-            }
             for (int32_t out_x = 0; out_x < p->output_w; out_x++) {
                 const int32_t in_x_origin = out_x * p->stride_w - p->pad_w;
-                int32_t fx_start = 0, fx_end = p->filter_w;
-                while (fx_start < fx_end && in_x_origin + fx_start * p->dilation_w < 0) {
-                    fx_start++;
-                }
-                while (fx_end > fx_start &&
-                       in_x_origin + (fx_end - 1) * p->dilation_w >= p->input_w) {
-                    fx_end--;
-                }
-                for (int32_t in_c = 0; in_c < p->input_c; in_c++) {
-                    for (int32_t m = 0; m < p->depth_multiplier; m++) {
-                        const int32_t out_c = m + in_c * p->depth_multiplier;
-                        int32_t acc = 0;
-                        for (int32_t fy = fy_start; fy < fy_end; fy++) {
-                            const int32_t in_y = in_y_origin + fy * p->dilation_h;
-                            const int8_t *input_row =
-                                input_batch + (size_t)in_y * input_row_stride + in_c;
-                            const int8_t *filter_row = filter + fy * filter_row_stride + out_c;
-                            for (int32_t fx = fx_start; fx < fx_end; fx++) {
-                                const int32_t in_x = in_x_origin + fx * p->dilation_w;
-                                acc += (int32_t)filter_row[fx * p->output_c] *
-                                       ((int32_t)input_row[in_x * p->input_c] + p->input_offset);
-                            }
+                if (use_taps) {
+                    int32_t t = 0;
+                    for (int32_t fy = 0; fy < p->filter_h; fy++) {
+                        const int32_t in_y = in_y_origin + fy * p->dilation_h;
+                        for (int32_t fx = 0; fx < p->filter_w; fx++, t++) {
+                            const int32_t in_x = in_x_origin + fx * p->dilation_w;
+                            const int inside = in_y >= 0 && in_y < p->input_h && in_x >= 0 &&
+                                               in_x < p->input_w;
+                            taps[t] = inside ? input_batch + ((size_t)in_y * p->input_w + in_x) *
+                                                                 p->input_c
+                                             : pad_row;
                         }
-                        if (bias) {
-                            acc += bias[out_c];
-                        }
-                        acc = hb_mul_by_quantized_multiplier(acc, p->multiplier[out_c],
-                                                             p->shift[out_c]);
-                        acc += p->output_offset;
-                        output[out_c] = (int8_t)hb_clamp_i32(acc, p->act_min, p->act_max);
                     }
+                    pixel_from_taps(p, taps, n_taps, filter, output);
+                } else {
+                    int32_t fy_start, fy_end, fx_start, fx_end;
+                    valid_taps(in_y_origin, p->dilation_h, p->filter_h, p->input_h, &fy_start,
+                               &fy_end);
+                    valid_taps(in_x_origin, p->dilation_w, p->filter_w, p->input_w, &fx_start,
+                               &fx_end);
+                    pixel_any_multiplier(p, input_batch, filter, bias, in_y_origin, in_x_origin,
+                                         fy_start, fy_end, fx_start, fx_end, output);
                 }
                 output += p->output_c;
             }

@@ -30,10 +30,14 @@ typedef struct {
     int32_t act_min, act_max;
     const int32_t *multiplier; /* per output channel */
     const int32_t *shift;      /* per output channel */
-    const int32_t *kernel_sum; /* per output channel: sum of its filter taps (interior pixels) */
+    /* Per output channel: bias + input_offset * sum(filter taps), folded ahead of time (exact in
+     * 32-bit wrap-around arithmetic); used with zero-point padding, see conv_2d.c. */
+    const int32_t *acc_init;
 } hb_conv_params_t;
+/* patch_scratch: 2 * filter_h * filter_w * input_c bytes of arena (two pixels' patches), or
+ * NULL for a 1x1 convolution without padding (which reads its patches from the input). */
 void hb_conv_2d_s8(const hb_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                   const int32_t *bias, int8_t *output);
+                   const int32_t *bias, int8_t *output, int8_t *patch_scratch);
 
 /* DEPTHWISE_CONV_2D, int8, filter 1HWO with O = input_c * depth_multiplier, per-channel. */
 typedef struct {
@@ -49,9 +53,12 @@ typedef struct {
     int32_t act_min, act_max;
     const int32_t *multiplier;
     const int32_t *shift;
+    const int32_t *acc_init; /* per output channel: bias + input_offset * sum(filter taps) */
 } hb_depthwise_conv_params_t;
+/* pad_row: input_c bytes of arena scratch (depth multiplier 1), or NULL for the general path. */
 void hb_depthwise_conv_2d_s8(const hb_depthwise_conv_params_t *p, const int8_t *input,
-                             const int8_t *filter, const int32_t *bias, int8_t *output);
+                             const int8_t *filter, const int32_t *bias, int8_t *output,
+                             int8_t *pad_row);
 
 /* FULLY_CONNECTED, int8, filter [output_depth, accum_depth]; per-tensor or per-channel. */
 typedef struct {
@@ -64,8 +71,10 @@ typedef struct {
     /* Per output: bias + input_offset * sum(filter row + filter_offset), folded ahead of time. */
     const int32_t *folded_bias;
 } hb_fully_connected_params_t;
+/* unpacked_input: accum_depth / 4 * 8 bytes of arena scratch where the DSP path keeps the
+ * sign-extended input row, or NULL (the portable path never uses it). */
 void hb_fully_connected_s8(const hb_fully_connected_params_t *p, const int8_t *input,
-                           const int8_t *filter, int8_t *output);
+                           const int8_t *filter, int8_t *output, uint32_t *unpacked_input);
 
 /* AVERAGE_POOL_2D and MAX_POOL_2D, int8 (input and output share quantization). */
 typedef struct {
@@ -115,7 +124,7 @@ typedef struct {
 } hb_logistic_params_t;
 void hb_logistic_s8(const hb_logistic_params_t *p, const int8_t *input, int8_t *output);
 
-/* MEAN over any set of axes, int8, TFLM's QuantizedMeanOrSum (or plain mean if same scale). */
+/* MEAN over any set of axes, int8, as TFLM's reference QuantizedMeanOrSum. */
 typedef struct {
     int32_t rank;
     int32_t input_dims[HB_MAX_BROADCAST_DIMS];
@@ -124,7 +133,6 @@ typedef struct {
     int32_t num_elements_in_axis;
     int32_t input_zero_point, output_zero_point;
     int32_t multiplier, shift; /* already include 1/num_elements_in_axis, as TFLM does */
-    int32_t same_scale;        /* TFLM's integer-division path when scale and zp match */
 } hb_mean_params_t;
 /* scratch: output_size int32 accumulators inside the arena. */
 void hb_mean_s8(const hb_mean_params_t *p, const int8_t *input, int8_t *output, int32_t *scratch);

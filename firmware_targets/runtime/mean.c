@@ -1,4 +1,4 @@
-/* MEAN int8 over any axes; same integers as TFLM reference_ops::QuantizedMeanOrSum / Mean. */
+/* MEAN int8 over any axes; same integers as TFLM reference_ops::QuantizedMeanOrSum. */
 #include <string.h>
 
 #include "hb_fixedpoint.h"
@@ -32,16 +32,10 @@ void hb_mean_s8(const hb_mean_params_t *p, const int8_t *input, int8_t *output, 
         }
     }
     for (int32_t i = 0; i < p->output_size; i++) {
-        int32_t out;
-        if (p->same_scale) {
-            out = scratch[i] / p->num_elements_in_axis;
-        } else {
-            const int32_t shifted_sum =
-                (int32_t)((int64_t)scratch[i] - (int64_t)p->input_zero_point * p->num_elements_in_axis);
-            out = hb_mul_by_quantized_multiplier(shifted_sum, p->multiplier, p->shift) +
-                  p->output_zero_point;
-            out = hb_clamp_i32(out, INT8_MIN, INT8_MAX);
-        }
-        output[i] = (int8_t)out;
+        const int32_t shifted_sum = (int32_t)((int64_t)scratch[i] -
+                                              (int64_t)p->input_zero_point * p->num_elements_in_axis);
+        const int32_t out = hb_mul_by_quantized_multiplier(shifted_sum, p->multiplier, p->shift) +
+                            p->output_zero_point;
+        output[i] = (int8_t)hb_clamp_i32(out, INT8_MIN, INT8_MAX);
     }
 }

@@ -20,7 +20,7 @@ from hilbench.paths import firmware_root
 
 KERNEL_SETS = ("portable", "auto")
 # Headers every kernel build needs, beside the per-operator .c files.
-RUNTIME_HEADERS = ("hb_model_api.h", "hb_kernels.h", "hb_fixedpoint.h")
+RUNTIME_HEADERS = ("hb_model_api.h", "hb_kernels.h", "hb_fixedpoint.h", "hb_dot.h")
 _EDGE_DTYPES = ("int8", "int16", "float32")
 
 
@@ -148,7 +148,7 @@ def compile_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     out_dir = Path(out_dir)
     graph, raw = read_model(model_path)
     _check_edges(graph)
-    calls = [lower_operator(graph, op) for op in graph.operators]
+    calls = [lower_operator(graph, op, kernels) for op in graph.operators]
     placement = _plan(graph, calls)
 
     model_sha = hashlib.sha256(raw).hexdigest()

@@ -82,9 +82,10 @@ def c_dims(values, length: int = MAX_DIMS) -> str:
 class OpContext:
     """An operator plus its tensors, with helpers that raise ModelErrors naming them."""
 
-    def __init__(self, graph: Graph, op: Operator):
+    def __init__(self, graph: Graph, op: Operator, kernels: str = "portable"):
         self.graph = graph
         self.op = op
+        self.kernels = kernels  # "portable", or "auto" when DSP inner loops may be compiled in
         self.prefix = f"op{op.index}"
 
     def describe(self) -> str:
@@ -189,6 +190,17 @@ def _activation_io(ctx: OpContext, *, inputs=(0,)) -> tuple[list[Tensor], Tensor
     return tensors, output
 
 
+def _wrap_int32(values: np.ndarray) -> np.ndarray:
+    return ((values.astype(np.int64) + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int64)
+
+
+def _acc_init(filter_sums: np.ndarray, bias: Tensor | None, input_zero_point: int) -> np.ndarray:
+    """bias + input_offset * sum(filter taps) per output channel, as int32 (wrap-around exact):
+    the convolution kernels start each accumulator there and sum filter * input only."""
+    bias_values = bias.data.astype(np.int64) if bias is not None else 0
+    return _wrap_int32(bias_values - input_zero_point * filter_sums)
+
+
 def _null_or(tensor: Tensor | None, ctype: str) -> str:
     return "NULL" if tensor is None else ptr(tensor, ctype)
 
@@ -214,11 +226,12 @@ def _lower_conv_2d(ctx: OpContext) -> KernelCall:
     multipliers, shifts = q.per_channel_multipliers(input_.scale, filter_.scales, output.scale,
                                                     out_c)
     act_min, act_max = ctx.activation(output)
-    kernel_sum = filter_.data.astype(np.int64).reshape(out_c, -1).sum(axis=1)
+    acc_init = _acc_init(filter_.data.astype(np.int64).reshape(out_c, -1).sum(axis=1), bias,
+                         input_.zero_point)
     p = ctx.prefix
     declarations = [c_array(f"{p}_multiplier", "int32_t", multipliers),
                     c_array(f"{p}_shift", "int32_t", shifts),
-                    c_array(f"{p}_kernel_sum", "int32_t", kernel_sum),
+                    c_array(f"{p}_acc_init", "int32_t", acc_init),
                     c_struct("hb_conv_params_t", f"{p}_params", {
                         "batches": c_int(batches), "input_h": c_int(in_h), "input_w": c_int(in_w),
                         "input_c": c_int(in_c), "filter_h": c_int(f_h), "filter_w": c_int(f_w),
@@ -229,10 +242,17 @@ def _lower_conv_2d(ctx: OpContext) -> KernelCall:
                         "output_offset": c_int(output.zero_point),
                         "act_min": c_int(act_min), "act_max": c_int(act_max),
                         "multiplier": f"{p}_multiplier", "shift": f"{p}_shift",
-                        "kernel_sum": f"{p}_kernel_sum"})]
+                        "acc_init": f"{p}_acc_init"})]
+    # The kernel gathers each output pixel's receptive field into arena scratch, except for
+    # 1x1 convolutions without padding, whose receptive field is one input pixel.
+    direct = (f_h, f_w) == (1, 1) and geometry["pad_h"] == 0 and geometry["pad_w"] == 0
+    grouped = f_c != in_c
+    scratch_bytes = 0 if direct or grouped else 2 * f_h * f_w * in_c  # two pixels at a time
     statement = (f"hb_conv_2d_s8(&{p}_params, {ptr(input_)}, {ptr(filter_)}, "
-                 f"{_null_or(bias, 'int32_t')}, {ptr(output)});")
-    return KernelCall(ctx.op, ["conv_2d.c"], declarations, statement)
+                 f"{_null_or(bias, 'int32_t')}, {ptr(output)}, "
+                 f"{'(int8_t *)@SCRATCH@' if scratch_bytes else 'NULL'});")
+    return KernelCall(ctx.op, ["conv_2d.c"], declarations, statement,
+                      scratch_bytes=scratch_bytes)
 
 
 def _lower_depthwise_conv_2d(ctx: OpContext) -> KernelCall:
@@ -254,9 +274,12 @@ def _lower_depthwise_conv_2d(ctx: OpContext) -> KernelCall:
     multipliers, shifts = q.per_channel_multipliers(input_.scale, filter_.scales, output.scale,
                                                     out_c)
     act_min, act_max = ctx.activation(output)
+    acc_init = _acc_init(filter_.data.astype(np.int64).reshape(-1, out_c).sum(axis=0), bias,
+                         input_.zero_point)
     p = ctx.prefix
     declarations = [c_array(f"{p}_multiplier", "int32_t", multipliers),
                     c_array(f"{p}_shift", "int32_t", shifts),
+                    c_array(f"{p}_acc_init", "int32_t", acc_init),
                     c_struct("hb_depthwise_conv_params_t", f"{p}_params", {
                         "batches": c_int(batches), "input_h": c_int(in_h), "input_w": c_int(in_w),
                         "input_c": c_int(in_c), "filter_h": c_int(f_h), "filter_w": c_int(f_w),
@@ -266,14 +289,18 @@ def _lower_depthwise_conv_2d(ctx: OpContext) -> KernelCall:
                         "input_offset": c_int(-input_.zero_point),
                         "output_offset": c_int(output.zero_point),
                         "act_min": c_int(act_min), "act_max": c_int(act_max),
-                        "multiplier": f"{p}_multiplier", "shift": f"{p}_shift"})]
+                        "multiplier": f"{p}_multiplier", "shift": f"{p}_shift",
+                        "acc_init": f"{p}_acc_init"})]
+    # Depth multiplier 1 (the common case) takes a fast path that reads padded taps from a
+    # row of input zero points kept in arena scratch.
+    scratch_bytes = in_c if out_c == in_c and f_h * f_w <= 64 else 0
     statement = (f"hb_depthwise_conv_2d_s8(&{p}_params, {ptr(input_)}, {ptr(filter_)}, "
-                 f"{_null_or(bias, 'int32_t')}, {ptr(output)});")
-    return KernelCall(ctx.op, ["depthwise_conv_2d.c"], declarations, statement)
+                 f"{_null_or(bias, 'int32_t')}, {ptr(output)}, "
+                 f"{'(int8_t *)@SCRATCH@' if scratch_bytes else 'NULL'});")
+    return KernelCall(ctx.op, ["depthwise_conv_2d.c"], declarations, statement,
+                      scratch_bytes=scratch_bytes)
 
 
-def _wrap_int32(values: np.ndarray) -> np.ndarray:
-    return ((values.astype(np.int64) + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int64)
 
 
 def _lower_fully_connected(ctx: OpContext) -> KernelCall:
@@ -320,8 +347,12 @@ def _lower_fully_connected(ctx: OpContext) -> KernelCall:
                         "per_channel": c_int(int(per_channel)),
                         "multiplier": f"{p}_multiplier", "shift": f"{p}_shift",
                         "folded_bias": f"{p}_folded_bias"})]
-    statement = f"hb_fully_connected_s8(&{p}_params, {ptr(input_)}, {ptr(filter_)}, {ptr(output)});"
-    return KernelCall(ctx.op, ["fully_connected.c"], declarations, statement)
+    # With DSP kernels the input row is unpacked once into arena scratch (see hb_dot.h).
+    scratch_bytes = accum_depth // 4 * 8 if ctx.kernels != "portable" else 0
+    statement = (f"hb_fully_connected_s8(&{p}_params, {ptr(input_)}, {ptr(filter_)}, "
+                 f"{ptr(output)}, {'(uint32_t *)@SCRATCH@' if scratch_bytes else 'NULL'});")
+    return KernelCall(ctx.op, ["fully_connected.c"], declarations, statement,
+                      scratch_bytes=scratch_bytes)
 
 
 def _lower_pool(ctx: OpContext, kernel: str, source: str) -> KernelCall:
@@ -452,11 +483,6 @@ def _lower_logistic(ctx: OpContext) -> KernelCall:
     return KernelCall(ctx.op, ["logistic.c"], declarations, statement)
 
 
-# TFLM's int8 MEAN takes a plain integer mean (no requantization) when input and output share
-# scale and zero point; set by the test that pins it against the interpreter.
-MEAN_SAME_SCALE_SHORTCUT = False
-
-
 def _lower_mean(ctx: OpContext) -> KernelCall:
     (input_,), output = _activation_io(ctx)
     axis = ctx.input(1)
@@ -478,16 +504,13 @@ def _lower_mean(ctx: OpContext) -> KernelCall:
     if num_elements_in_axis == 0:
         raise ctx.fail(f"input {input_.describe()} is empty along the reduced axes")
     multiplier, shift = q.mean_multiplier(input_.scale, output.scale, num_elements_in_axis)
-    same_scale = (MEAN_SAME_SCALE_SHORTCUT and input_.zero_point == output.zero_point
-                  and input_.scale == output.scale)
     p = ctx.prefix
     declarations = [c_struct("hb_mean_params_t", f"{p}_params", {
         "rank": c_int(rank), "input_dims": c_dims(input_.shape), "reduced": c_dims(reduced),
         "output_size": c_int(output_size), "num_elements_in_axis": c_int(num_elements_in_axis),
         "input_zero_point": c_int(input_.zero_point),
         "output_zero_point": c_int(output.zero_point),
-        "multiplier": c_int(multiplier), "shift": c_int(shift),
-        "same_scale": c_int(int(same_scale))})]
+        "multiplier": c_int(multiplier), "shift": c_int(shift)})]
     statement = (f"hb_mean_s8(&{p}_params, {ptr(input_)}, {ptr(output)}, "
                  f"(int32_t *)@SCRATCH@);")
     return KernelCall(ctx.op, ["mean.c"], declarations, statement, scratch_bytes=4 * output_size)
@@ -634,9 +657,9 @@ LOWERINGS: dict[str, Callable[[OpContext], KernelCall]] = {
 SUPPORTED_OPS = tuple(sorted(LOWERINGS))
 
 
-def lower_operator(graph: Graph, op: Operator) -> KernelCall:
+def lower_operator(graph: Graph, op: Operator, kernels: str = "portable") -> KernelCall:
     """Check and lower one operator; raises ModelError naming op, tensor and dtype if refused."""
-    ctx = OpContext(graph, op)
+    ctx = OpContext(graph, op, kernels)
     lowering = LOWERINGS.get(op.name)
     if lowering is None:
         tensors = [graph.tensors[i] for i in op.outputs + op.inputs if i >= 0]

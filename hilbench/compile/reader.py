@@ -194,11 +194,20 @@ def _parse(buf: bytes) -> Graph:
             qdim = q.QuantizedDimension()
         data = None
         buffer = model.Buffers(t.Buffer()) if t.Buffer() < model.BuffersLength() else None
+        raw = None
         if buffer is not None and buffer.DataLength() > 0:
+            raw = buffer.DataAsNumpy().tobytes()
+        elif buffer is not None and buffer.Offset() > 1:
+            # Models over 2 GB keep buffers after the flatbuffer, addressed by offset.
+            start, size = int(buffer.Offset()), int(buffer.Size())
+            if start + size > len(buf):
+                raise ModelError(f"constant tensor '{t.Name().decode()}' points past the end of "
+                                 "the file; the model is truncated")
+            raw = bytes(buf[start:start + size])
+        if raw is not None:
             if dtype in ("string", "resource", "variant", "int4") or dtype.startswith("type"):
                 raise ModelError(f"constant tensor '{t.Name().decode()}' has dtype {dtype}, "
                                  "which cannot be compiled")
-            raw = buffer.DataAsNumpy().tobytes()
             data = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype)
             expected = int(np.prod(shape, dtype=np.int64)) if shape else 1
             if data.size != expected:

@@ -44,13 +44,18 @@ def make_card(recipe: Recipe, data: Dataset, quick: bool, float_path: Path, int8
             "note": recipe.card.get("target_note", ""),
         },
         "results": results,
+        "results_note": "measured with the tflite-micro interpreter, one invoke per sample; "
+                        "vectors: the committed vectors.npz; test_split: the whole held-out "
+                        "split they were drawn from",
         "data": {
             **recipe.card.get("data", {}),
             "train_samples": int(len(data.x_train)),
             "test_samples": int(len(data.x_test)),
             "seed": recipe.seed,
             "vectors": "vectors.npz: x (float32 inputs), x_int8 (x quantized with the int8 input "
-                       "scale and zero point), y (labels), drawn from the held-out test split",
+                       "scale and zero point as TFLite's QUANTIZE does: float32 x / scale, "
+                       "round half away from zero), y (labels), drawn from the held-out test "
+                       "split",
         },
         "training": {
             "epochs": 1 if quick else recipe.epochs,

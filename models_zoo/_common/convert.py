@@ -26,8 +26,6 @@ def _batch_one_converter(model):
 
 def to_float_tflite(model) -> bytes:
     """Convert a trained Keras model to a float32 .tflite flatbuffer."""
-    import tensorflow as tf
-
     converter = _batch_one_converter(model)
     return converter.convert()
 
@@ -89,6 +87,8 @@ def parameter_count(path: Path) -> int:
 
 
 def quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """Float -> int8 the way TFLite's QUANTIZE does (round half away from zero, then clamp)."""
-    q = np.sign(x / scale) * np.floor(np.abs(x / scale) + 0.5) + zero_point
+    """Float -> int8 the way TFLite's QUANTIZE kernel does: float32 x / float32 scale, round half
+    away from zero, add the zero point, clamp."""
+    scaled = np.asarray(x, dtype=np.float32) / np.float32(scale)
+    q = np.sign(scaled) * np.floor(np.abs(scaled) + np.float32(0.5)) + zero_point
     return np.clip(q, -128, 127).astype(np.int8)

@@ -31,14 +31,21 @@ def run_tflm(path: Path, x: np.ndarray) -> np.ndarray:
     return np.concatenate(outputs, axis=0)
 
 
-def dequantize_outputs(path: Path, raw: np.ndarray) -> np.ndarray:
-    """Outputs as float32: int8 outputs are mapped back with the output tensor's scale."""
+def io_quantization(path: Path) -> tuple[tuple[float, int], tuple[float, int]]:
+    """((input scale, zero point), (output scale, zero point)) of a model; (0.0, 0) for float."""
     from tflite_micro.python.tflite_micro import runtime
 
-    scale, zero_point = tensor_quantization(runtime.Interpreter.from_file(str(path)).get_output_details(0))
-    if raw.dtype == np.int8:
-        return (raw.astype(np.float32) - zero_point) * scale
-    return raw.astype(np.float32)
+    interpreter = runtime.Interpreter.from_file(str(path))
+    return (tensor_quantization(interpreter.get_input_details(0)),
+            tensor_quantization(interpreter.get_output_details(0)))
+
+
+def dequantize(values: np.ndarray, quantization: tuple[float, int]) -> np.ndarray:
+    """int8 values -> float32 with (scale, zero_point); float values pass through."""
+    if values.dtype != np.int8:
+        return values.astype(np.float32)
+    scale, zero_point = quantization
+    return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
 
 def top1_accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:

@@ -37,6 +37,7 @@ class Recipe:
     ``make_data(quick, rng)`` returns a Dataset; ``quick`` asks for a tiny one (smoke runs).
     ``build_model()`` returns an untrained Keras model whose input is one sample (no batch dim
     fixed). ``card`` holds the descriptive fields copied verbatim into card.yaml.
+    ``fresh_train_data(rng)``, when given, replaces the training set after each epoch.
     """
 
     name: str
@@ -53,3 +54,6 @@ class Recipe:
     n_vectors: int
     card: dict[str, Any] = field(default_factory=dict)
     seed: int = 1234
+    #: Optional: fresh training samples (x, y) for every epoch after the first, for generators
+    #: cheap enough that the model never sees the same sample twice (less overfitting).
+    fresh_train_data: Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]] | None = None

@@ -104,11 +104,13 @@ def build_model():
     import keras
     from keras import layers
 
+    from models_zoo._common.blocks import BN_MOMENTUM
+
     inputs = keras.Input((N_MELS * N_FRAMES,))
     x = inputs
     for i, units in enumerate((128, 128, 128, 128, 8, 128, 128, 128, 128)):
         x = layers.Dense(units, name=f"dense{i}")(x)
-        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn{i}")(x)
         x = layers.ReLU(name=f"relu{i}")(x)
     outputs = layers.Dense(N_MELS * N_FRAMES, name="reconstruction")(x)
     return keras.Model(inputs, outputs, name="ad_autoencoder")

@@ -58,22 +58,35 @@ def build_host_runner(compiled: CompiledModel, extra_flags: tuple[str, ...] = ()
     return exe
 
 
-def run_model_on_host(compiled: CompiledModel, inputs: np.ndarray) -> np.ndarray:
-    """Run every row of `inputs` (shape [N, *input_shape], the model's input dtype) through the
-    compiled model on the host; returns outputs of shape [N, *output_shape]. Single input and
-    output models only."""
-    if len(compiled.inputs) != 1 or len(compiled.outputs) != 1:
-        raise ValueError("run_model_on_host handles models with one input and one output")
-    in_spec, out_spec = compiled.inputs[0], compiled.outputs[0]
-    inputs = np.asarray(inputs)
-    if inputs.dtype != np.dtype(in_spec.dtype) or tuple(inputs.shape[1:]) != in_spec.shape:
-        raise ValueError(f"inputs must be [N, {', '.join(map(str, in_spec.shape))}] "
-                         f"{in_spec.dtype}, got {list(inputs.shape)} {inputs.dtype}")
-    exe = build_host_runner(compiled)
-    result = subprocess.run([str(exe)], input=np.ascontiguousarray(inputs).tobytes(),
-                            capture_output=True)
+def run_model_on_host(compiled: CompiledModel, inputs: np.ndarray | list[np.ndarray], *,
+                      extra_cflags: tuple[str, ...] = ()) -> np.ndarray:
+    """Run every row of `inputs` through the compiled model on the host.
+
+    `inputs` is [N, *input_shape] in the model's input dtype, or one such array per input for
+    models with several inputs. Returns the outputs as [N, *output_shape] (one-output models).
+    `extra_cflags` are added to the host build (e.g. -DHB_EMULATE_DSP).
+    """
+    arrays = [np.asarray(a) for a in (inputs if isinstance(inputs, (list, tuple)) else [inputs])]
+    if len(arrays) != len(compiled.inputs):
+        raise ValueError(f"{compiled.model_name} has {len(compiled.inputs)} inputs, "
+                         f"got {len(arrays)} arrays")
+    if len(compiled.outputs) != 1:
+        raise ValueError("run_model_on_host handles models with one output")
+    rows = arrays[0].shape[0]
+    for array, spec in zip(arrays, compiled.inputs):
+        if array.dtype != np.dtype(spec.dtype) or tuple(array.shape[1:]) != spec.shape \
+                or array.shape[0] != rows:
+            raise ValueError(f"input '{spec.name}' must be [{rows}, "
+                             f"{', '.join(map(str, spec.shape))}] {spec.dtype}, got "
+                             f"{list(array.shape)} {array.dtype}")
+    # One inference's bytes are all inputs in order, so interleave the rows.
+    stream = b"".join(np.ascontiguousarray(array[row]).tobytes()
+                      for row in range(rows) for array in arrays)
+    exe = build_host_runner(compiled, extra_cflags)
+    result = subprocess.run([str(exe)], input=stream, capture_output=True)
     if result.returncode != 0:
         raise DeployError(f"host runner for {compiled.model_name} exited with "
                           f"{result.returncode}: {result.stderr.decode(errors='replace')}")
+    out_spec = compiled.outputs[0]
     out = np.frombuffer(result.stdout, dtype=np.dtype(out_spec.dtype))
-    return out.reshape((inputs.shape[0],) + out_spec.shape)
+    return out.reshape((rows,) + out_spec.shape)

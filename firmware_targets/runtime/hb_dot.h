@@ -1,0 +1,297 @@
+/*
+ * The int8 dot products under CONV_2D and FULLY_CONNECTED, the hot loops of every model.
+ *
+ * Two implementations give the same integers (integer sums are exact in any order):
+ *   - portable C, unrolled by four;
+ *   - a DSP path for cores with the Armv7E-M DSP extension (Cortex-M4/M7/M33...): four int8
+ *     pairs per iteration with SXTB16 (sign-extend two bytes to two halfwords) and SMLAD (two
+ *     16x16 multiply-accumulates in one instruction), as CMSIS-NN does.
+ * The DSP path is chosen when the compiler defines __ARM_FEATURE_DSP, unless the build defines
+ * HB_PORTABLE_KERNELS. Defining HB_EMULATE_DSP runs the DSP path's logic on any host with the
+ * two instructions written in C, which is how the tests check it without an Arm core.
+ */
+#ifndef HB_DOT_H
+#define HB_DOT_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if !defined(HB_PORTABLE_KERNELS) && (defined(__ARM_FEATURE_DSP) || defined(HB_EMULATE_DSP))
+#define HB_DOT_USE_DSP 1
+#endif
+
+#if defined(HB_DOT_USE_DSP)
+#if defined(__ARM_FEATURE_DSP) && !defined(HB_EMULATE_DSP)
+static inline uint32_t hb_sxtb16(uint32_t x) {
+    uint32_t r;
+    __asm__("sxtb16 %0, %1" : "=r"(r) : "r"(x));
+    return r;
+}
+static inline uint32_t hb_sxtb16_ror8(uint32_t x) {
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+static inline int32_t hb_smlad(uint32_t x, uint32_t y, int32_t acc) {
+    int32_t r;
+    __asm__("smlad %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(y), "r"(acc));
+    return r;
+}
+static inline int32_t hb_smlabb(uint32_t x, uint32_t y, int32_t acc) {
+    int32_t r;
+    __asm__("smlabb %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(y), "r"(acc));
+    return r;
+}
+static inline int32_t hb_smlatt(uint32_t x, uint32_t y, int32_t acc) {
+    int32_t r;
+    __asm__("smlatt %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(y), "r"(acc));
+    return r;
+}
+#else
+/* C models of the instructions, for testing the DSP path on a host. */
+static inline uint32_t hb_sxtb16(uint32_t x) {
+    return ((uint32_t)(uint16_t)(int16_t)(int8_t)(x & 0xFF)) |
+           ((uint32_t)(uint16_t)(int16_t)(int8_t)((x >> 16) & 0xFF) << 16);
+}
+static inline uint32_t hb_sxtb16_ror8(uint32_t x) {
+    return hb_sxtb16((x >> 8) | (x << 24));
+}
+static inline int32_t hb_smlad(uint32_t x, uint32_t y, int32_t acc) {
+    const int32_t lo = (int32_t)(int16_t)(x & 0xFFFF) * (int32_t)(int16_t)(y & 0xFFFF);
+    const int32_t hi = (int32_t)(int16_t)(x >> 16) * (int32_t)(int16_t)(y >> 16);
+    return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi);
+}
+static inline int32_t hb_smlabb(uint32_t x, uint32_t y, int32_t acc) {
+    return (int32_t)((uint32_t)acc +
+                     (uint32_t)((int32_t)(int16_t)(x & 0xFFFF) * (int32_t)(int16_t)(y & 0xFFFF)));
+}
+static inline int32_t hb_smlatt(uint32_t x, uint32_t y, int32_t acc) {
+    return (int32_t)((uint32_t)acc +
+                     (uint32_t)((int32_t)(int16_t)(x >> 16) * (int32_t)(int16_t)(y >> 16)));
+}
+#endif
+
+static inline uint32_t hb_load_u32(const int8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, sizeof v); /* unaligned-safe; one LDR on cores that allow unaligned access */
+    return v;
+}
+#endif
+
+/* sum(a[i] * b[i]) for i < n. */
+static inline int32_t hb_dot_s8(const int8_t *a, const int8_t *b, int32_t n) {
+    int32_t acc = 0;
+    int32_t i = 0;
+#if defined(HB_DOT_USE_DSP)
+    for (; i + 4 <= n; i += 4) {
+        const uint32_t wa = hb_load_u32(a + i);
+        const uint32_t wb = hb_load_u32(b + i);
+        /* Bytes 0 and 2 pair up in one SMLAD, bytes 1 and 3 in the other. */
+        acc = hb_smlad(hb_sxtb16(wa), hb_sxtb16(wb), acc);
+        acc = hb_smlad(hb_sxtb16_ror8(wa), hb_sxtb16_ror8(wb), acc);
+    }
+#else
+    int32_t acc1 = 0, acc2 = 0, acc3 = 0;
+    for (; i + 4 <= n; i += 4) {
+        acc += (int32_t)a[i] * b[i];
+        acc1 += (int32_t)a[i + 1] * b[i + 1];
+        acc2 += (int32_t)a[i + 2] * b[i + 2];
+        acc3 += (int32_t)a[i + 3] * b[i + 3];
+    }
+    acc += acc1 + acc2 + acc3;
+#endif
+    for (; i < n; i++) {
+        acc += (int32_t)a[i] * b[i];
+    }
+    return acc;
+}
+
+/* Two dot products sharing one operand: *acc0 += sum(x[i] * f0[i]), *acc1 += sum(x[i] * f1[i]).
+ * Two output channels per pass over an input patch halve the loads (and, on DSP cores, the
+ * sign extensions) of the patch. */
+static inline void hb_dot2_s8(const int8_t *x, const int8_t *f0, const int8_t *f1, int32_t n,
+                              int32_t *acc0, int32_t *acc1) {
+    int32_t a0 = *acc0, a1 = *acc1;
+    int32_t i = 0;
+#if defined(HB_DOT_USE_DSP)
+    /* Eight bytes per iteration: the loop overhead is paid half as often. */
+    for (; i + 8 <= n; i += 8) {
+        uint32_t wx = hb_load_u32(x + i);
+        uint32_t x_even = hb_sxtb16(wx), x_odd = hb_sxtb16_ror8(wx);
+        uint32_t w0 = hb_load_u32(f0 + i);
+        uint32_t w1 = hb_load_u32(f1 + i);
+        a0 = hb_smlad(hb_sxtb16(w0), x_even, a0);
+        a0 = hb_smlad(hb_sxtb16_ror8(w0), x_odd, a0);
+        a1 = hb_smlad(hb_sxtb16(w1), x_even, a1);
+        a1 = hb_smlad(hb_sxtb16_ror8(w1), x_odd, a1);
+        wx = hb_load_u32(x + i + 4);
+        x_even = hb_sxtb16(wx);
+        x_odd = hb_sxtb16_ror8(wx);
+        w0 = hb_load_u32(f0 + i + 4);
+        w1 = hb_load_u32(f1 + i + 4);
+        a0 = hb_smlad(hb_sxtb16(w0), x_even, a0);
+        a0 = hb_smlad(hb_sxtb16_ror8(w0), x_odd, a0);
+        a1 = hb_smlad(hb_sxtb16(w1), x_even, a1);
+        a1 = hb_smlad(hb_sxtb16_ror8(w1), x_odd, a1);
+    }
+    for (; i + 4 <= n; i += 4) {
+        const uint32_t wx = hb_load_u32(x + i);
+        const uint32_t x_even = hb_sxtb16(wx), x_odd = hb_sxtb16_ror8(wx);
+        const uint32_t w0 = hb_load_u32(f0 + i);
+        const uint32_t w1 = hb_load_u32(f1 + i);
+        a0 = hb_smlad(hb_sxtb16(w0), x_even, a0);
+        a0 = hb_smlad(hb_sxtb16_ror8(w0), x_odd, a0);
+        a1 = hb_smlad(hb_sxtb16(w1), x_even, a1);
+        a1 = hb_smlad(hb_sxtb16_ror8(w1), x_odd, a1);
+    }
+#else
+    for (; i + 2 <= n; i += 2) {
+        const int32_t x0 = x[i], x1 = x[i + 1];
+        a0 += x0 * f0[i] + x1 * f0[i + 1];
+        a1 += x0 * f1[i] + x1 * f1[i + 1];
+    }
+#endif
+    for (; i < n; i++) {
+        a0 += (int32_t)x[i] * f0[i];
+        a1 += (int32_t)x[i] * f1[i];
+    }
+    *acc0 = a0;
+    *acc1 = a1;
+}
+
+#if defined(HB_DOT_USE_DSP)
+/* Sign-extend x[0..n/4*4) once into halfword pairs, (x0, x2) then (x1, x3) per group of four:
+ * the operands SMLAD takes after SXTB16. An operand shared by many dot products (the input row
+ * of FULLY_CONNECTED) is then unpacked once instead of once per pair of output rows. */
+static inline void hb_unpack_s8_pairs(const int8_t *x, int32_t n, uint32_t *out) {
+    for (int32_t i = 0; i + 4 <= n; i += 4) {
+        const uint32_t w = hb_load_u32(x + i);
+        *out++ = hb_sxtb16(w);
+        *out++ = hb_sxtb16_ror8(w);
+    }
+}
+
+/* hb_dot2_s8 with the shared operand also given unpacked (from hb_unpack_s8_pairs). */
+static inline void hb_dot2_unpacked_s8(const uint32_t *x_pairs, const int8_t *x, const int8_t *f0,
+                                       const int8_t *f1, int32_t n, int32_t *acc0, int32_t *acc1) {
+    int32_t a0 = *acc0, a1 = *acc1;
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8, x_pairs += 4) {
+        uint32_t w0 = hb_load_u32(f0 + i), w1 = hb_load_u32(f1 + i);
+        a0 = hb_smlad(hb_sxtb16(w0), x_pairs[0], a0);
+        a0 = hb_smlad(hb_sxtb16_ror8(w0), x_pairs[1], a0);
+        a1 = hb_smlad(hb_sxtb16(w1), x_pairs[0], a1);
+        a1 = hb_smlad(hb_sxtb16_ror8(w1), x_pairs[1], a1);
+        w0 = hb_load_u32(f0 + i + 4);
+        w1 = hb_load_u32(f1 + i + 4);
+        a0 = hb_smlad(hb_sxtb16(w0), x_pairs[2], a0);
+        a0 = hb_smlad(hb_sxtb16_ror8(w0), x_pairs[3], a0);
+        a1 = hb_smlad(hb_sxtb16(w1), x_pairs[2], a1);
+        a1 = hb_smlad(hb_sxtb16_ror8(w1), x_pairs[3], a1);
+    }
+    for (; i + 4 <= n; i += 4, x_pairs += 2) {
+        const uint32_t w0 = hb_load_u32(f0 + i), w1 = hb_load_u32(f1 + i);
+        a0 = hb_smlad(hb_sxtb16(w0), x_pairs[0], a0);
+        a0 = hb_smlad(hb_sxtb16_ror8(w0), x_pairs[1], a0);
+        a1 = hb_smlad(hb_sxtb16(w1), x_pairs[0], a1);
+        a1 = hb_smlad(hb_sxtb16_ror8(w1), x_pairs[1], a1);
+    }
+    for (; i < n; i++) {
+        a0 += (int32_t)x[i] * f0[i];
+        a1 += (int32_t)x[i] * f1[i];
+    }
+    *acc0 = a0;
+    *acc1 = a1;
+}
+#endif
+
+/* A 2x2 block of dot products: two patches (output pixels) by two filters (output channels),
+ * acc = {x0.f0, x0.f1, x1.f0, x1.f1} added to. Each loaded byte serves two products. */
+static inline void hb_dot_2x2_s8(const int8_t *x0, const int8_t *x1, const int8_t *f0,
+                                 const int8_t *f1, int32_t n, int32_t acc[4]) {
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    int32_t i = 0;
+#if defined(HB_DOT_USE_DSP)
+    for (; i + 4 <= n; i += 4) {
+        const uint32_t w0 = hb_load_u32(x0 + i), w1 = hb_load_u32(x1 + i);
+        const uint32_t x0_even = hb_sxtb16(w0), x0_odd = hb_sxtb16_ror8(w0);
+        const uint32_t x1_even = hb_sxtb16(w1), x1_odd = hb_sxtb16_ror8(w1);
+        uint32_t wf = hb_load_u32(f0 + i);
+        uint32_t f_even = hb_sxtb16(wf), f_odd = hb_sxtb16_ror8(wf);
+        a00 = hb_smlad(f_even, x0_even, a00);
+        a00 = hb_smlad(f_odd, x0_odd, a00);
+        a10 = hb_smlad(f_even, x1_even, a10);
+        a10 = hb_smlad(f_odd, x1_odd, a10);
+        wf = hb_load_u32(f1 + i);
+        f_even = hb_sxtb16(wf);
+        f_odd = hb_sxtb16_ror8(wf);
+        a01 = hb_smlad(f_even, x0_even, a01);
+        a01 = hb_smlad(f_odd, x0_odd, a01);
+        a11 = hb_smlad(f_even, x1_even, a11);
+        a11 = hb_smlad(f_odd, x1_odd, a11);
+    }
+#endif
+    for (; i < n; i++) {
+        const int32_t v0 = x0[i], v1 = x1[i], g0 = f0[i], g1 = f1[i];
+        a00 += v0 * g0;
+        a01 += v0 * g1;
+        a10 += v1 * g0;
+        a11 += v1 * g1;
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* Four dot products sharing one operand: acc[k] += sum(x[i] * f_k[i]), with f_k = f + k * stride.
+ * Four output channels per pass over a patch load each patch byte once for four filters
+ * (portable path; the DSP path uses hb_dot2_s8, see conv_2d.c). */
+static inline void hb_dot4_s8(const int8_t *x, const int8_t *f, int32_t stride, int32_t n,
+                              int32_t acc[4]) {
+    const int8_t *f0 = f, *f1 = f + stride, *f2 = f + 2 * stride, *f3 = f + 3 * stride;
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t i = 0;
+    for (; i < n; i++) {
+        const int32_t xi = x[i];
+        a0 += xi * f0[i];
+        a1 += xi * f1[i];
+        a2 += xi * f2[i];
+        a3 += xi * f3[i];
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* Four independent lanes: acc[k] += x[k] * f[k] for k < 4 (depthwise: four channels of one tap). */
+static inline void hb_mac4_s8(const int8_t *x, const int8_t *f, int32_t *acc0, int32_t *acc1,
+                              int32_t *acc2, int32_t *acc3) {
+#if defined(HB_DOT_USE_DSP)
+    const uint32_t wx = hb_load_u32(x), wf = hb_load_u32(f);
+    const uint32_t x02 = hb_sxtb16(wx), x13 = hb_sxtb16_ror8(wx);
+    const uint32_t f02 = hb_sxtb16(wf), f13 = hb_sxtb16_ror8(wf);
+    *acc0 = hb_smlabb(x02, f02, *acc0);
+    *acc2 = hb_smlatt(x02, f02, *acc2);
+    *acc1 = hb_smlabb(x13, f13, *acc1);
+    *acc3 = hb_smlatt(x13, f13, *acc3);
+#else
+    *acc0 += (int32_t)x[0] * f[0];
+    *acc1 += (int32_t)x[1] * f[1];
+    *acc2 += (int32_t)x[2] * f[2];
+    *acc3 += (int32_t)x[3] * f[3];
+#endif
+}
+
+/* sum(a[i] * (b[i] + b_offset)) for i < n. */
+static inline int32_t hb_dot_s8_offset(const int8_t *a, const int8_t *b, int32_t n,
+                                       int32_t b_offset) {
+    int32_t sum_a = 0;
+    for (int32_t i = 0; i < n; i++) {
+        sum_a += a[i];
+    }
+    return hb_dot_s8(a, b, n) + b_offset * sum_a;
+}
+
+#endif
