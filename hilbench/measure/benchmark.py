@@ -484,11 +484,17 @@ def wait_for_capture(path: Path, written_after: float, timeout_s: float, poll_s:
 
 def firmware_footprint(dut: Dut) -> Footprint | None:
     """Flash, RAM, arena and stack of the DUT's firmware; None for a host executable (its
-    sections say nothing about a board) or a pre-flashed board (no ELF here)."""
+    sections say nothing about a board) or a pre-flashed board (no ELF here).
+
+    The stack estimate needs the .su/.ci files of a local build; a PlatformIO build has its
+    own flags, so its footprint comes without one."""
+    from hilbench.build import Firmware
+
     if dut.mode == "host" or dut.firmware is None:
         return None
+    stack_files = dut.firmware.stack_usage_files if isinstance(dut.firmware, Firmware) else ()
     return elf_footprint(dut.firmware.elf_path, arena_symbol=ARENA_SYMBOL,
-                         stack_files=dut.firmware.stack_usage_files, stack_entry=STACK_ENTRY)
+                         stack_files=stack_files, stack_entry=STACK_ENTRY)
 
 
 # ---------------------------------------------------------------- the procedure
