@@ -67,6 +67,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--vectors", type=int, metavar="N",
                     help="run at most N test vectors per model, evenly spread over its set "
                          "(default: all)")
+    group.addoption("--kernels", choices=("auto", "portable"), default="auto",
+                    help="int8 kernel set: auto = SMLAD/SXTB16 inner loops on cores with the DSP "
+                         "extension, portable C elsewhere (default); portable = plain C everywhere. "
+                         "Both are bit-exact with tflite-micro; the runtime column says which ran")
     group.addoption("--energy-capture", metavar="FILE",
                     help="measure energy from this JLS file, recorded by the Joulescope "
                          "software during the run (hardware boards; energy_source capture)")
@@ -252,8 +256,8 @@ def dut(request: pytest.FixtureRequest, board: ResolvedBoard, tflite_model: Path
         try:
             # A board measured by a probe or a capture runs energy-mode firmware.
             defines = energy_firmware_defines(energy_plan(board, state.option("energy_capture")))
-            current.dut = current.stack.enter_context(open_dut(board, tflite_model,
-                                                               extra_defines=defines))
+            current.dut = current.stack.enter_context(open_dut(
+                board, tflite_model, kernels=state.option("kernels"), extra_defines=defines))
         except HilbenchError as error:
             # Remember the failure: the next test on this pair must not rebuild and fail again.
             current.error = f"hilbench: {board.name} ({board.describe()}), {tflite_model.name}: {error}"

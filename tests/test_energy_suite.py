@@ -148,7 +148,7 @@ def expected_energy_uj(marks: np.ndarray, inferences: int) -> float:
 
 @pytest.fixture(scope="module")
 def energy_firmware():
-    compiled = compile_model(MODEL, compiled_model_dir(MODEL))
+    compiled = compile_model(MODEL, compiled_model_dir(MODEL, "portable"))
     return build_firmware("host", compiled, extra_defines=ENERGY_MODE_DEFINES)
 
 
@@ -272,7 +272,7 @@ def test_capture_that_was_not_recorded_is_named(tmp_path, energy_firmware, monke
 
 
 def test_performance_firmware_on_a_probed_board_is_refused(tmp_path, monkeypatch):
-    performance = build_firmware("host", compile_model(MODEL, compiled_model_dir(MODEL)))
+    performance = build_firmware("host", compile_model(MODEL, compiled_model_dir(MODEL, "portable")))
     endpoint, board = preflashed_board(tmp_path, performance, tmp_path / "pin", monkeypatch,
                                        f"kind: joulescope, serial: '{SERIAL}'")
     with endpoint, open_dut(board, MODEL) as dut:

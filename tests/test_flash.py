@@ -75,7 +75,7 @@ def fake_tools(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def ad01():
-    return compile_model(AD01, compiled_model_dir(AD01))
+    return compile_model(AD01, compiled_model_dir(AD01, "portable"))
 
 
 @pytest.fixture(scope="module")

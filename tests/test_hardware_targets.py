@@ -38,7 +38,7 @@ _PT_LOAD = "PT_LOAD"
 
 @pytest.fixture(scope="module")
 def ad01():
-    return compile_model(AD01, compiled_model_dir(AD01))
+    return compile_model(AD01, compiled_model_dir(AD01, "portable"))
 
 
 def symbol(elf: ELFFile, name: str):

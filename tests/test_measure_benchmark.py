@@ -110,7 +110,7 @@ def test_a_capture_must_be_written_after_the_energy_windows(tmp_path):
 def test_hardware_latency_with_more_inferences_than_ticks_kept(tmp_path):
     """A hardware window longer than the DUT's tick memory: percentiles from the kept ticks,
     window length from the m-lap-us stamps, energy modeled (no probe in the lab)."""
-    firmware = build_firmware("host", compile_model(AD01, compiled_model_dir(AD01)))
+    firmware = build_firmware("host", compile_model(AD01, compiled_model_dir(AD01, "portable")))
     plan = TimingPlan(windows=3, warmup=2, min_window_s=0.03, max_inferences=None,
                       enforce_min_window=True, why="test")
     with start_host_firmware(firmware) as endpoint:
@@ -135,7 +135,7 @@ def test_hardware_latency_with_more_inferences_than_ticks_kept(tmp_path):
 def test_windows_under_the_minimum_are_timed_again_with_more_inferences(tmp_path):
     """A capped first N gives windows far under an enforced minimum: N is scaled by what the
     windows showed and all windows run again."""
-    firmware = build_firmware("host", compile_model(AD01, compiled_model_dir(AD01)))
+    firmware = build_firmware("host", compile_model(AD01, compiled_model_dir(AD01, "portable")))
     plan = TimingPlan(windows=2, warmup=1, min_window_s=0.02, max_inferences=5,
                       enforce_min_window=True, why="test")
     with start_host_firmware(firmware) as endpoint:

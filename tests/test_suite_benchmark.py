@@ -39,7 +39,7 @@ def test_suite_on_host_and_a_qemu_twin(suite):
     result.stdout.fnmatch_lines([
         "*hilbench results*",
         "host *host *gesture *hilbench-portable *ms (host-clock)*",
-        "nano33 *emulated *gesture *hilbench-portable *ms (icount)*uJ (model)*",
+        "nano33 *emulated *gesture *hilbench-dsp *ms (icount)*uJ (model)*",
         "host gesture: p50 * ms [[]95% CI *] (host-clock), 5 x * inferences; host round trip * ms (host-clock)",
         "nano33 gesture: p50 * ms [[]95% CI *] (icount), 2 x * inferences; host round trip * ms "
         "(host-clock); avg power * mW (model), idle * mW, idle energy * uJ/inference; stack >= * B, arena * B",
@@ -61,7 +61,7 @@ def test_suite_on_host_and_a_qemu_twin(suite):
         assert row["cloud_latency_ms"] is None
     assert twin["flash_bytes"] > 0 and twin["ram_bytes"] > 0 and twin["cycles_per_inference"] > 0
 
-    figures = json.loads((run_dir / "figures" / "nano33__gesture__hilbench-portable__emulated.json").read_text())
+    figures = json.loads((run_dir / "figures" / "nano33__gesture__hilbench-dsp__emulated.json").read_text())
     latency = figures["latency"]
     # icount is deterministic: timed inferences of one input differ by a few timer ticks at
     # most, so the CI is a hair wide
