@@ -228,10 +228,27 @@ def host_clock_hz() -> float:
                            "timings cannot be given in cycles")
 
 
-def compiled_model_dir(model_path: Path) -> Path:
-    """Where a model's C sources go: the cache, keyed by the model file's content."""
-    digest = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:16]
-    return cache_root() / "compiled" / f"{model_name(model_path)}-{digest}"
+def compiled_model_dir(model_path: Path, kernels: str) -> Path:
+    """Where a model's C sources go: the cache, keyed by the model file's content, the kernel
+    set and the compiler's own sources (two checkouts or kernel sets never share a folder)."""
+    digest = hashlib.sha256(Path(model_path).read_bytes())
+    digest.update(kernels.encode())
+    for source in sorted(Path(compile_model.__code__.co_filename).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    return cache_root() / "compiled" / f"{model_name(model_path)}-{kernels}-{digest.hexdigest()[:16]}"
+
+
+# Cores whose compilers define __ARM_FEATURE_DSP: there kernels="auto" runs the SMLAD/SXTB16
+# inner loops; elsewhere (the host, Cortex-M0/M3) it runs the portable C loops.
+DSP_CORES = frozenset({"cortex-m4", "cortex-m4f", "cortex-m7", "cortex-m33", "cortex-m35p",
+                       "cortex-m55", "cortex-m85"})
+
+
+def runtime_label(kernels: str, core: str) -> str:
+    """The result row's runtime: the kernel set that actually runs on this core."""
+    if kernels == "auto":
+        return "hilbench-dsp" if core in DSP_CORES else "hilbench-portable"
+    return f"hilbench-{kernels}"
 
 
 def deploy(board: ResolvedBoard, firmware: Firmware | None) -> Endpoint:
@@ -275,7 +292,7 @@ _DEPLOYERS = {"host": _deploy_host, "emulated": _deploy_emulated, "hardware": _d
 
 @contextlib.contextmanager
 def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
-             kernels: str = "portable", extra_defines: tuple[str, ...] = ()) -> Iterator[Dut]:
+             kernels: str = "auto", extra_defines: tuple[str, ...] = ()) -> Iterator[Dut]:
     """Compile, build, deploy and connect: yield a ready :class:`Dut`; stop everything on exit.
 
     ``board`` comes from :func:`hilbench.boards.resolve_boards`; ``model`` is a path or a
@@ -283,7 +300,7 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
     each naming the stage and what to do.
     """
     model_path = find_model(model)
-    compiled = compile_model(model_path, compiled_model_dir(model_path), kernels=kernels)
+    compiled = compile_model(model_path, compiled_model_dir(model_path, kernels), kernels=kernels)
     firmware = _build_for(board, compiled, opt_level, extra_defines)
     with contextlib.ExitStack() as stack:
         endpoint = stack.enter_context(deploy(board, firmware))
@@ -293,7 +310,7 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
         if board.mode == "hardware":
             _check_board_model(board, compiled, capabilities, flashed=firmware is not None)
         yield Dut(board, model_path, compiled, firmware, endpoint, session,
-                  runtime=f"hilbench-{kernels}")
+                  runtime=runtime_label(kernels, board.board.core))
 
 
 def _build_for(board: ResolvedBoard, compiled: CompiledModel, opt_level: str,

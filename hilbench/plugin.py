@@ -2,8 +2,8 @@
 
 Options: ``--board`` (repeatable, comma-separated), ``--model`` (repeatable: a zoo name, a
 MLPerf Tiny reference model name, or a .tflite path), ``--emulate``, ``--require-hardware``,
-``--lab FILE``, ``--results-dir DIR``, ``--cloud`` (compare the run with cloud inference at the
-end, see :mod:`hilbench.cloud.run_comparison`).
+``--lab FILE``, ``--results-dir DIR``, ``--vectors N``, ``--energy-capture FILE``, ``--cloud``
+(compare the run with cloud inference at the end, see :mod:`hilbench.cloud.run_comparison`).
 
 Fixtures, usable in any project's tests:
 
@@ -19,8 +19,9 @@ Fixtures, usable in any project's tests:
     a ready :class:`hilbench.bench.Dut` for (board, tflite_model): firmware built, deployed,
     serial session open. Opened once per pair and shared by the tests that ask for it.
 ``hilbench_results``
-    records result rows: ``hilbench_results.record(row)``; rows go to the run folder under
-    ``--results-dir`` and into the summary table at the end of the session.
+    records result rows: ``hilbench_results.record(row, raw=..., figures=...)``; rows go to
+    the run folder under ``--results-dir`` and into the summary table at the end of the
+    session.
 
 Without ``--board`` the plugin is inert: it adds no tests and prints nothing.
 """
@@ -67,6 +68,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cloud", action="store_true",
                     help="at the end of the run, compare it with cloud inference of the float "
                          "models on every network profile, as 'hilbench edge-vs-cloud RUN' does")
+    group.addoption("--vectors", type=int, metavar="N",
+                    help="run at most N test vectors per model, evenly spread over its set "
+                         "(default: all)")
+    group.addoption("--kernels", choices=("auto", "portable"), default="auto",
+                    help="int8 kernel set: auto = SMLAD/SXTB16 inner loops on cores with the DSP "
+                         "extension, portable C elsewhere (default); portable = plain C everywhere. "
+                         "Both are bit-exact with tflite-micro; the runtime column says which ran")
+    group.addoption("--energy-capture", metavar="FILE",
+                    help="measure energy from this JLS file, recorded by the Joulescope "
+                         "software during the run (hardware boards; energy_source capture)")
 
 
 @dataclass
@@ -81,6 +92,7 @@ class HilbenchState:
     duts: dict[str, OpenDut] = field(default_factory=dict)       # by board name
     board_facts: dict[str, dict] = field(default_factory=dict)   # board name -> provenance facts
     serial_logs: list[tuple] = field(default_factory=list)       # (board, model, header, lines)
+    details: list[str] = field(default_factory=list)             # lines under the summary table
     cloud_summary: str = ""                                      # --cloud: table or error
 
     @property
@@ -244,9 +256,13 @@ def dut(request: pytest.FixtureRequest, board: ResolvedBoard, tflite_model: Path
             state.close_dut(board.name)
         current = state.duts[board.name] = OpenDut(key)
         from hilbench.bench import open_dut
+        from hilbench.measure.benchmark import energy_firmware_defines, energy_plan
 
         try:
-            current.dut = current.stack.enter_context(open_dut(board, tflite_model))
+            # A board measured by a probe or a capture runs energy-mode firmware.
+            defines = energy_firmware_defines(energy_plan(board, state.option("energy_capture")))
+            current.dut = current.stack.enter_context(open_dut(
+                board, tflite_model, kernels=state.option("kernels"), extra_defines=defines))
         except HilbenchError as error:
             # Remember the failure: the next test on this pair must not rebuild and fail again.
             current.error = f"hilbench: {board.name} ({board.describe()}), {tflite_model.name}: {error}"
@@ -281,8 +297,10 @@ class ResultsRecorder:
     def __init__(self, state: HilbenchState):
         self._state = state
 
-    def record(self, row: Mapping[str, object], raw: Mapping[str, Any] | None = None) -> dict:
-        """Validate and store one result row (and optional raw per-inference arrays)."""
+    def record(self, row: Mapping[str, object], raw: Mapping[str, Any] | None = None,
+               figures: Mapping[str, Any] | None = None) -> dict:
+        """Validate and store one result row, with optional raw per-inference arrays and the
+        figures beyond the result columns (a JSON file per row in the run folder)."""
         state = self._state
         if state.recorder is None:
             from hilbench.record.store import RunRecorder
@@ -295,10 +313,17 @@ class ResultsRecorder:
             for name, facts in state.board_facts.items():   # provenance first, then the row
                 state.recorder.record_board(name, **facts)
             stored = state.recorder.append_row(row)
+            names = (str(row["board"]), str(row["model"]))
+            labels = {"runtime": str(row.get("runtime") or ""), "mode": str(row.get("mode") or "")}
             if raw:
-                state.recorder.write_raw(str(row["board"]), str(row["model"]), raw,
-                                         runtime=str(row.get("runtime") or ""),
-                                         mode=str(row.get("mode") or ""))
+                state.recorder.write_raw(*names, raw, **labels)
+            if figures:
+                state.recorder.write_figures(*names, figures, **labels)
+                from hilbench.measure.benchmark import format_details
+
+                details = format_details(figures)
+                if details:
+                    state.details.append(details)
         except HilbenchError as error:  # a row that breaks the result contract fails its test
             pytest.fail(f"hilbench: {error}", pytrace=False)
         state.rows.append(stored)
@@ -364,6 +389,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     from hilbench.report.table import format_results_table
 
     terminalreporter.write_line(format_results_table(state.rows))
+    for line in state.details:
+        terminalreporter.write_line(line)
     if state.recorder is not None:
         terminalreporter.write_line(f"run folder: {state.recorder.run_dir}")
     if state.cloud_summary:

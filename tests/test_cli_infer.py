@@ -106,7 +106,7 @@ def preflashed_board(tmp_path):
     from hilbench.compile import compile_model
     from hilbench.deploy.host import start_host_firmware
 
-    firmware = build_firmware("host", compile_model(AD01, compiled_model_dir(AD01)))
+    firmware = build_firmware("host", compile_model(AD01, compiled_model_dir(AD01, "portable")))
     with start_host_firmware(firmware) as endpoint:
         lab = tmp_path / "lab.yaml"
         lab.write_text("boards:\n  bench-nano:\n    extends: nano33\n"

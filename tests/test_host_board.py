@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
 import sys
 import termios
+import time
 
 import pytest
 import serial
 
 from dut_fixtures.helpers import build_stub, exchange, open_raw
-from hilbench.deploy import Endpoint
+from hilbench.deploy import Endpoint, procs
 from hilbench.deploy.host import start_host_firmware
 from hilbench.errors import DeployError
 
@@ -75,6 +78,41 @@ def test_process_is_killed_when_the_endpoint_is_dropped(firmware):
     del endpoint
     gc.collect()
     assert process_gone(pid)
+
+
+def test_the_process_is_tracked_until_closed(firmware):
+    """Host firmware is started like an emulator, so atexit and SIGTERM handlers reap it too."""
+    with start_host_firmware(firmware) as endpoint:
+        assert endpoint.process in procs.live_processes()
+        assert os.getpgid(endpoint.pid) == endpoint.pid  # its own group: killing it kills its children
+    assert endpoint.process not in procs.live_processes()
+
+
+def test_process_dies_with_a_killed_parent():
+    """A hilbench process killed with SIGKILL runs no cleanup; the kernel still stops the DUT.
+
+    The DUT here ignores its pty closing (real firmware exits on EOF), so only the parent-death
+    signal can stop it.
+    """
+    dut = "import time; print('m-ready', end='\\r\\n', flush=True); time.sleep(60)"
+    parent_script = (
+        "import os, signal, sys\n"
+        "from hilbench.deploy.host import start_host_firmware\n"
+        "endpoint = start_host_firmware(sys.executable, args=('-c', sys.argv[1]))\n"
+        "print(endpoint.pid, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    parent = subprocess.run([sys.executable, "-c", parent_script, dut], capture_output=True, text=True, timeout=30)
+    assert parent.returncode == -signal.SIGKILL, parent.stderr
+    pid = int(parent.stdout.split()[0])
+    deadline = time.monotonic() + 5.0
+    while not process_gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert process_gone(pid)
+    finally:
+        if not process_gone(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_not_an_executable(tmp_path):

@@ -11,12 +11,12 @@ import struct
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
-import serial
 
 from hilbench.build.builder import build_firmware
 from hilbench.build.recipe import load_recipe
@@ -30,30 +30,22 @@ from hilbench.deploy.qemu import (
     start_firmware,
     start_qemu,
 )
-from hilbench.errors import DeployError
+from hilbench.errors import DeployError, DutError
+from hilbench.paths import cache_root
+from hilbench.session import DutSession
 
 from dut_fixtures.stub_model import expected_raw_output, stub_compiled_model
+from twin_fixtures import EXPECTED_TIMER, EXPECTED_TIMER_HZ, QEMU_TARGETS
 from twin_fixtures.spin_model import INSTRUCTIONS_PER_SPIN, spin_compiled_model
-from twin_fixtures.uart_client import UartClient
 
 FIXTURES = Path(__file__).resolve().parent / "twin_fixtures"
-QEMU_TARGETS = ["mps2-an385", "mps2-an386", "mps2-an500", "mps2-an505", "mps3-an547"]
-# SysTick runs on the processor clock of each QEMU 7.2 machine (mps2.c SYSCLK_FRQ, mps2-tz.c
-# sysclk_frq); test_spin_count_is_exact checks these against QEMU's instruction clock.
-EXPECTED_TIMER_HZ = {
-    "mps2-an385": 25_000_000,
-    "mps2-an386": 25_000_000,
-    "mps2-an500": 25_000_000,
-    "mps2-an505": 20_000_000,
-    "mps3-an547": 32_000_000,
-}
-
 pytestmark = pytest.mark.emulator
 
 
 @pytest.fixture(scope="session")
-def firmware_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("qemu-firmware")
+def firmware_cache() -> Path:
+    # The builder's own content-keyed cache: a rebuild happens exactly when an input changed.
+    return cache_root() / "firmware"
 
 
 @pytest.fixture(scope="session")
@@ -133,7 +125,7 @@ def test_qemu_command_line():
     assert command[command.index("-machine") + 1] == "mps2-an386"
     assert command[command.index("-cpu") + 1] == "cortex-m4"
     assert command[command.index("-icount") + 1] == f"shift={ICOUNT_SHIFT},align=off,sleep=off"
-    assert command[command.index("-serial") + 1] == "tcp:127.0.0.1:4567,server=on,wait=on"
+    assert command[command.index("-serial") + 1] == "tcp:127.0.0.1:4567,server=on,wait=on,nodelay=on"
     assert command[command.index("-kernel") + 1] == "/fw.elf"
     with pytest.raises(DeployError, match="icount shift"):
         qemu_command("mps2-an386", "cortex-m4", "/fw.elf", 4567, icount_shift=12)
@@ -216,14 +208,15 @@ def test_silent_firmware_times_out_waiting_for_ready(tmp_path):
 @pytest.mark.parametrize("target", QEMU_TARGETS)
 def test_boot_name_and_profile(target, stub_firmware):
     firmware = stub_firmware(target)
-    with start_firmware(firmware) as endpoint, UartClient(endpoint.url) as dut:
+    with start_firmware(firmware) as endpoint, DutSession.from_endpoint(endpoint) as dut:
         assert endpoint.url.startswith("socket://127.0.0.1:")
         assert (endpoint.mode, endpoint.latency_source) == ("emulated", "icount")
         assert endpoint.boot_lines[-1] == "m-ready"
-        assert dut.command("name") == [f"m-name-dut-[{target}]"]
-        profile = dut.command("profile")
-        assert "m-model-[stub40]" in profile
-        assert f"m-hb-timer-[systick,{EXPECTED_TIMER_HZ[target]}]" in profile
+        assert dut.name() == f"dut-[{target}]"
+        profile = dut.profile()
+        assert profile.model == "stub40"
+        assert (profile.timer_name, profile.timer_hz) == EXPECTED_TIMER[target]
+        assert profile.raw_output and profile.cycles and profile.bulk_crc
 
 
 @pytest.mark.parametrize("target", QEMU_TARGETS)
@@ -232,11 +225,11 @@ def test_outputs_and_instruction_count_repeat_across_runs(target, stub_firmware)
     data = bytes((7 * i - 60) & 0xFF for i in range(40))
     counts = []
     for _run in range(2):
-        with start_firmware(firmware) as endpoint, UartClient(endpoint.url) as dut:
+        with start_firmware(firmware) as endpoint, DutSession.from_endpoint(endpoint) as dut:
             dut.load_input(data)
-            ticks = dut.infer_ticks(runs=3, warmup=1)
+            result = dut.infer(n=3, warmup=1)
             assert dut.raw_output() == expected_raw_output(data)
-            counts.append([instructions_from_ticks(t, EXPECTED_TIMER_HZ[target]) for t in ticks])
+            counts.append([endpoint.instructions_from_ticks(t, result.timer_hz) for t in result.ticks])
     assert counts[0] == counts[1]
     assert len(set(counts[0])) == 1, f"instruction counts differ within one run: {counts[0]}"
     assert counts[0][0] > 50  # a real inference, not an empty measurement
@@ -247,11 +240,11 @@ def test_spin_count_is_exact(target, spin_firmware):
     """The spin model runs 2 instructions per spin: the difference between two spin counts is
     known exactly, which checks the timer frequency, the icount shift and the conversion."""
     firmware = spin_firmware(target)
-    with start_firmware(firmware) as endpoint, UartClient(endpoint.url) as dut:
+    with start_firmware(firmware) as endpoint, DutSession.from_endpoint(endpoint) as dut:
         measured = {}
         for spins in (1_000, 101_000, 1_000_003):
             dut.load_input(struct.pack("<I", spins))
-            ticks = dut.infer_ticks(runs=2, warmup=0)
+            ticks = dut.infer(n=2, warmup=0).ticks
             measured[spins] = [endpoint.instructions_from_ticks(t, EXPECTED_TIMER_HZ[target]) for t in ticks]
             assert dut.raw_output() == struct.pack("<I", spins)
     assert measured[1_000][0] == measured[1_000][1]
@@ -267,22 +260,17 @@ def test_emulator_killed_mid_inference_is_reported_and_reaped(spin_firmware):
     endpoint = start_firmware(firmware)
     pid = endpoint.process.pid
     try:
-        port = serial.serial_for_url(endpoint.url, timeout=0.5)
-        client_lines = b""
-        port.write(b"db load 4%")
-        port.write(b"db " + struct.pack("<I", 2_000_000_000).hex().encode() + b"%")
-        port.write(b"infer 1 0%")  # about 4e9 instructions: runs for many seconds
-        deadline = time.monotonic() + 20
-        while b"m-lap-us" not in client_lines and time.monotonic() < deadline:
-            client_lines += port.read(256)
-        assert b"m-lap-us" in client_lines, "the inference did not start"
-        os.kill(pid, signal.SIGKILL)  # the emulator dies under us, as if it crashed
-        with pytest.raises(serial.SerialException):
-            # pyserial's socket:// reports the closed connection as an exception
-            for _ in range(50):
-                if port.read(1) == b"":
-                    raise serial.SerialException("connection closed")
-        port.close()
+        with DutSession.from_endpoint(endpoint, inference_timeout=60) as dut:
+            dut.load_input(struct.pack("<I", 2_000_000_000))  # about 4e9 instructions: many seconds
+            # The emulator dies under the running inference, as if it crashed.
+            killer = threading.Timer(1.0, os.kill, (pid, signal.SIGKILL))
+            killer.start()
+            started = time.monotonic()
+            with pytest.raises(DutError) as session_error:
+                dut.infer(n=1, warmup=0)
+            killer.join()
+            assert time.monotonic() - started < 30, "the session did not notice the closed line"
+        assert "the DUT closed the line" in str(session_error.value)
         with pytest.raises(DeployError) as caught:
             endpoint.check_alive()
         assert "QEMU was killed by signal 9" in str(caught.value)

@@ -6,9 +6,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hilbench.measure.accuracy import roc_auc
 from models_zoo._common import audio
 from models_zoo._common.convert import quantize
-from models_zoo._common.evaluate import roc_auc
 from models_zoo._common.features import pixels_to_input, snap_to_grid
 
 

@@ -22,7 +22,8 @@ uint32_t hb_hal_timer_hz(void);
 const char *hb_hal_timer_name(void);
 
 /* Energy mode: toggle the timestamp GPIO that the power probe watches (MLPerf Tiny style).
- * A no-op on emulated and host targets. */
+ * A no-op on emulated targets; the host target can log the edges to a file for tests
+ * (HB_HOST_TIMESTAMP_PIN, see host/hb_hal_host.c). */
 void hb_hal_timestamp_pulse(void);
 
 #endif

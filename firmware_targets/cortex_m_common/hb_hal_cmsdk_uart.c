@@ -10,25 +10,36 @@
 #include "hb_hal.h"
 #include "hb_timer_cortex_m.h"
 
-#ifndef HB_UART_BASE
-#error "HB_UART_BASE must be defined by the target recipe (the CMSDK UART0 address)"
+#if !defined(HB_UART_BASE) || !defined(HB_UART_RX_IRQ)
+#error "HB_UART_BASE and HB_UART_RX_IRQ must be defined by the target recipe (CMSDK UART0)"
 #endif
 
 #define UART_DATA HB_REG32(HB_UART_BASE + 0x00u)
 #define UART_STATE HB_REG32(HB_UART_BASE + 0x04u)
 #define UART_CTRL HB_REG32(HB_UART_BASE + 0x08u)
+#define UART_INTSTATUS HB_REG32(HB_UART_BASE + 0x0Cu) /* write 1 to clear */
 #define UART_BAUDDIV HB_REG32(HB_UART_BASE + 0x10u)
 
 #define UART_STATE_TX_FULL (1u << 0)
 #define UART_STATE_RX_FULL (1u << 1)
 #define UART_CTRL_TX_EN (1u << 0)
 #define UART_CTRL_RX_EN (1u << 1)
+#define UART_CTRL_RX_INT_EN (1u << 3)
+#define UART_INT_RX (1u << 1)
 
 static void uart_init(void)
 {
     /* 16 is the smallest divider the UART accepts; the value is irrelevant under QEMU. */
     UART_BAUDDIV = 16u;
-    UART_CTRL = UART_CTRL_TX_EN | UART_CTRL_RX_EN;
+    UART_CTRL = UART_CTRL_TX_EN | UART_CTRL_RX_EN | UART_CTRL_RX_INT_EN;
+    UART_INTSTATUS = UART_INT_RX;
+    HB_NVIC_ISER(HB_UART_RX_IRQ / 32) = 1u << (HB_UART_RX_IRQ % 32);
+}
+
+/* The receive interrupt only wakes the core from WFI in hb_hal_getc(). */
+void hb_uart_rx_irq_handler(void)
+{
+    UART_INTSTATUS = UART_INT_RX;
 }
 
 void hb_hal_init(void)
@@ -39,13 +50,24 @@ void hb_hal_init(void)
 
 int hb_hal_getc(void)
 {
-    while ((UART_STATE & UART_STATE_RX_FULL) == 0u) {
+    /* Device time stands still while we wait for the host: how long the host takes is not the
+     * firmware's work, and with no timer running an idle QEMU sleeps instead of spinning. */
+    hb_timer_pause();
+    for (;;) {
+        /* Masked, so that a byte arriving between the test and WFI still wakes the WFI (a
+         * pending interrupt does, masked or not) instead of being handled just before it. */
+        __asm volatile("cpsid i" ::: "memory");
+        if ((UART_STATE & UART_STATE_RX_FULL) != 0u) {
+            __asm volatile("cpsie i" ::: "memory");
+            break;
+        }
+        __asm volatile("wfi");
+        __asm volatile("cpsie i" ::: "memory"); /* the receive handler runs here */
     }
-    /* How long the host took to send this byte is not deterministic, so neither is the timer
-     * phase at this point. Re-align it before the byte is handed over: everything the DUT does
-     * until its next read (a whole command, an inference) then runs from the same timer phase
-     * on every run and its tick count is the same. */
-    hb_timer_align_phase();
+    /* A fresh timer period from here: everything the DUT does until its next read (a whole
+     * command, an inference) runs from the same timer phase on every run, so its tick count
+     * is the same, and no overflow interrupt lands in it. */
+    hb_timer_resume();
     return (int)(UART_DATA & 0xFFu);
 }
 
@@ -76,6 +98,7 @@ void hb_cortex_m_fatal(const char *what)
     hb_hal_write((const uint8_t *)prefix, sizeof prefix - 1u);
     hb_hal_write((const uint8_t *)what, len);
     hb_hal_write((const uint8_t *)suffix, sizeof suffix - 1u);
+    hb_timer_stop();
     for (;;) {
         __asm volatile("cpsid i\n\twfi");
     }

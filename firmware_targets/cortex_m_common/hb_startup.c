@@ -16,7 +16,12 @@ extern uint32_t __StackTop;
 
 int main(void);
 void Reset_Handler(void);
-void hb_systick_handler(void);
+void hb_timer_irq_handler(void);   /* the timer driver's overflow handler */
+void hb_uart_rx_irq_handler(void); /* wakes hb_hal_getc() */
+
+#ifndef HB_TIMER_IRQ
+#error "HB_TIMER_IRQ must be defined by the target recipe (-1: the SysTick exception)"
+#endif
 
 /* Faults print one protocol-shaped line so that the host shows what happened instead of a
  * silent timeout, then stop the core. */
@@ -35,12 +40,15 @@ static void Unexpected_Handler(void) { fatal("unexpected-interrupt"); }
 
 typedef void (*vector_t)(void);
 
-/* 16 system exceptions and HB_NUM_IRQS device interrupts (the largest machine, AN547, has 96);
- * devices we never enable share Unexpected_Handler. */
+/* 16 system exceptions and HB_NUM_IRQS device interrupts (the largest machine, AN547, has 96).
+ * The timer's overflow interrupt is SysTick (HB_TIMER_IRQ = -1) or a device interrupt; with the
+ * UART's receive interrupt, every other source shares Unexpected_Handler. */
 #ifndef HB_NUM_IRQS
 #define HB_NUM_IRQS 96
 #endif
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init" /* the timer and UART entries replace range ones */
 __attribute__((section(".vectors"), used)) const vector_t hb_vector_table[16 + HB_NUM_IRQS] = {
     [0] = (vector_t)(uintptr_t)&__StackTop,
     [1] = Reset_Handler,
@@ -53,9 +61,20 @@ __attribute__((section(".vectors"), used)) const vector_t hb_vector_table[16 + H
     [11] = Unexpected_Handler, /* SVCall */
     [12] = Unexpected_Handler, /* DebugMonitor */
     [14] = Unexpected_Handler, /* PendSV */
-    [15] = hb_systick_handler,
+#if HB_TIMER_IRQ < 0
+    [15] = hb_timer_irq_handler,
+#else
+    [15] = Unexpected_Handler,
+#endif
     [16 ... 16 + HB_NUM_IRQS - 1] = Unexpected_Handler,
+#if HB_TIMER_IRQ >= 0
+    [16 + HB_TIMER_IRQ] = hb_timer_irq_handler,
+#endif
+#ifdef HB_UART_RX_IRQ /* targets whose UART driver polls (the STM32 boards) have none */
+    [16 + HB_UART_RX_IRQ] = hb_uart_rx_irq_handler,
+#endif
 };
+#pragma GCC diagnostic pop
 
 void Reset_Handler(void)
 {

@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,7 +70,39 @@ const char *hb_hal_timer_name(void)
     return "clock_monotonic";
 }
 
+/*
+ * A host has no GPIO, so no probe can measure its energy. For tests of the energy path, the
+ * environment variable HB_HOST_TIMESTAMP_PIN may name a file that stands in for the wire to
+ * a probe's input: each pulse appends the CLOCK_MONOTONIC time of its edge in nanoseconds, one
+ * line per pulse. Without it (the normal case) a pulse does nothing.
+ */
 void hb_hal_timestamp_pulse(void)
 {
-    /* No timestamp pin on a host: energy is not measured here. */
+    static int pin_fd = -2; /* -2: not looked up yet, -1: no pin */
+    char line[24];
+    size_t length = 0;
+    uint64_t now;
+    char digits[20];
+    int n = 0;
+
+    if (pin_fd == -2) {
+        const char *path = getenv("HB_HOST_TIMESTAMP_PIN");
+        pin_fd = (path != NULL && path[0] != '\0') ? open(path, O_WRONLY | O_CREAT | O_APPEND, 0644) : -1;
+    }
+    if (pin_fd < 0) {
+        return;
+    }
+    now = hb_hal_ticks();
+    do {
+        digits[n++] = (char)('0' + (int)(now % 10u));
+        now /= 10u;
+    } while (now != 0u);
+    while (n > 0) {
+        line[length++] = digits[--n];
+    }
+    line[length++] = '\n';
+    /* One write per line with O_APPEND: a reader never sees half a line. */
+    if (write(pin_fd, line, length) < 0) {
+        pin_fd = -1;
+    }
 }

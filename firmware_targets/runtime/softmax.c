@@ -13,6 +13,14 @@ static inline void store(void *out, int32_t index, int32_t value, int output_bit
     }
 }
 
+/* exp(input_diff * input scale * beta) in Q0.31, for input_diff = x - max(row) <= 0: the
+ * exponent is rescaled to Q5.26 (SCALED_DIFF_INTEGER_BITS) first. */
+static inline int32_t exp_of_diff(const hb_softmax_params_t *p, int32_t input_diff) {
+    const int32_t scaled_diff = hb_srdhm(input_diff * (1 << p->input_left_shift),
+                                         p->input_multiplier);
+    return hb_exp_on_negative_values(scaled_diff, SCALED_DIFF_INTEGER_BITS);
+}
+
 /* Softmax of one row into an int8 (output_bits 8) or int16 (output_bits 16) row. */
 static inline void softmax_row(const hb_softmax_params_t *p, const int8_t *in, void *out,
                                int output_bits) {
@@ -24,10 +32,8 @@ static inline void softmax_row(const hb_softmax_params_t *p, const int8_t *in, v
     for (int32_t c = 0; c < p->depth; c++) {
         const int32_t input_diff = (int32_t)in[c] - max_in_row;
         if (input_diff >= p->diff_min) {
-            const int32_t scaled_diff = hb_srdhm(input_diff * (1 << p->input_left_shift),
-                                                 p->input_multiplier);
-            const int32_t exp_q0 = hb_exp_on_negative_values(scaled_diff, SCALED_DIFF_INTEGER_BITS);
-            sum_of_exps += hb_rounding_divide_by_pot(exp_q0, ACCUMULATION_INTEGER_BITS);
+            sum_of_exps += hb_rounding_divide_by_pot(exp_of_diff(p, input_diff),
+                                                     ACCUMULATION_INTEGER_BITS);
         }
     }
     /* GetReciprocal */
@@ -41,9 +47,7 @@ static inline void softmax_row(const hb_softmax_params_t *p, const int8_t *in, v
     for (int32_t c = 0; c < p->depth; c++) {
         const int32_t input_diff = (int32_t)in[c] - max_in_row;
         if (input_diff >= p->diff_min) {
-            const int32_t scaled_diff = hb_srdhm(input_diff * (1 << p->input_left_shift),
-                                                 p->input_multiplier);
-            const int32_t exp_q0 = hb_exp_on_negative_values(scaled_diff, SCALED_DIFF_INTEGER_BITS);
+            const int32_t exp_q0 = exp_of_diff(p, input_diff);
             const int32_t unsat = hb_rounding_divide_by_pot(
                 hb_srdhm(shifted_scale, exp_q0), num_bits_over_unit + 31 - output_bits);
             store(out, c, hb_clamp_i32(unsat + out_min, out_min, out_max), output_bits);

@@ -57,7 +57,7 @@ uint64_t hb_hal_ticks(void)
 }
 
 /* Named for the vector table of cortex_m_common/hb_startup.c. */
-void hb_systick_handler(void)
+void hb_timer_irq_handler(void)
 {
     (void)hb_hal_ticks();
 }

@@ -103,6 +103,12 @@ class PowerProbe:
     kind: ProbeKind = field(default="none", metadata=_expect("the probe type"))
     serial: str | None = field(
         default=None, metadata=_expect("the probe's serial number, e.g. '000415'"))
+    gpi: int = field(default=0, metadata=_expect(
+        "the probe's general-purpose input wired to the DUT's timestamp pin (0 to 3)", minimum=0))
+    capture: str | None = field(
+        default=None, metadata=_expect(
+            "a JLS file that the Joulescope software records during the run, analysed instead "
+            "of a live probe (energy_source capture), e.g. captures/nano33.jls"))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,11 @@ from hilbench.paths import cache_root
 OPT_LEVELS = ("O0", "O1", "O2", "O3", "Os", "Oz", "Og")
 MANIFEST = "build.json"
 # Bumped when the build procedure changes in a way the key does not see.
-_BUILDER_VERSION = 1
+_BUILDER_VERSION = 2
+# GCC writes each function's stack frame (.su) and the call graph with frame sizes (.ci) next to
+# the ELF, named <elf>-<source>.su/.ci; the footprint's stack estimate reads them. They change
+# nothing in the generated code.
+STACK_USAGE_FLAGS = ("-fstack-usage", "-fcallgraph-info=su")
 
 
 class ModelSources(Protocol):
@@ -70,6 +74,12 @@ class Firmware:
         """device-timer | icount | host-clock, from the target recipe."""
         return self.recipe.latency_source
 
+    @property
+    def stack_usage_files(self) -> list[Path]:
+        """GCC's per-function stack usage (.su) and call graph (.ci) files of this build."""
+        folder = self.elf_path.parent
+        return sorted([*folder.glob(f"{self.elf_path.name}-*.su"), *folder.glob(f"{self.elf_path.name}-*.ci")])
+
 
 def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
@@ -112,7 +122,7 @@ def _headers(include_dirs: Iterable[Path]) -> list[Path]:
 
 def _compile_command(compiler: str, recipe: TargetRecipe, opt_level: str, defines: Sequence[str],
                      include_dirs: Sequence[Path], sources: Sequence[Path], elf: Path) -> list[str]:
-    command = [compiler, *recipe.cpu_flags, *recipe.cflags, f"-{opt_level}", *defines]
+    command = [compiler, *recipe.cpu_flags, *recipe.cflags, *STACK_USAGE_FLAGS, f"-{opt_level}", *defines]
     command += [f"-I{d}" for d in include_dirs]
     command += [str(s) for s in sources]
     command += ["-o", str(elf), *recipe.ldflags]

@@ -196,7 +196,8 @@ def _wrap_int32(values: np.ndarray) -> np.ndarray:
 
 def _acc_init(filter_sums: np.ndarray, bias: Tensor | None, input_zero_point: int) -> np.ndarray:
     """bias + input_offset * sum(filter taps) per output channel, as int32 (wrap-around exact):
-    the convolution kernels start each accumulator there and sum filter * input only."""
+    the convolution and fully connected kernels start each accumulator there and sum
+    filter * input only."""
     bias_values = bias.data.astype(np.int64) if bias is not None else 0
     return _wrap_int32(bias_values - input_zero_point * filter_sums)
 
@@ -207,107 +208,115 @@ def _null_or(tensor: Tensor | None, ctype: str) -> str:
 
 # --- operators ------------------------------------------------------------------------------
 
-def _lower_conv_2d(ctx: OpContext) -> KernelCall:
-    (input_,), output = _activation_io(ctx)
+def _constant_int8_filter(ctx: OpContext) -> Tensor:
+    """Input 1 of a conv, depthwise conv or fully connected op: int8 weights stored in the model."""
     filter_ = ctx.input(1)
     ctx.expect_dtype(filter_, "int8", role="filter")
     ctx.expect_constant(filter_, "filter")
+    return filter_
+
+
+def _conv_operands(ctx: OpContext) -> tuple[Tensor, Tensor, Tensor]:
+    """Input, filter and output of a conv or depthwise conv, checked for dtype and rank 4."""
+    (input_,), output = _activation_io(ctx)
+    filter_ = _constant_int8_filter(ctx)
     for tensor, role in ((input_, "input"), (filter_, "filter"), (output, "output")):
         ctx.expect_rank(tensor, (4,), role)
+    return input_, filter_, output
+
+
+def _conv_params(ctx: OpContext, params_type: str, input_: Tensor, filter_: Tensor, output: Tensor,
+                 filter_sums: np.ndarray, shape_fields: dict[str, str]
+                 ) -> tuple[list[str], dict[str, int], Tensor | None]:
+    """What conv and depthwise conv share, precomputed: per-channel requantization, the bias
+    folded into acc_init, strides/dilations/paddings and the activation range.
+
+    filter_sums: the sum of the filter taps per output channel. shape_fields: the op's own
+    dimension fields of its params struct, which come first in it.
+    Returns the C declarations (params struct and its arrays), the geometry and the bias.
+    """
+    out_c = output.shape[3]
+    _filter_scales(ctx, filter_, out_c)
+    bias = _bias(ctx, 2, out_c)
+    geometry = _conv_geometry(ctx, input_.shape[1:3], filter_.shape[1:3], output.shape[1:3])
+    multipliers, shifts = q.per_channel_multipliers(input_.scale, filter_.scales, output.scale,
+                                                    out_c)
+    act_min, act_max = ctx.activation(output)
+    acc_init = _acc_init(filter_sums, bias, input_.zero_point)
+    p = ctx.prefix
+    declarations = [c_array(f"{p}_multiplier", "int32_t", multipliers),
+                    c_array(f"{p}_shift", "int32_t", shifts),
+                    c_array(f"{p}_acc_init", "int32_t", acc_init),
+                    c_struct(params_type, f"{p}_params", {
+                        **shape_fields,
+                        **{k: c_int(v) for k, v in geometry.items()},
+                        "input_offset": c_int(-input_.zero_point),
+                        "output_offset": c_int(output.zero_point),
+                        "act_min": c_int(act_min), "act_max": c_int(act_max),
+                        "multiplier": f"{p}_multiplier", "shift": f"{p}_shift",
+                        "acc_init": f"{p}_acc_init"})]
+    return declarations, geometry, bias
+
+
+def _conv_statement(ctx: OpContext, kernel: str, input_: Tensor, filter_: Tensor,
+                    bias: Tensor | None, output: Tensor, scratch_bytes: int) -> str:
+    return (f"{kernel}(&{ctx.prefix}_params, {ptr(input_)}, {ptr(filter_)}, "
+            f"{_null_or(bias, 'int32_t')}, {ptr(output)}, "
+            f"{'(int8_t *)@SCRATCH@' if scratch_bytes else 'NULL'});")
+
+
+def _lower_conv_2d(ctx: OpContext) -> KernelCall:
+    input_, filter_, output = _conv_operands(ctx)
     batches, in_h, in_w, in_c = input_.shape
     out_c, f_h, f_w, f_c = filter_.shape
     _, out_h, out_w, out_c2 = output.shape
     if out_c2 != out_c or f_c == 0 or in_c % f_c != 0 or out_c % (in_c // f_c) != 0:
         raise ctx.fail(f"filter {filter_.describe()} does not fit input {input_.describe()} "
                        f"and output {output.describe()}")
-    _filter_scales(ctx, filter_, out_c)
-    bias = _bias(ctx, 2, out_c)
-    geometry = _conv_geometry(ctx, (in_h, in_w), (f_h, f_w), (out_h, out_w))
-    multipliers, shifts = q.per_channel_multipliers(input_.scale, filter_.scales, output.scale,
-                                                    out_c)
-    act_min, act_max = ctx.activation(output)
-    acc_init = _acc_init(filter_.data.astype(np.int64).reshape(out_c, -1).sum(axis=1), bias,
-                         input_.zero_point)
-    p = ctx.prefix
-    declarations = [c_array(f"{p}_multiplier", "int32_t", multipliers),
-                    c_array(f"{p}_shift", "int32_t", shifts),
-                    c_array(f"{p}_acc_init", "int32_t", acc_init),
-                    c_struct("hb_conv_params_t", f"{p}_params", {
-                        "batches": c_int(batches), "input_h": c_int(in_h), "input_w": c_int(in_w),
-                        "input_c": c_int(in_c), "filter_h": c_int(f_h), "filter_w": c_int(f_w),
-                        "filter_c": c_int(f_c), "output_h": c_int(out_h),
-                        "output_w": c_int(out_w), "output_c": c_int(out_c),
-                        **{k: c_int(v) for k, v in geometry.items()},
-                        "input_offset": c_int(-input_.zero_point),
-                        "output_offset": c_int(output.zero_point),
-                        "act_min": c_int(act_min), "act_max": c_int(act_max),
-                        "multiplier": f"{p}_multiplier", "shift": f"{p}_shift",
-                        "acc_init": f"{p}_acc_init"})]
+    declarations, geometry, bias = _conv_params(
+        ctx, "hb_conv_params_t", input_, filter_, output,
+        filter_.data.astype(np.int64).reshape(out_c, -1).sum(axis=1),
+        {"batches": c_int(batches), "input_h": c_int(in_h), "input_w": c_int(in_w),
+         "input_c": c_int(in_c), "filter_h": c_int(f_h), "filter_w": c_int(f_w),
+         "filter_c": c_int(f_c), "output_h": c_int(out_h),
+         "output_w": c_int(out_w), "output_c": c_int(out_c)})
     # The kernel gathers each output pixel's receptive field into arena scratch, except for
     # 1x1 convolutions without padding, whose receptive field is one input pixel.
     direct = (f_h, f_w) == (1, 1) and geometry["pad_h"] == 0 and geometry["pad_w"] == 0
     grouped = f_c != in_c
     scratch_bytes = 0 if direct or grouped else 2 * f_h * f_w * in_c  # two pixels at a time
-    statement = (f"hb_conv_2d_s8(&{p}_params, {ptr(input_)}, {ptr(filter_)}, "
-                 f"{_null_or(bias, 'int32_t')}, {ptr(output)}, "
-                 f"{'(int8_t *)@SCRATCH@' if scratch_bytes else 'NULL'});")
+    statement = _conv_statement(ctx, "hb_conv_2d_s8", input_, filter_, bias, output, scratch_bytes)
     return KernelCall(ctx.op, ["conv_2d.c"], declarations, statement,
                       scratch_bytes=scratch_bytes)
 
 
 def _lower_depthwise_conv_2d(ctx: OpContext) -> KernelCall:
-    (input_,), output = _activation_io(ctx)
-    filter_ = ctx.input(1)
-    ctx.expect_dtype(filter_, "int8", role="filter")
-    ctx.expect_constant(filter_, "filter")
-    for tensor, role in ((input_, "input"), (filter_, "filter"), (output, "output")):
-        ctx.expect_rank(tensor, (4,), role)
+    input_, filter_, output = _conv_operands(ctx)
     batches, in_h, in_w, in_c = input_.shape
     _, f_h, f_w, out_c = filter_.shape
     _, out_h, out_w, out_c2 = output.shape
     if out_c2 != out_c or in_c == 0 or out_c % in_c != 0:
         raise ctx.fail(f"filter {filter_.describe()} does not fit input {input_.describe()} "
                        f"and output {output.describe()}")
-    _filter_scales(ctx, filter_, out_c)
-    bias = _bias(ctx, 2, out_c)
-    geometry = _conv_geometry(ctx, (in_h, in_w), (f_h, f_w), (out_h, out_w))
-    multipliers, shifts = q.per_channel_multipliers(input_.scale, filter_.scales, output.scale,
-                                                    out_c)
-    act_min, act_max = ctx.activation(output)
-    acc_init = _acc_init(filter_.data.astype(np.int64).reshape(-1, out_c).sum(axis=0), bias,
-                         input_.zero_point)
-    p = ctx.prefix
-    declarations = [c_array(f"{p}_multiplier", "int32_t", multipliers),
-                    c_array(f"{p}_shift", "int32_t", shifts),
-                    c_array(f"{p}_acc_init", "int32_t", acc_init),
-                    c_struct("hb_depthwise_conv_params_t", f"{p}_params", {
-                        "batches": c_int(batches), "input_h": c_int(in_h), "input_w": c_int(in_w),
-                        "input_c": c_int(in_c), "filter_h": c_int(f_h), "filter_w": c_int(f_w),
-                        "output_h": c_int(out_h), "output_w": c_int(out_w),
-                        "output_c": c_int(out_c), "depth_multiplier": c_int(out_c // in_c),
-                        **{k: c_int(v) for k, v in geometry.items()},
-                        "input_offset": c_int(-input_.zero_point),
-                        "output_offset": c_int(output.zero_point),
-                        "act_min": c_int(act_min), "act_max": c_int(act_max),
-                        "multiplier": f"{p}_multiplier", "shift": f"{p}_shift",
-                        "acc_init": f"{p}_acc_init"})]
+    declarations, _geometry, bias = _conv_params(
+        ctx, "hb_depthwise_conv_params_t", input_, filter_, output,
+        filter_.data.astype(np.int64).reshape(-1, out_c).sum(axis=0),
+        {"batches": c_int(batches), "input_h": c_int(in_h), "input_w": c_int(in_w),
+         "input_c": c_int(in_c), "filter_h": c_int(f_h), "filter_w": c_int(f_w),
+         "output_h": c_int(out_h), "output_w": c_int(out_w),
+         "output_c": c_int(out_c), "depth_multiplier": c_int(out_c // in_c)})
     # Depth multiplier 1 (the common case) takes a fast path that reads padded taps from a
     # row of input zero points kept in arena scratch.
     scratch_bytes = in_c if out_c == in_c and f_h * f_w <= 64 else 0
-    statement = (f"hb_depthwise_conv_2d_s8(&{p}_params, {ptr(input_)}, {ptr(filter_)}, "
-                 f"{_null_or(bias, 'int32_t')}, {ptr(output)}, "
-                 f"{'(int8_t *)@SCRATCH@' if scratch_bytes else 'NULL'});")
+    statement = _conv_statement(ctx, "hb_depthwise_conv_2d_s8", input_, filter_, bias, output,
+                                scratch_bytes)
     return KernelCall(ctx.op, ["depthwise_conv_2d.c"], declarations, statement,
                       scratch_bytes=scratch_bytes)
 
 
-
-
 def _lower_fully_connected(ctx: OpContext) -> KernelCall:
     (input_,), output = _activation_io(ctx)
-    filter_ = ctx.input(1)
-    ctx.expect_dtype(filter_, "int8", role="filter")
-    ctx.expect_constant(filter_, "filter")
+    filter_ = _constant_int8_filter(ctx)
     ctx.expect_rank(filter_, (2,), "filter")
     if ctx.op.options.get("weights_format", 0) != 0:
         raise ctx.fail("shuffled weights format is not supported (DEFAULT only)")
@@ -331,10 +340,9 @@ def _lower_fully_connected(ctx: OpContext) -> KernelCall:
         multipliers, shifts = [multiplier], [shift]
     act_min, act_max = ctx.activation(output)
     filter_offset = -filter_.zero_point
-    input_offset = -input_.zero_point
+    # The kernel adds filter_offset to each weight, so the folded row sums include it too.
     row_sums = filter_.data.astype(np.int64).sum(axis=1) + filter_offset * accum_depth
-    bias_values = bias.data.astype(np.int64) if bias is not None else np.zeros(out_depth, np.int64)
-    folded_bias = _wrap_int32(bias_values + input_offset * row_sums)
+    folded_bias = _acc_init(row_sums, bias, input_.zero_point)
     p = ctx.prefix
     declarations = [c_array(f"{p}_multiplier", "int32_t", multipliers),
                     c_array(f"{p}_shift", "int32_t", shifts),

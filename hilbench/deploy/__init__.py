@@ -8,46 +8,21 @@ or the interpreter exits, so a failing test never leaves an emulator or DUT proc
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from hilbench.deploy import procs
 from hilbench.errors import DeployError
 from hilbench.record.schema import LATENCY_SOURCES, MODES
 
-_TERMINATE_GRACE_S = 2.0
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    """Stops a process started by a deploy backend: SIGTERM to its process group, then SIGKILL."""
-    if process.poll() is not None:
-        return
-
-    def signal_group(sig: int) -> None:
-        try:
-            # Backends start their process in its own session, so the group holds it and its children.
-            os.killpg(process.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            try:
-                process.send_signal(sig)
-            except ProcessLookupError:
-                pass
-
-    signal_group(signal.SIGTERM)
-    try:
-        process.wait(timeout=_TERMINATE_GRACE_S)
-    except subprocess.TimeoutExpired:
-        signal_group(signal.SIGKILL)
-        process.wait()
-
 
 def _release(process: subprocess.Popen | None, cleanups: list[Callable[[], None]]) -> None:
+    """Stops the endpoint's process (its whole group, then forgets it) and runs its cleanups."""
     if process is not None:
-        stop_process(process)
+        procs.terminate(process)
     while cleanups:
         cleanup = cleanups.pop()
         try:
@@ -62,7 +37,8 @@ class Endpoint:
 
     url: a pyserial URL or device path (e.g. /dev/pts/5, socket://localhost:4000, /dev/ttyACM0).
     mode: hardware | emulated | host.  latency_source: device-timer | icount | host-clock.
-    process: the backend's process (host firmware, emulator), if it started one.
+    process: the backend's process (host firmware, emulator), if it started one; started with
+    procs.spawn, so close() stops its whole process group.
     boot_lines: the boot banner, when the backend read it while checking that the DUT started.
     cleanups: callables run by close() after the process is stopped (close fds, remove files).
     """

@@ -16,9 +16,8 @@ import tty
 from pathlib import Path
 
 from hilbench.build import Firmware
-from hilbench.deploy import Endpoint, stop_process
+from hilbench.deploy import Endpoint, procs
 from hilbench.errors import DeployError
-
 
 
 def _read_boot_banner(slave: int, process: subprocess.Popen, timeout: float) -> list[str]:
@@ -70,9 +69,7 @@ def start_host_firmware(
     log_path = Path(log_file.name)
     command = (str(executable), *args)
     try:
-        process = subprocess.Popen(
-            command, stdin=master, stdout=master, stderr=log_file, close_fds=True, start_new_session=True
-        )
+        process = procs.spawn(command, stdin=master, stdout=master, stderr=log_file)
     except OSError as exc:
         for fd in (master, slave):
             os.close(fd)
@@ -88,7 +85,7 @@ def start_host_firmware(
     try:
         boot_lines = _read_boot_banner(slave, process, boot_timeout)
     except DeployError:
-        stop_process(process)
+        procs.terminate(process)
         os.close(slave)
         log_path.unlink(missing_ok=True)
         raise
@@ -106,4 +103,4 @@ def start_host_firmware(
     )
 
 
-__all__ = ["start_host_firmware", "stop_process"]
+__all__ = ["start_host_firmware"]

@@ -2,16 +2,16 @@
 
 QEMU runs with ``-icount shift=N,align=off,sleep=off``: the virtual clock advances by exactly
 2^N ns per executed instruction, independent of the host's speed and load. The firmware times
-an inference with SysTick on the processor clock (timer_hz ticks per virtual second), so the host
-turns ticks back into an instruction count with :func:`instructions_from_ticks`:
+an inference with a timer on the system clock (timer_hz ticks per virtual second: a CMSDK
+timer, or SysTick on the AN547), so the host turns ticks back into an instruction count with :func:`instructions_from_ticks`:
 
     instructions = ticks * 1e9 / (timer_hz * 2^N)
 
 With N = 7 (128 ns per instruction) one tick is less than half an instruction on every machine
 here (0.3125 at 25 MHz, 0.39 at 20 MHz, 0.24 at 32 MHz), so rounding recovers the exact number of
-instructions executed between the two timer reads. The firmware HAL re-aligns the timer phase
-after every byte it receives (cortex_m_common/hb_hal_cmsdk_uart.c), so the same firmware and
-input give the same count on every run. These are QEMU instruction counts, not cycles.
+instructions executed between the two timer reads. The firmware HAL stops the timer while it waits
+for the host and restarts it with each received byte (cortex_m_common/hb_hal_cmsdk_uart.c), so
+the same firmware and input give the same count on every run. These are QEMU instruction counts, not cycles.
 
 The UART is a TCP server on 127.0.0.1; the returned endpoint's url is ``socket://127.0.0.1:PORT``
 for pyserial. No QEMU process outlives its endpoint (see hilbench/deploy/procs.py).
@@ -23,14 +23,15 @@ import math
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import IO, Sequence
+from typing import Sequence
 
-from hilbench.deploy import procs
+from hilbench.deploy import Endpoint, procs, tcp_uart
 from hilbench.errors import DeployError
 
 QEMU_BINARY = "qemu-system-arm"
@@ -97,58 +98,36 @@ def qemu_command(
         # Virtual time = instructions x 2^N ns: deterministic, and never waits for the host clock.
         "-icount", f"shift={icount_shift},align=off,sleep=off",
         # wait=on: the guest does not start until we are connected, so no boot output is lost.
-        "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on",
+        # nodelay=on: replies are short lines; Nagle + delayed ACK would add 40 ms to each.
+        "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
         "-kernel", str(kernel),
     ]
 
 
-@dataclass
-class QemuEndpoint:
-    """A running QEMU twin: where to reach its UART, and how its figures are labelled.
+@dataclass(eq=False)
+class QemuEndpoint(Endpoint):
+    """A running QEMU twin: the common Endpoint (url, labels, close()) plus what QEMU needs.
 
-    close() stops QEMU; the endpoint is also a context manager.
+    icount_shift says how to turn the twin's timer ticks into instructions.
     """
 
-    url: str
-    machine: str
-    cpu: str
-    kernel: Path
-    icount_shift: int
-    command: list[str]
-    process: "procs.subprocess.Popen" = field(repr=False)
-    boot_lines: list[str] = field(default_factory=list)
-    mode: str = "emulated"
-    latency_source: str = "icount"
-    _log: IO[bytes] | None = field(default=None, repr=False)
+    machine: str = ""
+    cpu: str = ""
+    kernel: Path | None = None
+    icount_shift: int = ICOUNT_SHIFT
 
     def instructions_from_ticks(self, ticks: int, timer_hz: int) -> int:
         """Ticks from this twin's timer as an instruction count, at this endpoint's shift."""
         return instructions_from_ticks(ticks, timer_hz, self.icount_shift)
 
-    def is_alive(self) -> bool:
-        return self.process.poll() is None
-
     def check_alive(self) -> None:
-        """Raises DeployError with QEMU's exit code and last output if QEMU is no longer running."""
+        """Raises DeployError with QEMU's exit status and last output if QEMU is no longer running."""
         if not self.is_alive():
             raise DeployError(self.failure_report("QEMU stopped while the firmware was running"))
 
     def failure_report(self, headline: str) -> str:
         """A message for a failure of this twin: headline, exit status, command, last output."""
-        return _failure_report(headline, self.command, self.process, self.boot_lines, self._log)
-
-    def close(self) -> None:
-        """Stops QEMU (and its process group) and releases the log file. Idempotent."""
-        procs.terminate(self.process)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self) -> "QemuEndpoint":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
+        return _failure_report(headline, self.command, self.process, self.boot_lines, self.log_path)
 
 
 def start_qemu(
@@ -173,24 +152,31 @@ def start_qemu(
     if binary is None:
         raise DeployError(f"'{qemu_binary}' is not on PATH; install it ({QEMU_INSTALL_HINT})")
 
-    for attempt in range(_PORT_ATTEMPTS):
-        port = _free_port()
+    for _attempt in range(_PORT_ATTEMPTS):
+        port = tcp_uart.free_port()
         command = qemu_command(machine, cpu, kernel, port, icount_shift=icount_shift, qemu_binary=binary)
-        log = tempfile.TemporaryFile(prefix="hilbench-qemu-")
+        log_file = tempfile.NamedTemporaryFile(prefix="hilbench-qemu-", suffix=".log", delete=False)
+        log_path = Path(log_file.name)
         try:
-            process = procs.spawn(command, stdout=log, stderr=log)
+            process = procs.spawn(command, stdout=log_file, stderr=subprocess.STDOUT)
         except OSError as exc:
-            log.close()
+            log_path.unlink(missing_ok=True)
             raise DeployError(f"cannot start {binary}: {exc}\ncommand: {' '.join(command)}") from exc
+        finally:
+            log_file.close()  # QEMU has its own copy
         endpoint = QemuEndpoint(
-            url=f"socket://127.0.0.1:{port}",
+            url=tcp_uart.socket_url(port),
+            mode="emulated",
+            latency_source="icount",
+            process=process,
+            command=tuple(command),
+            description=f"QEMU {machine} ({cpu}) running {kernel.name}, UART on 127.0.0.1:{port}",
+            log_path=log_path,
+            cleanups=[lambda p=log_path: p.unlink(missing_ok=True)],
             machine=machine,
             cpu=cpu,
             kernel=kernel,
             icount_shift=icount_shift,
-            command=command,
-            process=process,
-            _log=log,
         )
         try:
             _wait_for_ready(endpoint, port, boot_timeout_s)
@@ -226,12 +212,6 @@ class _PortTaken(Exception):
     pass
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _wait_for_ready(endpoint: QemuEndpoint, port: int, timeout_s: float) -> None:
     """Connects to QEMU's UART server and reads the boot lines up to m-ready, then disconnects.
 
@@ -239,20 +219,23 @@ def _wait_for_ready(endpoint: QemuEndpoint, port: int, timeout_s: float) -> None
     says nothing while it waits for a command, so nothing is lost in between.
     """
     deadline = time.monotonic() + timeout_s
-    connection = None
-    while connection is None:
-        if not endpoint.is_alive():
-            if "Address already in use" in _log_tail(endpoint._log):
-                raise _PortTaken()
-            raise DeployError(endpoint.failure_report(f"QEMU ({endpoint.machine}) exited during start-up"))
-        try:
-            connection = socket.create_connection(("127.0.0.1", port), timeout=0.2)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise DeployError(
-                    endpoint.failure_report(f"QEMU ({endpoint.machine}) did not open its UART port {port} in {timeout_s:g} s")
-                ) from None
-            time.sleep(0.02)
+
+    def exited() -> BaseException:
+        if "Address already in use" in _log_tail(endpoint.log_path):
+            return _PortTaken()
+        return DeployError(endpoint.failure_report(f"QEMU ({endpoint.machine}) exited during start-up"))
+
+    connection = tcp_uart.connect_when_listening(
+        endpoint,
+        port,
+        deadline,
+        attempt_timeout_s=0.2,
+        retry_interval_s=0.02,
+        exited=exited,
+        timed_out=lambda: DeployError(
+            endpoint.failure_report(f"QEMU ({endpoint.machine}) did not open its UART port {port} in {timeout_s:g} s")
+        ),
+    )
 
     pending = b""
     with connection:
@@ -265,7 +248,7 @@ def _wait_for_ready(endpoint: QemuEndpoint, port: int, timeout_s: float) -> None
             if chunk == b"":
                 try:
                     endpoint.process.wait(timeout=1.0)  # a closed UART usually means QEMU is exiting
-                except procs.subprocess.TimeoutExpired:
+                except subprocess.TimeoutExpired:
                     raise DeployError(endpoint.failure_report(f"QEMU ({endpoint.machine}) closed the UART during boot"))
                 raise DeployError(endpoint.failure_report(f"QEMU ({endpoint.machine}) exited during boot"))
             if chunk:
@@ -286,22 +269,18 @@ def _wait_for_ready(endpoint: QemuEndpoint, port: int, timeout_s: float) -> None
                 )
 
 
-def _log_tail(log: IO[bytes] | None, lines: int = TAIL_LINES) -> str:
+def _log_tail(log_path: Path | None, lines: int = TAIL_LINES) -> str:
     """QEMU's output for an error message: its own error lines first (a fatal error is followed
     by a long register dump), then the last lines."""
-    if log is None:
+    if log_path is None or not log_path.exists():
         return ""
-    log.flush()
-    log.seek(0)
-    text = log.read().decode("utf-8", "replace")
-    log.seek(0, os.SEEK_END)
-    all_lines = text.strip().splitlines()
+    all_lines = log_path.read_text(errors="replace").strip().splitlines()
     tail = all_lines[-lines:]
     errors = [line for line in all_lines[:-lines] if line.startswith(("qemu", "QEMU"))][:5]
     return "\n".join(errors + (["..."] if errors else []) + tail)
 
 
-def _failure_report(headline, command, process, uart_lines, log) -> str:
+def _failure_report(headline: str, command: Sequence[str], process, uart_lines: list[str], log_path: Path | None) -> str:
     code = process.poll()
     if code is None:
         status = "QEMU is still running (it will be stopped)"
@@ -310,8 +289,6 @@ def _failure_report(headline, command, process, uart_lines, log) -> str:
     else:
         status = f"QEMU exit code: {code}"
     parts = [headline, status, f"command: {' '.join(command)}"]
-    qemu_output = _log_tail(log)
-    parts.append("QEMU output (last lines):\n" + (qemu_output or "(none)"))
-    uart = "\n".join(uart_lines[-TAIL_LINES:])
-    parts.append("firmware UART (last lines):\n" + (uart or "(none)"))
+    parts.append("QEMU output (last lines):\n" + (_log_tail(log_path) or "(none)"))
+    parts.append("firmware UART (last lines):\n" + ("\n".join(uart_lines[-TAIL_LINES:]) or "(none)"))
     return "\n".join(parts)

@@ -120,7 +120,11 @@ def power_trace_from_signals(marker: SampledSignal, origin: str,
             raise MeasurementError(
                 f"{origin}: has current but no voltage or power signal; record voltage too, "
                 "or give the board's supply voltage")
-    values = np.asarray(power_w.values, dtype=np.float64)
+    # float32 samples stay float32 (the probe's own precision): a minute at 1 MHz is then
+    # 240 MB, not 480 MB; every sum over them is taken in float64.
+    values = np.asarray(power_w.values)
+    if values.dtype not in (np.float32, np.float64):
+        values = values.astype(np.float64)
     if values.size == 0:
         raise MeasurementError(f"{origin}: the power signal holds no samples")
     if np.any(~np.isfinite(values)):
@@ -180,20 +184,37 @@ def mark_times_s(marker: SampledSignal, edge: str = DEFAULT_MARK_EDGE) -> np.nda
 
 def _cumulative_energy_j(power: SampledSignal, times_s: np.ndarray) -> np.ndarray:
     """Energy drawn from the start of ``power`` up to each time, exactly for a power that is
-    constant over each sample interval (fractions of a sample are interpolated)."""
-    cumulative = np.concatenate(([0.0], np.cumsum(power.values))) / power.sample_rate_hz
-    position = (times_s - power.first_sample_s) * power.sample_rate_hz
-    return np.interp(position, np.arange(len(cumulative), dtype=np.float64), cumulative)
+    constant over each sample interval (fractions of a sample are interpolated).
+
+    Sums run over slices in float64, without a cumulative copy of the whole trace."""
+    values = power.values
+    position = (np.asarray(times_s, dtype=np.float64) - power.first_sample_s) * power.sample_rate_hz
+    whole = np.clip(np.floor(position).astype(np.int64), 0, len(values))
+    energy = np.empty(len(position))
+    done, running = 0, 0.0
+    for index in np.argsort(whole, kind="stable"):   # one pass over the trace, in time order
+        running += float(np.sum(values[done:whole[index]], dtype=np.float64))
+        done = whole[index]
+        fraction = position[index] - whole[index]
+        partial = fraction * float(values[done]) if done < len(values) and fraction > 0 else 0.0
+        energy[index] = running + partial
+    return energy / power.sample_rate_hz
 
 
 def _idle_power_w(trace: PowerTrace, window_bounds: np.ndarray) -> float | None:
     """Median power outside every window, at least IDLE_GUARD_S away from any mark; None
     when the capture has no such stretch."""
     power = trace.power_w
-    times = power.first_sample_s + (np.arange(len(power.values)) + 0.5) / power.sample_rate_hz
-    idle = np.ones(len(times), dtype=bool)
+    rate = power.sample_rate_hz
+    idle = np.ones(len(power.values), dtype=bool)
     for start, end in window_bounds:
-        idle &= ~((times > start - IDLE_GUARD_S) & (times < end + IDLE_GUARD_S))
+        # Sample i (centred at first + (i + 0.5) / rate) is excluded when its centre lies
+        # strictly within the guarded window.
+        low = (start - IDLE_GUARD_S - power.first_sample_s) * rate - 0.5
+        high = (end + IDLE_GUARD_S - power.first_sample_s) * rate - 0.5
+        first_out = max(0, math.floor(low) + 1)
+        last_out = min(len(idle), math.ceil(high))
+        idle[first_out:last_out] = False
     if not idle.any():
         return None
     return float(np.median(power.values[idle]))

@@ -5,6 +5,7 @@ Layout of a run folder::
     results.csv                  one row per (board, model, runtime, mode), RESULT_COLUMNS
     provenance.json              code version, host, command line, lab file, per-board firmware
     raw/<board>__<model>.npz     per-inference raw data (timings, cycles, outputs ...)
+    figures/<board>__<model>.json  every figure of a row beyond the result columns
     serial/<board>__<model>.log  the serial exchange, one timestamped line per message
 
 Every file is replaced atomically after each change, so a crash or Ctrl-C keeps every row
@@ -143,12 +144,24 @@ class RunRecorder:
             raise ResultsError(f"write_raw({board!r}, {model!r}) got no arrays to store")
         buffer = io.BytesIO()
         np.savez(buffer, **{name: np.asarray(values) for name, values in arrays.items()})
-        raw_dir = self.run_dir / "raw"
-        raw_dir.mkdir(exist_ok=True)
-        name_parts = [board, model] + [part for part in (runtime, mode) if part]
-        path = raw_dir / ("__".join(safe_filename(part) for part in name_parts) + ".npz")
+        path = self._row_file("raw", ".npz", board, model, runtime, mode)
         atomic_write_bytes(path, buffer.getvalue())
         return path
+
+    def write_figures(self, board: str, model: str, figures: Mapping[str, object], *,
+                      runtime: str = "", mode: str = "") -> Path:
+        """Store a row's figures beyond the result columns (confidence interval, host round
+        trip, idle power, stack ...) as figures/<board>__<model>[__<runtime>__<mode>].json."""
+        path = self._row_file("figures", ".json", board, model, runtime, mode)
+        atomic_write_text(path, json.dumps(figures, indent=2, sort_keys=True, default=str) + "\n")
+        return path
+
+    def _row_file(self, folder: str, suffix: str, board: str, model: str, runtime: str,
+                  mode: str) -> Path:
+        directory = self.run_dir / folder
+        directory.mkdir(exist_ok=True)
+        name_parts = [board, model] + [part for part in (runtime, mode) if part]
+        return directory / ("__".join(safe_filename(part) for part in name_parts) + suffix)
 
     def save_serial_log(self, board: str, lines: Iterable[str], *, model: str = "",
                         header: str = "") -> Path:

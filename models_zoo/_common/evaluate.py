@@ -1,5 +1,6 @@
 """Run .tflite models with the tflite-micro interpreter (the int8 reference hilbench's firmware
-must match) and score them."""
+must match). Top-1 accuracy and ROC AUC come from hilbench.measure.accuracy, the code that scores
+devices, so a card's figure and a benchmark's figure are computed the same way."""
 
 from __future__ import annotations
 
@@ -48,32 +49,10 @@ def dequantize(values: np.ndarray, quantization: tuple[float, int]) -> np.ndarra
     return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
 
-def top1_accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
-    """Fraction of rows whose highest output is the label (ties go to the lowest index)."""
-    return float(np.mean(np.argmax(outputs, axis=1) == labels))
-
-
 def reconstruction_error(x: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
-    """Anomaly score of an autoencoder: mean squared error per row."""
+    """Anomaly score of an autoencoder: mean squared error per row.
+
+    Kept in float32, unlike hilbench.measure.accuracy.reconstruction_error (float64): the
+    committed cards' AUCs were computed this way, and rounding can reorder near-equal scores.
+    """
     return np.mean((reconstruction.reshape(len(x), -1) - x.reshape(len(x), -1)) ** 2, axis=1)
-
-
-def roc_auc(scores: np.ndarray, is_anomaly: np.ndarray) -> float:
-    """Area under the ROC curve: probability that an anomaly scores above a normal sample,
-    ties counting one half (the Mann-Whitney U statistic, from average ranks)."""
-    scores = np.asarray(scores, dtype=np.float64)
-    positive = np.asarray(is_anomaly).astype(bool)
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
-        raise ValueError("AUC needs both normal and anomalous samples")
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    sorted_scores = scores[order]
-    start = 0
-    while start < len(scores):  # average ranks over runs of tied scores
-        end = start
-        while end + 1 < len(scores) and sorted_scores[end + 1] == sorted_scores[start]:
-            end += 1
-        ranks[order[start:end + 1]] = (start + end) / 2 + 1
-        start = end + 1
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hilbench.measure.accuracy import roc_auc, top1_accuracy
 from models_zoo._common import card as card_writer
 from models_zoo._common.convert import SUPPORTED_OPS, ops_used, quantize, to_float_tflite, to_int8_tflite
-from models_zoo._common.evaluate import (dequantize, io_quantization, reconstruction_error, roc_auc,
-                                         run_tflm, top1_accuracy)
+from models_zoo._common.evaluate import dequantize, io_quantization, reconstruction_error, run_tflm
 from models_zoo._common.recipe import AUC, Dataset, Recipe
 from models_zoo._common.train import train
 

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Prints a markdown table of instructions per inference per model on every emulated core.
+
+For each model (the four MLPerf Tiny int8 reference models, then every int8 model of the zoo)
+and each QEMU twin, it compiles the model with hilbench.compile, builds the firmware, runs one
+inference under QEMU -icount on a fixed pseudo-random input and converts the device's timer
+ticks into an instruction count. A second table gives flash and RAM from each ELF.
+
+    python benchmarks/instructions_table.py                  # everything (several minutes)
+    python benchmarks/instructions_table.py --models kws_ref_model --targets mps2-an386
+
+The counts are QEMU instruction counts (icount), deterministic and exact, not cycles: a real
+core needs CPI(core) cycles per instruction on average (docs/emulation.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hilbench.build.builder import OPT_LEVELS, build_firmware
+from hilbench.build.recipe import known_targets, load_recipe
+from hilbench.compile import compile_model
+from hilbench.deploy.qemu import ICOUNT_SHIFT, cpu_from_flags, start_firmware
+from hilbench.errors import HilbenchError
+from hilbench.measure.footprint import elf_footprint
+from hilbench.paths import cache_root, shared_models_root, zoo_root
+from hilbench.session import DutSession
+
+MLPERF_TINY_INT8 = ("kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8")
+INPUT_SEED = 20261126
+
+
+@dataclass
+class Cell:
+    """One model on one core: instructions per inference and the ELF's footprint, or why not."""
+
+    instructions: int | None = None
+    flash_bytes: int | None = None
+    ram_bytes: int | None = None
+    error: str | None = None
+
+
+KERNEL_DESCRIPTIONS = {
+    "auto": "kernels=auto: SMLAD/SXTB16 inner loops on cores with the DSP extension, portable C on the M3",
+    "portable": "kernels=portable: plain C on every core",
+}
+
+
+def available_models() -> dict[str, Path]:
+    """Model name -> .tflite: the MLPerf Tiny int8 models, then the zoo's int8 models."""
+    models = {name: shared_models_root() / f"{name}.tflite" for name in MLPERF_TINY_INT8}
+    for path in sorted(zoo_root().glob("*/int8.tflite")):
+        models[f"zoo/{path.parent.name}"] = path
+    return {name: path for name, path in models.items() if path.is_file()}
+
+
+def emulated_targets() -> list[str]:
+    """The firmware targets run by QEMU (recipe mode 'emulated')."""
+    return [name for name in known_targets() if load_recipe(name).mode == "emulated"]
+
+
+def fixed_input(compiled) -> bytes:
+    """The same pseudo-random input bytes for a model on every core."""
+    rng = np.random.default_rng(INPUT_SEED)
+    return b"".join(rng.integers(0, 256, size=spec.bytes, dtype=np.uint8).tobytes() for spec in compiled.inputs)
+
+
+def measure(model_name: str, model_path: Path, targets: list[str], opt_level: str, kernels: str,
+            log) -> dict[str, Cell]:
+    cells: dict[str, Cell] = {}
+    try:
+        compiled = compile_model(model_path, cache_root() / "instructions-table" / kernels / model_name.replace("/", "_"),
+                                 kernels=kernels)
+    except HilbenchError as exc:
+        return {target: Cell(error=f"compile: {exc}") for target in targets}
+    data = fixed_input(compiled)
+    for target in targets:
+        log(f"{model_name} on {target} ...")
+        try:
+            firmware = build_firmware(target, compiled, opt_level=opt_level)
+            footprint = elf_footprint(firmware.elf_path)
+            with start_firmware(firmware) as endpoint, DutSession.from_endpoint(endpoint, inference_timeout=600) as dut:
+                dut.load_input(data)
+                result = dut.infer(n=1, warmup=0)
+                if not result.ticks:
+                    raise HilbenchError("the firmware reported no ticks")
+                instructions = endpoint.instructions_from_ticks(result.ticks[0], result.timer_hz)
+            cells[target] = Cell(instructions, footprint.flash_bytes, footprint.ram_bytes)
+        except HilbenchError as exc:
+            cells[target] = Cell(error=str(exc).splitlines()[0])
+    return cells
+
+
+def core_label(target: str) -> str:
+    return f"{cpu_from_flags(load_recipe(target).cpu_flags)} ({target})"
+
+
+def markdown(results: dict[str, dict[str, Cell]], targets: list[str], opt_level: str, kernels: str) -> str:
+    header = "| model | " + " | ".join(core_label(t) for t in targets) + " |"
+    rule = "|---|" + "---:|" * len(targets)
+    lines = [
+        f"Instructions per inference on the emulated cores: QEMU 7.2 instruction counts (-icount shift={ICOUNT_SHIFT}), "
+        "not cycles. Deterministic: the same firmware and input give the same count on every run. "
+        f"hilbench int8 runtime ({KERNEL_DESCRIPTIONS[kernels]}), firmware built with arm-none-eabi-gcc "
+        f"-{opt_level}; one inference on a fixed "
+        "pseudo-random input. Latency estimate = instructions x CPI(core) / clock_hz (docs/emulation.md).",
+        "",
+        header,
+        rule,
+    ]
+    for model, cells in results.items():
+        row = [_count(cells[t]) for t in targets]
+        lines.append(f"| {model} | " + " | ".join(row) + " |")
+    lines += ["", "Flash / RAM of each firmware image (whole ELF: runtime, DUT core, weights; RAM = data + bss, "
+              "including the tensor arena), KiB:", "", header, rule]
+    for model, cells in results.items():
+        row = [_footprint(cells[t]) for t in targets]
+        lines.append(f"| {model} | " + " | ".join(row) + " |")
+    errors = [(m, t, c.error) for m, cells in results.items() for t, c in cells.items() if c.error]
+    if errors:
+        lines += ["", "Not measured:"] + [f"- {m} on {t}: {e}" for m, t, e in errors]
+    return "\n".join(lines)
+
+
+def _count(cell: Cell) -> str:
+    return f"{cell.instructions:,}" if cell.instructions is not None else "n/a"
+
+
+def _footprint(cell: Cell) -> str:
+    if cell.flash_bytes is None:
+        return "n/a"
+    return f"{cell.flash_bytes / 1024:.1f} / {cell.ram_bytes / 1024:.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="*", help="model names (default: all; see --list)")
+    parser.add_argument("--targets", nargs="*", help="emulated targets (default: all)")
+    parser.add_argument("--opt", default="O2", choices=OPT_LEVELS, help="optimisation level (default O2)")
+    parser.add_argument("--kernels", default="auto", choices=sorted(KERNEL_DESCRIPTIONS),
+                        help="kernel set: auto = DSP inner loops on cores that have them (default), "
+                             "portable = plain C everywhere")
+    parser.add_argument("--list", action="store_true", help="list the models and targets, then exit")
+    args = parser.parse_args(argv)
+
+    models = available_models()
+    targets = emulated_targets()
+    if args.list:
+        print("models: " + ", ".join(models))
+        print("targets: " + ", ".join(targets))
+        return 0
+    chosen_models = args.models or list(models)
+    unknown = [m for m in chosen_models if m not in models]
+    if unknown:
+        parser.error(f"unknown model(s) {', '.join(unknown)} (known: {', '.join(models)})")
+    chosen_targets = args.targets or targets
+    unknown = [t for t in chosen_targets if t not in targets]
+    if unknown:
+        parser.error(f"unknown emulated target(s) {', '.join(unknown)} (known: {', '.join(targets)})")
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    results = {m: measure(m, models[m], chosen_targets, args.opt, args.kernels, log) for m in chosen_models}
+    print(markdown(results, chosen_targets, args.opt, args.kernels))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

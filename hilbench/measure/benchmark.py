@@ -1,0 +1,607 @@
+"""The measurement procedure for one board x model x runtime, on a ready DUT.
+
+:func:`benchmark_dut` drives a :class:`hilbench.bench.Dut` through every measurement and
+returns one result row (the ARCHITECTURE.md columns) plus the figures behind it. The
+reference suite (tests/benchmark_suite/) calls it once per board x model; any other front
+end can do the same. The steps:
+
+1. **Vectors.** Each test vector runs as one ``infer 1 0``; its raw outputs are compared
+   byte for byte with the tflite-micro int8 interpreter (``bitexact_rate``) and scored
+   against the labels (top-1 or ROC AUC), beside the float model on the host
+   (``accuracy_float``, ``accuracy_delta``).
+2. **Host round trip.** ``name%`` is timed on the host a few times; the median is reported
+   on its own (``host_round_trip_ms``) and never mixed into device figures.
+3. **Latency.** A first short timing after the warm-up (its fastest inference) estimates
+   one inference; N per window is chosen so that a window lasts at least the plan's minimum
+   (10 s of device time on hardware, as MLPerf Tiny). Then ``infer N W`` runs M times: W warm-ups, N timed.
+4. **Energy**, from one of three sources (:func:`energy_plan`): a live Joulescope
+   (``probe``), a JLS recording (``capture``), or the board's power profile x latency
+   (``model``); none on the host. Probe and capture need energy-mode firmware
+   (:func:`energy_firmware_defines`): it pulses the timestamp pin at the start and end of
+   each energy window, and the energy between the marks is integrated.
+5. **Footprint.** Flash and RAM from the ELF, the tensor arena, and a stack estimate from
+   GCC's call graph.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+import warnings
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from hilbench.errors import MeasurementError
+from hilbench.measure.accuracy import (AccuracyResult, bitexact_rate, dequantize, evaluate_accuracy,
+                                       reconstruction_error)
+from hilbench.measure.energy import EnergyResult, PowerTrace, measure_energy, modeled_energy
+from hilbench.measure.footprint import Footprint, elf_footprint
+from hilbench.measure.latency import LatencyStats, inferences_per_window, summarize_latency, \
+    summarize_window_latency
+from hilbench.measure.reference import interpreter_outputs
+
+if TYPE_CHECKING:  # the measure stage itself never needs the DUT machinery at import time
+    from hilbench.bench import Dut
+    from hilbench.boards import ResolvedBoard
+    from hilbench.run import TimingRun
+
+RANDOM_VECTORS = 10          # inputs for a model without a labelled test-vector set
+RANDOM_VECTOR_SEED = 20261126  # the same inputs on every board
+ROUND_TRIPS = 5
+ARENA_SYMBOL = "s_arena"     # the tensor arena in firmware_targets/common/hb_dut.c
+STACK_ENTRY = "main"
+ENERGY_MODE_DEFINES = ("HB_DUT_ENERGY_MODE=1",)
+FIRST_TIMING_INFERENCES = 3
+# Windows are sized for 20% more than the minimum: a first estimate up to that much slower
+# than the timed inferences still gives windows that meet it.
+WINDOW_HEADROOM = 1.2
+# zoo card metric -> hilbench.measure.accuracy task
+TASK_OF_METRIC = {"top1": "classification", "auc": "anomaly"}
+
+
+# ---------------------------------------------------------------- plans
+
+
+@dataclass(frozen=True)
+class TimingPlan:
+    """How the latency windows are run: W warm-ups then N timed inferences, M times."""
+
+    windows: int
+    warmup: int
+    min_window_s: float
+    """N is chosen so that a window lasts at least this much device time."""
+    max_inferences: int | None
+    """Cap on N (None: no cap). An enforced minimum window wins over it when the windows
+    fall short (see benchmark_dut)."""
+    enforce_min_window: bool
+    """Refuse a window shorter than min_window_s (the MLPerf Tiny rule, on hardware)."""
+    why: str
+
+
+TIMING_PLANS: dict[str, TimingPlan] = {
+    "hardware": TimingPlan(
+        windows=5, warmup=10, min_window_s=10.0, max_inferences=None, enforce_min_window=True,
+        why="MLPerf Tiny: 5 windows of at least 10 s of device time each, so that timer "
+            "resolution and interrupts average out"),
+    "emulated": TimingPlan(
+        windows=2, warmup=1, min_window_s=0.1, max_inferences=3, enforce_min_window=False,
+        why="icount is deterministic: every inference of the same input costs the same "
+            "instructions, so a few inferences give the whole figure; longer windows only cost "
+            "emulator time"),
+    "host": TimingPlan(
+        windows=5, warmup=5, min_window_s=0.05, max_inferences=None, enforce_min_window=False,
+        why="host-clock: a shared computer's timing is noisy; short windows, several of them"),
+}
+
+
+@dataclass(frozen=True)
+class EnergyPlan:
+    """Where a run's energy figure comes from, and why."""
+
+    source: str
+    """probe | capture | model | '' (no energy figure)"""
+    reason: str
+    probe_serial: str | None = None
+    capture_path: Path | None = None
+    gpi: int = 0
+
+    @property
+    def needs_energy_mode(self) -> bool:
+        """Probe and capture need firmware that pulses the timestamp pin (HB_DUT_ENERGY_MODE)."""
+        return self.source in ("probe", "capture")
+
+
+def energy_plan(board: ResolvedBoard, energy_capture: str | Path | None = None) -> EnergyPlan:
+    """Choose the energy source for a resolved board.
+
+    A hardware board measures: from ``energy_capture`` (``--energy-capture``) or the lab
+    file's ``power_probe.capture`` (a JLS recording), else from its live Joulescope
+    (``power_probe.serial``). Otherwise the board's power profile models it (emulated twins
+    and hardware without a probe); a host run has no energy figure.
+    """
+    spec = board.board
+    probe = spec.power_probe
+    if board.mode == "host":
+        return EnergyPlan("", "a host run draws no board's energy")
+    if board.mode == "hardware":
+        capture = energy_capture or probe.capture
+        if capture:
+            return EnergyPlan("capture", f"JLS capture {capture}", probe_serial=probe.serial,
+                              capture_path=Path(capture), gpi=probe.gpi)
+        if probe.kind == "joulescope":
+            if not probe.serial:
+                raise MeasurementError(
+                    f"board '{board.name}' has a Joulescope (power_probe.kind) but no "
+                    f"power_probe.serial; set boards.{board.name}.power_probe.serial in the lab file")
+            return EnergyPlan("probe", f"Joulescope {probe.serial}", probe_serial=probe.serial,
+                              gpi=probe.gpi)
+    if spec.power_profile is None:
+        return EnergyPlan("", f"board '{board.name}' has no power profile to model energy with")
+    why = ("the emulated twin has no current to measure" if board.mode == "emulated"
+           else "no power probe in the lab file")
+    return EnergyPlan("model", f"modeled from the power profile ({why})")
+
+
+def energy_firmware_defines(plan: EnergyPlan) -> tuple[str, ...]:
+    """Build defines for the firmware the plan needs: energy mode for a probe or a capture."""
+    return ENERGY_MODE_DEFINES if plan.needs_energy_mode else ()
+
+
+@dataclass(frozen=True)
+class BenchmarkOptions:
+    """What may differ between runs of the procedure; the defaults are the benchmark's."""
+
+    max_vectors: int | None = None
+    """Run at most this many test vectors (evenly spaced over the set); None: all."""
+    timing: TimingPlan | None = None
+    """None: the plan for the DUT's mode (TIMING_PLANS)."""
+    energy_capture: Path | None = None
+    """A JLS file to analyse (overrides the lab file's power_probe.capture)."""
+    capture_timeout_s: float = 120.0
+    """How long to wait for the capture file after the energy windows ran."""
+    idle_s: float = 0.5
+    """Idle time recorded before and after the energy windows (the idle baseline)."""
+    round_trips: int = ROUND_TRIPS
+    probe_sample_rate_hz: int | None = None
+    """The live probe's output rate (None: the device's, 1 MHz on a JS220). A lower rate
+    saves memory (a 1 MHz minute of current, voltage and GPI takes about 1 GB to analyse) but
+    may miss timestamp pulses shorter than one sample."""
+    probe_driver_factory: Callable[[], Any] | None = None
+    """Makes the Joulescope driver (default: pyjoulescope_driver.Driver)."""
+    after_energy_windows: Callable[[], None] | None = None
+    """Called when the energy windows (and the idle after them) are done, before a capture
+    is read: a lab script can stop its recording here."""
+
+
+# ---------------------------------------------------------------- result
+
+
+@dataclass
+class BenchmarkResult:
+    """One board x model x runtime: the result row, the figures behind it, the raw data."""
+
+    row: dict[str, object]
+    """Result columns (hilbench.record.schema.RESULT_COLUMNS), every figure labelled."""
+    figures: dict[str, Any]
+    """Everything measured, beyond the contract columns (JSON-serialisable)."""
+    raw: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per-inference arrays for the run folder."""
+
+    @property
+    def bitexact_rate(self) -> float:
+        """Share of output tensors identical to the tflite-micro int8 interpreter's."""
+        return float(self.figures["accuracy"]["bitexact_rate"])
+
+
+# ---------------------------------------------------------------- reference data
+
+
+@dataclass(frozen=True)
+class ReferenceData:
+    """The inputs a model is benchmarked on, and what is known about the right answers."""
+
+    x_int8: np.ndarray
+    x_float: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    task: str | None = None
+    float_model: Path | None = None
+    origin: str = ""
+
+
+def evenly_spaced(count: int, limit: int | None) -> np.ndarray:
+    """Indices of at most ``limit`` rows spread evenly over ``count`` rows (all when None).
+
+    Test-vector sets are often grouped by label: an even spread keeps every group (an AUC
+    needs both normal and anomalous samples), where the first rows might not.
+    """
+    if limit is None or limit >= count:
+        return np.arange(count)
+    if limit < 1:
+        raise MeasurementError(f"max_vectors must be >= 1, got {limit}")
+    return np.unique(np.linspace(0, count - 1, limit).round().astype(int))
+
+
+def reference_data(dut: Dut, max_vectors: int | None = None) -> ReferenceData:
+    """The zoo's labelled test vectors for a zoo model; seeded random int8 rows otherwise."""
+    from hilbench import zoo
+
+    model = next((m for m in zoo.list_models() if m.int8_path.resolve() == Path(dut.model_path).resolve()),
+                 None) if zoo.zoo_root().is_dir() else None
+    if model is not None and model.vectors_path.is_file():
+        vectors = zoo.load_vectors(model.name)
+        pick = evenly_spaced(len(vectors), max_vectors)
+        return ReferenceData(x_int8=vectors.x_int8[pick], x_float=vectors.x[pick],
+                             labels=vectors.y[pick], task=TASK_OF_METRIC[model.metric],
+                             float_model=model.float_path,
+                             origin=f"{len(pick)} of {len(vectors)} zoo test vectors")
+    spec = dut.input_spec
+    rows = RANDOM_VECTORS if max_vectors is None else min(RANDOM_VECTORS, max_vectors)
+    info = np.iinfo(spec.dtype)
+    x = np.random.default_rng(RANDOM_VECTOR_SEED).integers(
+        info.min, info.max, size=(rows, *spec.shape[1:]), endpoint=True, dtype=spec.dtype)
+    return ReferenceData(x_int8=x, origin=f"{rows} seeded random inputs (no labelled vectors)")
+
+
+def _accuracy(dut: Dut, data: ReferenceData, outputs: np.ndarray,
+              expected: np.ndarray) -> AccuracyResult | None:
+    if data.labels is None:
+        return None
+    spec = dut.output_spec
+    device = dequantize(outputs, spec.scale, spec.zero_point)
+    float_scores = None
+    if data.float_model is not None and data.float_model.is_file():
+        float_scores = interpreter_outputs(data.float_model, data.x_float)
+    if data.task == "anomaly":  # the score is the autoencoder's reconstruction error
+        device = reconstruction_error(data.x_float, device)
+        float_scores = None if float_scores is None else reconstruction_error(data.x_float, float_scores)
+    return evaluate_accuracy(data.task, device, data.labels, float_scores,
+                             device_raw_outputs=outputs, reference_raw_outputs=expected)
+
+
+# ---------------------------------------------------------------- latency
+
+
+def host_round_trip_s(dut: Dut, count: int = ROUND_TRIPS) -> float:
+    """Median host time from sending ``name%`` to the DUT's ``m-ready``: serial and host
+    overhead, reported apart from every device figure."""
+    times = []
+    for _ in range(max(1, count)):
+        started = time.perf_counter()
+        dut.session.name()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def first_inference_s(dut: Dut, row: np.ndarray, plan: TimingPlan) -> float:
+    """A first estimate of one inference's device time: the fastest of a short window run
+    after the plan's warm-up. A cold or interrupted inference would overestimate it and make
+    every window too short; the fastest one errs on the side of longer windows."""
+    first = _time_windows(dut, row, FIRST_TIMING_INFERENCES, replace(plan, windows=1))
+    if first.ticks:
+        return float(np.min(dut.inference_seconds(first.ticks, first.timer_hz)))
+    return float(np.min(first.per_inference_s))
+
+
+def choose_inferences_per_window(first_inference_s: float, plan: TimingPlan) -> int:
+    """N for each window: at least ``plan.min_window_s`` of device time (with headroom for a
+    first estimate that was a little slow), within the plan's cap."""
+    return inferences_per_window(first_inference_s, plan.min_window_s * WINDOW_HEADROOM,
+                                 max_inferences=plan.max_inferences)
+
+
+def _time_windows(dut: Dut, row: np.ndarray, n: int, plan: TimingPlan) -> TimingRun:
+    from hilbench.run import TicksDroppedWarning
+
+    with warnings.catch_warnings():
+        # N above the DUT's tick memory is expected with long windows: the kept ticks are a
+        # sample of each window, and the window length comes from the whole window.
+        warnings.simplefilter("ignore", TicksDroppedWarning)
+        return dut.time(row, n=n, warmup=plan.warmup, windows=plan.windows)
+
+
+def summarize_timing(dut: Dut, timing: TimingRun, plan: TimingPlan,
+                     round_trip_s: float | None) -> tuple[LatencyStats, dict[str, Any]]:
+    """Latency figures of the timed windows, and how they were obtained.
+
+    Per-inference device ticks give percentiles and the CI; when N exceeds the ticks the DUT
+    keeps, they are the first ticks of each window (a sample), and the window's length comes
+    from its m-lap-us stamps (or N x the mean kept inference when the DUT prints none).
+    """
+    mode, clock_hz = dut.mode, dut.board.board.clock_hz or None
+    n, windows = timing.n, timing.windows
+    details: dict[str, Any] = {"inferences_per_window": n, "windows": windows,
+                               "warmup_per_window": timing.warmup, "timing_source": timing.timing_source,
+                               # outputs after 'infer N W' differ from 'infer 1 0' (run stage warns)
+                               "outputs_changed": timing.outputs_changed}
+    if timing.ticks:
+        seconds = dut.inference_seconds(timing.ticks, timing.timer_hz)
+        per_window = seconds.reshape(windows, -1)
+        kept = per_window.shape[1]
+        lap_s = [us / 1e6 for us in timing.window_us] if all(us is not None for us in timing.window_us) else None
+        if kept == n:
+            window_s = per_window.sum(axis=1)
+            how = "sum of the window's per-inference device times"
+        elif lap_s is not None and mode == "hardware":
+            window_s = np.asarray(lap_s)
+            how = "m-lap-us stamps around the window"
+        else:
+            window_s = per_window.mean(axis=1) * n
+            how = "N x the mean of the kept per-inference times"
+        details.update(ticks_kept_per_window=kept, window_s=window_s.tolist(), window_length_from=how)
+        _check_window_length(window_s, plan, dut)
+        stats = summarize_latency(per_window, mode, dut.latency_source, host_round_trip_s=round_trip_s,
+                                  clock_hz=clock_hz)
+        return stats, details
+    if mode == "emulated" or timing.timing_source != "lap-us":
+        raise MeasurementError(
+            f"the DUT on {dut.endpoint.url} reports no per-inference ticks"
+            + (" (an emulator's m-lap-us is emulator time, not the board's)" if mode == "emulated" else "")
+            + "; hilbench firmware reports them ('cycles' in its profile)")
+    window_s = np.asarray([us / 1e6 for us in timing.window_us])
+    details.update(window_s=window_s.tolist(), window_length_from="m-lap-us stamps around the window")
+    _check_window_length(window_s, plan, dut)
+    stats = summarize_window_latency(window_s, [n] * windows, mode, dut.latency_source,
+                                     host_round_trip_s=round_trip_s, clock_hz=clock_hz)
+    return stats, details
+
+
+class WindowTooShortError(MeasurementError):
+    """A timing window lasted less than the plan's minimum (its inferences ran faster than the
+    first estimate said)."""
+
+    def __init__(self, message: str, shortest_s: float):
+        super().__init__(message)
+        self.shortest_s = shortest_s
+
+
+def _check_window_length(window_s: np.ndarray, plan: TimingPlan, dut: Dut) -> None:
+    if not plan.enforce_min_window:
+        return
+    short = [i for i, s in enumerate(window_s) if s < plan.min_window_s]
+    if short:
+        raise WindowTooShortError(
+            f"{dut.model_name} on {dut.board.name}: window {short[0]} lasted "
+            f"{window_s[short[0]]:.3f} s of device time, under the minimum {plan.min_window_s} s "
+            "(the inferences ran faster than the first estimate said)", float(min(window_s)))
+
+
+# ---------------------------------------------------------------- energy
+
+
+def _energy_mode_or_fail(dut: Dut, plan: EnergyPlan) -> None:
+    """Probe and capture need the DUT to pulse its timestamp pin instead of printing times."""
+    if dut.session.timestamp() is not None:
+        raise MeasurementError(
+            f"board '{dut.board.name}' measures energy with {plan.reason}, but the firmware on "
+            f"{dut.endpoint.url} is in performance mode (it prints m-lap-us instead of pulsing the "
+            "timestamp pin); flash firmware built with HB_DUT_ENERGY_MODE=1, or remove the "
+            "probe from the lab file to model energy")
+
+
+def _run_energy_windows(dut: Dut, row: np.ndarray, n: int, plan: TimingPlan,
+                        inference_s: float, idle_s: float) -> tuple[list[int], list[float], tuple[float, float]]:
+    """Idle, M windows of 'infer N W' (each bracketed by two pulses), idle.
+
+    Returns the inference count and device length of each window, and the wall-clock span
+    of the windows (Unix seconds).
+    """
+    [single] = dut.input_rows(np.asarray(row).reshape(1, -1))
+    dut.session.load_input(single.tobytes())
+    time.sleep(idle_s)
+    started = time.time()
+    counts, device_s = [], []
+    for _ in range(plan.windows):
+        result = dut.session.infer(n, plan.warmup)
+        counts.append(n)
+        if result.ticks is not None and len(result.ticks) == n:
+            device_s.append(float(dut.inference_seconds(result.ticks, result.timer_hz).sum()))
+        else:  # the DUT kept only some ticks: the latency windows' estimate
+            device_s.append(n * inference_s)
+    ended = time.time()
+    time.sleep(idle_s)
+    return counts, device_s, (started, ended)
+
+
+def measure_dut_energy(dut: Dut, row: np.ndarray, n: int, timing_plan: TimingPlan,
+                       latency: LatencyStats, plan: EnergyPlan,
+                       options: BenchmarkOptions) -> EnergyResult | None:
+    """The energy figure the plan asks for (None when there is none)."""
+    profile = dut.board.board.power_profile
+    if plan.source == "":
+        return None
+    if plan.source == "model":
+        return modeled_energy(latency.latency_ms_p50 / 1e3, profile.active_ma, profile.voltage_v,
+                              mode=dut.mode, idle_current_ma=profile.idle_ma)
+    _energy_mode_or_fail(dut, plan)
+    inference_s = latency.latency_ms_mean / 1e3
+    if plan.source == "probe":
+        from hilbench.measure.energy_probe import JoulescopeProbe
+
+        with JoulescopeProbe(plan.probe_serial, gpi=plan.gpi,
+                             sample_rate_hz=options.probe_sample_rate_hz,
+                             driver_factory=options.probe_driver_factory) as probe:
+            probe.start()
+            try:
+                counts, device_s, _ = _run_energy_windows(dut, row, n, timing_plan, inference_s,
+                                                          options.idle_s)
+            finally:
+                trace = probe.stop()
+    else:
+        counts, device_s, (started, ended) = _run_energy_windows(dut, row, n, timing_plan,
+                                                                 inference_s, options.idle_s)
+        if options.after_energy_windows is not None:
+            options.after_energy_windows()
+        trace = _read_capture(plan, started, ended, options)
+    return measure_energy(trace, counts, plan.source, expected_window_s=device_s)
+
+
+def _read_capture(plan: EnergyPlan, started: float, ended: float,
+                  options: BenchmarkOptions) -> PowerTrace:
+    from hilbench.measure.energy_capture import read_jls_capture
+
+    path = plan.capture_path
+    wait_for_capture(path, ended, options.capture_timeout_s)
+    # Half the idle time on each side: room for clock offsets between this computer and the
+    # one recording, while keeping other commands' pulses out.
+    margin = options.idle_s / 2
+    return read_jls_capture(path, marker_signal=f"gpi[{plan.gpi}]", serial_number=plan.probe_serial,
+                            utc_span=(started - margin, ended + margin))
+
+
+def wait_for_capture(path: Path, written_after: float, timeout_s: float, poll_s: float = 0.25) -> None:
+    """Wait until ``path`` was written after ``written_after`` (Unix s) and stopped growing.
+
+    The recording must go on past the energy windows, so a file last written before they
+    ended is an older recording, not this run's.
+    """
+    deadline = time.monotonic() + timeout_s
+    last_size = None
+    while True:
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            info = None
+        # mtime comes from the kernel's coarse clock: allow it to lag a little.
+        if info is not None and info.st_mtime >= written_after - 0.1 and info.st_size > 0:
+            if info.st_size == last_size:
+                return
+            last_size = info.st_size
+        if time.monotonic() >= deadline:
+            state = "does not exist" if info is None else "was not written after the energy windows ended"
+            raise MeasurementError(
+                f"energy capture {path} {state} (waited {timeout_s:.0f} s); record it with the "
+                "Joulescope software while the benchmark runs and stop recording after the run "
+                "(see docs/measurements.md)")
+        time.sleep(poll_s)
+
+
+# ---------------------------------------------------------------- footprint
+
+
+def firmware_footprint(dut: Dut) -> Footprint | None:
+    """Flash, RAM, arena and stack of the DUT's firmware; None for a host executable (its
+    sections say nothing about a board) or a pre-flashed board (no ELF here).
+
+    The stack estimate needs the .su/.ci files of a local build; a PlatformIO build has its
+    own flags, so its footprint comes without one."""
+    from hilbench.build import Firmware
+
+    if dut.mode == "host" or dut.firmware is None:
+        return None
+    stack_files = dut.firmware.stack_usage_files if isinstance(dut.firmware, Firmware) else ()
+    return elf_footprint(dut.firmware.elf_path, arena_symbol=ARENA_SYMBOL,
+                         stack_files=stack_files, stack_entry=STACK_ENTRY)
+
+
+# ---------------------------------------------------------------- the procedure
+
+
+def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
+                  energy: EnergyPlan | None = None) -> BenchmarkResult:
+    """Measure one board x model x runtime on a ready DUT; see the module docstring.
+
+    ``energy`` defaults to :func:`energy_plan` for the DUT's board and
+    ``options.energy_capture``; the DUT's firmware must match it (energy mode for a probe or
+    a capture: open it with :func:`energy_firmware_defines`). Raises MeasurementError (or the
+    DUT's errors) instead of returning a figure it cannot stand behind.
+    """
+    options = options or BenchmarkOptions()
+    plan = options.timing or TIMING_PLANS[dut.mode]
+    energy = energy or energy_plan(dut.board, options.energy_capture)
+
+    data = reference_data(dut, options.max_vectors)
+    outputs, vector_run = dut.infer(data.x_int8)
+    expected = interpreter_outputs(dut.model_path, data.x_int8).reshape(outputs.shape)
+    bitexact = bitexact_rate(outputs, expected)
+    accuracy = _accuracy(dut, data, outputs, expected)
+
+    round_trip = host_round_trip_s(dut, options.round_trips)
+
+    row_input = data.x_int8[0]
+    first_s = first_inference_s(dut, row_input, plan)
+    n = choose_inferences_per_window(first_s, plan)
+    timing = _time_windows(dut, row_input, n, plan)
+    try:
+        latency, timing_details = summarize_timing(dut, timing, plan, round_trip)
+    except WindowTooShortError as short:
+        # Once: scale N by what the windows just showed, and time all windows again.
+        first_n = n
+        n = math.ceil(n * plan.min_window_s * WINDOW_HEADROOM / short.shortest_s)
+        timing = _time_windows(dut, row_input, n, plan)
+        latency, timing_details = summarize_timing(dut, timing, plan, round_trip)
+        timing_details["rerun_after_short_window"] = {"inferences_per_window": first_n,
+                                                      "shortest_window_s": short.shortest_s}
+
+    energy_result = measure_dut_energy(dut, row_input, n, plan, latency, energy, options)
+    footprint = firmware_footprint(dut)
+
+    row = dut.result_row(**latency.result_columns(), bitexact_rate=bitexact)
+    if accuracy is not None:
+        row.update(accuracy.result_columns())
+    if energy_result is not None:
+        row.update(energy_result.result_columns())
+    if footprint is not None:
+        row.update(footprint.result_columns())
+
+    figures = {
+        "board": dut.board.name, "model": dut.model_name, "runtime": dut.runtime, "mode": dut.mode,
+        "latency_source": dut.latency_source, "energy_source": energy.source,
+        "vectors": {"count": int(len(data.x_int8)), "origin": data.origin},
+        "timing_plan": {**asdict(plan), "first_inference_s": first_s},
+        "latency": {**latency.as_dict(), **timing_details},
+        "accuracy": accuracy.as_dict() if accuracy is not None else {"bitexact_rate": bitexact},
+        "energy": {"source": energy.source, "why": energy.reason,
+                   **(energy_result.as_dict() if energy_result is not None else {})},
+        "footprint": footprint.as_dict() if footprint is not None else None,
+    }
+    raw = {"outputs": outputs, "reference_outputs": expected,
+           "vector_ticks": np.asarray(vector_run.ticks or ()),
+           "latency_s": np.asarray(timing.per_inference_s)}
+    if timing.ticks:
+        raw["latency_s"] = dut.inference_seconds(timing.ticks, timing.timer_hz)
+    return BenchmarkResult(row=row, figures=_plain(figures), raw=raw)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy scalars and tuples turned into JSON types."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def format_details(figures: dict[str, Any]) -> str:
+    """One line of the figures the result table has no room for ('' for figures that
+    :func:`benchmark_dut` did not make)."""
+    latency, energy = figures.get("latency"), figures.get("energy")
+    if not isinstance(latency, dict) or not isinstance(energy, dict):
+        return ""
+    unit = latency["latency_source"]
+    parts = [f"p50 {latency['latency_ms_p50']:.4g} ms [95% CI {latency['latency_ms_p50_ci95_low']:.4g}"
+             f"..{latency['latency_ms_p50_ci95_high']:.4g}] ({unit}), "
+             f"{latency['windows']} x {latency['inferences_per_window']} inferences"]
+    if latency.get("host_round_trip_ms") is not None:
+        parts.append(f"host round trip {latency['host_round_trip_ms']:.3g} ms (host-clock)")
+    if energy.get("energy_per_inference_uj") is not None:
+        text = f"avg power {energy['average_power_mw']:.4g} mW ({energy['source']})"
+        if energy.get("idle_power_mw") is not None:
+            text += f", idle {energy['idle_power_mw']:.4g} mW, idle energy " \
+                    f"{energy['idle_energy_per_inference_uj']:.4g} uJ/inference"
+        parts.append(text)
+    footprint = figures.get("footprint")
+    if footprint and footprint.get("stack"):
+        stack = footprint["stack"]
+        parts.append(f"stack {'<=' if stack['stack_bounded'] else '>='} {stack['stack_bytes']} B, "
+                     f"arena {footprint['arena_bytes']} B")
+    return f"{figures['board']} {figures['model']}: " + "; ".join(parts)

@@ -1,0 +1,57 @@
+"""``hilbench measure``: the benchmark procedure for one board x model, from the command line.
+
+The same :func:`hilbench.measure.benchmark.benchmark_dut` the pytest suite runs; it prints
+the result row as a table and the figures behind it, and can write them as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_measure_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``hilbench measure``."""
+    from hilbench.cli import add_lab_arguments
+
+    parser.add_argument("--board", required=True, metavar="NAME",
+                        help="board to measure (see 'hilbench boards')")
+    parser.add_argument("--model", required=True, metavar="MODEL",
+                        help="a .tflite file, a models_zoo/ name or an MLPerf Tiny model name")
+    add_lab_arguments(parser)
+    parser.add_argument("--vectors", type=int, metavar="N",
+                        help="run at most N test vectors, evenly spread over the set (default: all)")
+    parser.add_argument("--energy-capture", metavar="FILE",
+                        help="JLS file recorded by the Joulescope software during the run "
+                             "(hardware boards; energy_source capture)")
+    parser.add_argument("--json", metavar="FILE",
+                        help="also write the row and every figure (CI, round trip, idle power, "
+                             "stack ...) to this JSON file")
+
+
+def cmd_measure(args: argparse.Namespace) -> int:
+    """Measure one board x model and print the labelled result."""
+    from hilbench.bench import open_dut
+    from hilbench.boards import resolve_boards
+    from hilbench.measure.benchmark import (BenchmarkOptions, benchmark_dut,
+                                            energy_firmware_defines, energy_plan, format_details)
+    from hilbench.record import validate_row
+    from hilbench.report.table import format_results_table
+
+    [board] = resolve_boards([args.board], lab=args.lab, emulate=args.emulate,
+                             require_hardware=args.require_hardware)
+    print(f"{board.name}: {board.describe()} ({board.reason})")
+    capture = Path(args.energy_capture) if args.energy_capture else None
+    plan = energy_plan(board, capture)
+    with open_dut(board, args.model, extra_defines=energy_firmware_defines(plan)) as dut:
+        result = benchmark_dut(dut, BenchmarkOptions(max_vectors=args.vectors, energy_capture=capture),
+                               energy=plan)
+    row = validate_row(result.row)
+    print(format_results_table([row]))
+    print(format_details(result.figures))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"row": row, "figures": result.figures},
+                                              indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0 if result.bitexact_rate == 1.0 else 1
