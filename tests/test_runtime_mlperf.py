@@ -1,11 +1,22 @@
-"""The four int8 MLPerf Tiny reference models: bit-exact with the tflite-micro interpreter."""
+"""The four int8 MLPerf Tiny reference models and every zoo model: bit-exact with tflite-micro.
+
+The first test runs the real product path: the model compiled to C, built into the host
+board's firmware, started on a pty and driven over the serial protocol (one 'infer 1 0' per
+vector), as `pytest --board=host` and `hilbench infer --board host` do.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hilbench import zoo
+from hilbench.bench import open_dut
+from hilbench.boards import resolve_boards
 from hilbench.compile import compile_model
+from hilbench.measure.reference import interpreter_outputs
 from hilbench.paths import shared_models_root
 from tests.support.host_runner import run_model_on_host
 from tests.support.tflm_reference import run_tflm
@@ -13,23 +24,28 @@ from tests.support.tflm_reference import run_tflm
 MLPERF_INT8_MODELS = ["kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8"]
 VECTORS = 100
 
+BIT_EXACT_MODELS = ([shared_models_root() / f"{name}.tflite" for name in MLPERF_INT8_MODELS]
+                    + [model.int8_path for model in zoo.list_models()])
 
-@pytest.mark.parametrize("model_name", MLPERF_INT8_MODELS)
-def test_mlperf_model_matches_tflm_bit_for_bit(model_name, tmp_path):
-    model_path = shared_models_root() / f"{model_name}.tflite"
-    compiled = compile_model(model_path, tmp_path / "model_c")
-    spec = compiled.inputs[0]
-    rng = np.random.default_rng(20240611)
-    inputs = rng.integers(-128, 128, size=(VECTORS,) + spec.shape, dtype=np.int8)
 
-    ours = run_model_on_host(compiled, inputs)
-    reference = run_tflm(model_path, inputs)
+@pytest.mark.parametrize("model_path", BIT_EXACT_MODELS,
+                         ids=[f"{p.parent.name}/{p.stem}" for p in BIT_EXACT_MODELS])
+@pytest.mark.parametrize("kernels", ["portable", "auto"])
+def test_model_on_the_host_board_matches_tflm_bit_for_bit(model_path: Path, kernels: str):
+    [host] = resolve_boards(["host"])
+    with open_dut(host, model_path, kernels=kernels) as dut:
+        spec = dut.input_spec
+        rng = np.random.default_rng(20240611)
+        info = np.iinfo(spec.dtype)
+        inputs = rng.integers(info.min, info.max, size=(VECTORS, *spec.shape[1:]), endpoint=True,
+                              dtype=spec.dtype)
+        ours, _ = dut.infer(inputs)
+    reference = interpreter_outputs(model_path, inputs).reshape(ours.shape)
 
-    assert ours.dtype == reference.dtype == np.int8
-    assert ours.shape == reference.shape
+    assert ours.dtype == reference.dtype
     mismatched_rows = np.flatnonzero((ours != reference).reshape(VECTORS, -1).any(axis=1))
     assert mismatched_rows.size == 0, (
-        f"{model_name}: {mismatched_rows.size}/{VECTORS} vectors differ from tflite-micro, "
+        f"{model_path}: {mismatched_rows.size}/{VECTORS} vectors differ from tflite-micro, "
         f"first at row {mismatched_rows[:1]}: ours {ours[mismatched_rows[0]].ravel()[:16]} vs "
         f"tflm {reference[mismatched_rows[0]].ravel()[:16]}")
 
