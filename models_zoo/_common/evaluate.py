@@ -19,17 +19,14 @@ def tensor_quantization(details: dict) -> tuple[float, int]:
 
 def run_tflm(path: Path, x: np.ndarray) -> np.ndarray:
     """Raw output tensor for every row of ``x`` (in the model's own input dtype), one invoke
-    per row, as the firmware does. Returns an array of shape (rows, *output_shape[1:])."""
-    from tflite_micro.python.tflite_micro import runtime
+    per row, as the firmware does. Returns an array of shape (rows, *output_shape[1:]).
 
-    interpreter = runtime.Interpreter.from_file(str(path))
-    input_shape = tuple(interpreter.get_input_details(0)["shape"])
-    outputs = []
-    for row in x:
-        interpreter.set_input(row.reshape(input_shape), 0)
-        interpreter.invoke()
-        outputs.append(interpreter.get_output(0).copy())
-    return np.concatenate(outputs, axis=0)
+    The same reference the benchmark uses (hilbench.measure.reference), so that a card's
+    figures and the suite's accuracy_float come from one piece of code.
+    """
+    from hilbench.measure.reference import interpreter_outputs
+
+    return interpreter_outputs(path, x)
 
 
 def io_quantization(path: Path) -> tuple[tuple[float, int], tuple[float, int]]:
