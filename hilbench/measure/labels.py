@@ -8,24 +8,8 @@ timed by a real device timer).
 from __future__ import annotations
 
 from hilbench.errors import MeasurementError
-from hilbench.record.schema import ENERGY_SOURCES, LATENCY_SOURCES, MODES
-
-# Which latency sources can honestly describe a run in each mode. An emulator's timers
-# advance with the instruction count, so an emulated figure is an icount figure.
-_LATENCY_SOURCES_BY_MODE = {
-    "hardware": ("device-timer", "host-clock"),
-    "emulated": ("icount", "host-clock"),
-    "host": ("host-clock",),
-}
-
-# Which energy sources can describe a run in each mode: a probe or a capture needs a real
-# board drawing current; an emulated or host run can only have a modeled figure.
-_ENERGY_SOURCES_BY_MODE = {
-    "hardware": ("probe", "capture", "model", ""),
-    "emulated": ("model", ""),
-    "host": ("",),
-}
-
+from hilbench.record.schema import (ENERGY_SOURCES, ENERGY_SOURCES_BY_MODE, LATENCY_SOURCES,
+                                    LATENCY_SOURCES_BY_MODE, MODES)
 
 def check_mode(mode: str) -> None:
     """Raise MeasurementError unless ``mode`` is one of hardware|emulated|host."""
@@ -39,7 +23,7 @@ def check_latency_labels(mode: str, latency_source: str) -> None:
     if latency_source not in LATENCY_SOURCES:
         raise MeasurementError(
             f"latency_source {latency_source!r} is not known (known: {', '.join(LATENCY_SOURCES)})")
-    allowed = _LATENCY_SOURCES_BY_MODE[mode]
+    allowed = LATENCY_SOURCES_BY_MODE[mode]
     if latency_source not in allowed:
         raise MeasurementError(
             f"latency_source {latency_source!r} cannot describe a run in mode {mode!r} "
@@ -53,7 +37,7 @@ def check_energy_labels(mode: str, energy_source: str) -> None:
         raise MeasurementError(
             f"energy_source {energy_source!r} is not known "
             f"(known: {', '.join(repr(s) for s in ENERGY_SOURCES)})")
-    allowed = _ENERGY_SOURCES_BY_MODE[mode]
+    allowed = ENERGY_SOURCES_BY_MODE[mode]
     if energy_source not in allowed:
         raise MeasurementError(
             f"energy_source {energy_source!r} cannot describe a run in mode {mode!r} "
