@@ -11,6 +11,7 @@ from hilbench.errors import MeasurementError
 from hilbench.record.schema import (ENERGY_SOURCES, ENERGY_SOURCES_BY_MODE, LATENCY_SOURCES,
                                     LATENCY_SOURCES_BY_MODE, MODES)
 
+
 def check_mode(mode: str) -> None:
     """Raise MeasurementError unless ``mode`` is one of hardware|emulated|host."""
     if mode not in MODES:
