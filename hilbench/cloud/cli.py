@@ -15,7 +15,7 @@ from hilbench.cloud.run_comparison import DEFAULT_ROW_NETWORK, compare_run_with_
 from hilbench.cloud.server import DEFAULT_STARTUP_TIMEOUT_S, ensure_server_python, serve_models, server_env_dir
 from hilbench.errors import HilbenchError
 from hilbench.record.rows import ResultsError
-from hilbench.record.store import default_results_root, list_runs
+from hilbench.record.store import add_results_dir_argument, default_results_root, list_runs
 
 
 def add_cloud_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,8 +93,7 @@ def add_edge_vs_cloud_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("run", nargs="?", type=Path, metavar="RUN",
                         help="run folder (default: the latest run under RESULTS_DIR/runs/)")
-    parser.add_argument("--results-dir", type=Path, default=None,
-                        help="results folder (default: $HILBENCH_RESULTS or ./results)")
+    add_results_dir_argument(parser)
     parser.add_argument("--network", action="append", default=None, metavar="NAME[,NAME...]",
                         help="network profiles of the table (repeatable or comma-separated; "
                              "default: every profile)")

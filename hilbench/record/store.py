@@ -50,6 +50,12 @@ def default_results_root() -> Path:
     return Path(os.environ.get("HILBENCH_RESULTS", "results"))
 
 
+def add_results_dir_argument(parser) -> None:
+    """The ``--results-dir`` option of every command that reads or writes run folders."""
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help="results folder (default: $HILBENCH_RESULTS or ./results)")
+
+
 def new_run_id(now: datetime | None = None) -> str:
     """A run id that sorts by start time: ``20261126T183947.123Z-3fa9c1`` (UTC + random)."""
     now = now or datetime.now(timezone.utc)

@@ -16,7 +16,7 @@ import hilbench
 from hilbench.record.atomic import atomic_write_text
 from hilbench.record.provenance import utc_now_iso
 from hilbench.record.rows import ResultsError, Row, row_key
-from hilbench.record.store import default_results_root, list_runs, load_results
+from hilbench.record.store import add_results_dir_argument, default_results_root, list_runs, load_results
 from hilbench.report.figures import FIGURES
 from hilbench.report.leaderboard import LEADERBOARD_CSV, latest_rows
 from hilbench.report.svg import bar_chart, board_colours, edge_cloud_chart, is_estimate, \
@@ -255,8 +255,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("inputs", nargs="*", type=Path, metavar="INPUT",
                         help="run folders or results CSVs (default: RESULTS_DIR/leaderboard.csv)")
-    parser.add_argument("--results-dir", type=Path, default=None,
-                        help="results folder (default: $HILBENCH_RESULTS or ./results)")
+    add_results_dir_argument(parser)
     parser.add_argument("-o", "--output", type=Path, default=None,
                         help="HTML file to write (default: RESULTS_DIR/report.html)")
     parser.add_argument("--title", default="hilbench results", help="page title")

@@ -18,7 +18,8 @@ from hilbench.record.atomic import atomic_write_text
 from hilbench.record.provenance import utc_now_iso
 from hilbench.record.rows import ResultsError, Row, row_key, write_results_csv
 from hilbench.record.schema import MODES, SCHEMA_VERSION
-from hilbench.record.store import ResultSet, default_results_root, list_runs, load_results
+from hilbench.record.store import (ResultSet, add_results_dir_argument, default_results_root, list_runs,
+                                   load_results)
 from hilbench.report.table import format_results_table
 
 LEADERBOARD_CSV = "leaderboard.csv"
@@ -134,8 +135,7 @@ def add_leaderboard_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("inputs", nargs="*", type=Path, metavar="INPUT",
                         help="run folders or results CSVs (a leaderboard too) to merge")
-    parser.add_argument("--results-dir", type=Path, default=None,
-                        help="results folder (default: $HILBENCH_RESULTS or ./results)")
+    add_results_dir_argument(parser)
     parser.add_argument("-o", "--output", type=Path, default=None,
                         help="leaderboard CSV to write (default: RESULTS_DIR/leaderboard.csv)")
     parser.add_argument("--mode", action="append", choices=MODES, default=None,
