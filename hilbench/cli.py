@@ -37,7 +37,7 @@ STAGE_COMMANDS: tuple[tuple[str, str, str, str], ...] = (
     ("report", "write a self-contained HTML report with plots",
      "hilbench.report.html:add_report_arguments", "hilbench.report.html:cmd_report"),
     ("measure", "measure one board x model: latency, accuracy, energy, footprint",
-     "hilbench.measure.cli:add_measure_arguments", "hilbench.measure.cli:cmd_measure"),
+     "hilbench.procedure_cli:add_measure_arguments", "hilbench.procedure_cli:cmd_measure"),
     ("cloud serve", "serve float models over the Open Inference Protocol (the cloud side)",
      "hilbench.cloud.cli:add_cloud_serve_arguments", "hilbench.cloud.cli:cmd_cloud_serve"),
     ("edge-vs-cloud", "compare a run with cloud inference of the float models; fill its cloud columns",

@@ -256,7 +256,7 @@ def dut(request: pytest.FixtureRequest, board: ResolvedBoard, tflite_model: Path
             state.close_dut(board.name)
         current = state.duts[board.name] = OpenDut(key)
         from hilbench.bench import open_dut
-        from hilbench.measure.benchmark import energy_firmware_defines, energy_plan
+        from hilbench.procedure import energy_firmware_defines, energy_plan
 
         try:
             # A board measured by a probe or a capture runs energy-mode firmware.
@@ -319,7 +319,7 @@ class ResultsRecorder:
                 state.recorder.write_raw(*names, raw, **labels)
             if figures:
                 state.recorder.write_figures(*names, figures, **labels)
-                from hilbench.measure.benchmark import format_details
+                from hilbench.procedure import format_details
 
                 details = format_details(figures)
                 if details:

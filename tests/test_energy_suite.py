@@ -1,4 +1,4 @@
-"""Energy through the whole benchmark procedure (hilbench.measure.benchmark.benchmark_dut).
+"""Energy through the whole benchmark procedure (hilbench.procedure.benchmark_dut).
 
 The board is a "hardware" board from a lab file: energy-mode host firmware behind a pty,
 pre-flashed (flasher kind none), with a Joulescope in its power_probe entry. The host
@@ -25,7 +25,7 @@ from hilbench.build import build_firmware
 from hilbench.compile import compile_model
 from hilbench.deploy.host import start_host_firmware
 from hilbench.errors import MeasurementError
-from hilbench.measure.benchmark import (ENERGY_MODE_DEFINES, BenchmarkOptions, TimingPlan,
+from hilbench.procedure import (ENERGY_MODE_DEFINES, BenchmarkOptions, TimingPlan,
                                         benchmark_dut, energy_plan)
 from hilbench.measure.energy_capture import unix_to_jls_time
 from hilbench.paths import shared_models_root

@@ -16,7 +16,7 @@ from hilbench.build import build_firmware
 from hilbench.compile import compile_model
 from hilbench.deploy.host import start_host_firmware
 from hilbench.errors import ConfigError, MeasurementError
-from hilbench.measure.benchmark import (ENERGY_MODE_DEFINES, TIMING_PLANS, BenchmarkOptions,
+from hilbench.procedure import (ENERGY_MODE_DEFINES, TIMING_PLANS, BenchmarkOptions,
                                         TimingPlan, benchmark_dut, choose_inferences_per_window,
                                         energy_firmware_defines, energy_plan, evenly_spaced,
                                         wait_for_capture)

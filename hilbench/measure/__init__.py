@@ -1,13 +1,14 @@
 """The measure stage: turns plain data from the run stage into labelled figures.
 
+Pure arithmetic on figures; it never drives a DUT. The procedure that does
+(:mod:`hilbench.procedure`) sits above it and calls these functions.
+
 - :mod:`.latency`: latency statistics (MLPerf Tiny windows, percentiles, bootstrap CI)
 - :mod:`.accuracy`: top-1 / ROC AUC, float reference, delta, bit-exact rate
 - :mod:`.energy`: energy per inference from a marked power trace, or from a power model;
   :mod:`.energy_capture` reads JLS files, :mod:`.energy_probe` drives a live Joulescope
 - :mod:`.footprint`: flash, RAM and stack of a firmware ELF
 - :mod:`.reference`: the tflite-micro interpreter as the host reference
-- :mod:`.benchmark`: the whole procedure for one board x model on a ready DUT (used by the
-  benchmark suite; it drives the DUT, so it is not imported here)
 
 See docs/measurements.md for how each figure is measured and labelled.
 """

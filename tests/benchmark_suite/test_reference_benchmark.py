@@ -7,7 +7,7 @@ Run it from the repository root (plain `pytest` never collects it):
     pytest --board=nucleo-l4r5zi --model=kws_ref_model --emulate
     pytest --board=host --vectors=20           # a quick run on 20 test vectors per model
 
-Each test runs hilbench.measure.benchmark.benchmark_dut on the board's DUT: the model's test
+Each test runs hilbench.procedure.benchmark_dut on the board's DUT: the model's test
 vectors (bit-exact against tflite-micro, accuracy against the float model), latency windows
 sized for the board's mode, energy from the probe, a capture or the power model, and the
 firmware's footprint, each figure with its label. Models: every models_zoo/ model (with its
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hilbench.measure.benchmark import BenchmarkOptions, benchmark_dut
+from hilbench.procedure import BenchmarkOptions, benchmark_dut
 
 
 def test_reference_benchmark(dut, hilbench_results, request):

@@ -44,7 +44,7 @@ from hilbench.measure.latency import LatencyStats, inferences_per_window, summar
     summarize_window_latency
 from hilbench.measure.reference import interpreter_outputs
 
-if TYPE_CHECKING:  # the measure stage itself never needs the DUT machinery at import time
+if TYPE_CHECKING:  # importing the procedure must not start the DUT machinery
     from hilbench.bench import Dut
     from hilbench.boards import ResolvedBoard
     from hilbench.run import TimingRun

@@ -1,6 +1,6 @@
 """``hilbench measure``: the benchmark procedure for one board x model, from the command line.
 
-The same :func:`hilbench.measure.benchmark.benchmark_dut` the pytest suite runs; it prints
+The same :func:`hilbench.procedure.benchmark_dut` the pytest suite runs; it prints
 the result row as a table and the figures behind it, and can write them as JSON.
 """
 
@@ -34,7 +34,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
     """Measure one board x model and print the labelled result."""
     from hilbench.bench import open_dut
     from hilbench.boards import resolve_boards
-    from hilbench.measure.benchmark import (BenchmarkOptions, benchmark_dut,
+    from hilbench.procedure import (BenchmarkOptions, benchmark_dut,
                                             energy_firmware_defines, energy_plan, format_details)
     from hilbench.record import validate_row
     from hilbench.report.table import format_results_table
