@@ -25,6 +25,7 @@ from hilbench.build import Firmware, build_firmware
 from hilbench.compile import CompiledModel, TensorSpec, compile_model
 from hilbench.deploy import Endpoint
 from hilbench.errors import BuildError, DeployError, DutError, MeasurementError, ModelError
+from hilbench.mlperf_tiny import MODEL_IDS, device_model_name
 from hilbench.paths import cache_root, shared_models_root, zoo_root
 from hilbench.run import TimingRun, VectorRun, run_vectors, time_inferences
 from hilbench.session import DutSession
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from hilbench.deploy.platformio_project import PlatformioProject
 
 # The int8 models of the MLPerf Tiny benchmark, in the order its results tables use.
-MLPERF_TINY_INT8 = ("kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8")
+MLPERF_TINY_INT8 = tuple(MODEL_IDS)
 
 
 def zoo_models() -> dict[str, Path]:
@@ -299,9 +300,8 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
     name (see :func:`find_model`). Raises ModelError, BuildError, DeployError or DutError,
     each naming the stage and what to do.
     """
-    model_path = find_model(model)
-    compiled = compile_model(model_path, compiled_model_dir(model_path, kernels), kernels=kernels)
-    firmware = _build_for(board, compiled, opt_level, extra_defines)
+    model_path, compiled, firmware = prepare_firmware(board, model, opt_level=opt_level,
+                                                      kernels=kernels, extra_defines=extra_defines)
     with contextlib.ExitStack() as stack:
         endpoint = stack.enter_context(deploy(board, firmware))
         session = stack.enter_context(DutSession.from_endpoint(endpoint, baudrate=board.board.connection.baud))
@@ -311,6 +311,17 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
             _check_board_model(board, compiled, capabilities, flashed=firmware is not None)
         yield Dut(board, model_path, compiled, firmware, endpoint, session,
                   runtime=runtime_label(kernels, board.board.core))
+
+
+def prepare_firmware(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
+                     kernels: str = "auto", extra_defines: tuple[str, ...] = ()
+                     ) -> tuple[Path, CompiledModel, "Firmware | PlatformioProject | None"]:
+    """Find and compile the model and build firmware for the board: (model path, compiled
+    model, firmware). The firmware is None for a pre-flashed board."""
+    model_path = find_model(model)
+    compiled = compile_model(model_path, compiled_model_dir(model_path, kernels), kernels=kernels,
+                             name=device_model_name(model_name(model_path)))
+    return model_path, compiled, _build_for(board, compiled, opt_level, extra_defines)
 
 
 def _build_for(board: ResolvedBoard, compiled: CompiledModel, opt_level: str,

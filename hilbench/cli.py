@@ -38,6 +38,8 @@ STAGE_COMMANDS: tuple[tuple[str, str, str, str], ...] = (
      "hilbench.report.html:add_report_arguments", "hilbench.report.html:cmd_report"),
     ("measure", "measure one board x model: latency, accuracy, energy, footprint",
      "hilbench.procedure_cli:add_measure_arguments", "hilbench.procedure_cli:cmd_measure"),
+    ("twin serve", "serve a board's emulated twin as a serial device (pty) and a socket:// URL",
+     "hilbench.twin_serve:add_twin_serve_arguments", "hilbench.twin_serve:cmd_twin_serve"),
     ("cloud serve", "serve float models over the Open Inference Protocol (the cloud side)",
      "hilbench.cloud.cli:add_cloud_serve_arguments", "hilbench.cloud.cli:cmd_cloud_serve"),
     ("edge-vs-cloud", "compare a run with cloud inference of the float models; fill its cloud columns",

@@ -89,7 +89,7 @@ def test_recompiling_replaces_the_folder_and_leaves_no_temporaries(tmp_path):
     assert sorted(p.name for p in out_dir.iterdir()) == [
         "hb_model.c", "hb_model_config.h", "hb_model_data.c", "hb_model_data.h"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
-    assert compiled.model_name == "kws_ref_model"
+    assert compiled.model_name == "kws01"  # the MLPerf Tiny id of the reference model
 
 
 def test_unknown_kernel_set_is_refused(tmp_path):
