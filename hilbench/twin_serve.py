@@ -102,13 +102,10 @@ def add_twin_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "  hilbench twin serve --board nucleo-l4r5zi --model kws\n"
         "  hilbench twin serve --board nucleo-l4r5zi --model kws_ref_model --realtime --port 4000\n"
         "  hilbench twin serve --board nano33 --model ad --plain-mlperf")
-    parser.add_argument("--board", required=True, metavar="NAME",
-                        help="board whose emulated twin to serve (see 'hilbench boards')")
-    parser.add_argument("--model", required=True, metavar="MODEL",
-                        help="a .tflite file, a models_zoo/ name or an MLPerf Tiny model name")
-    parser.add_argument("--lab", metavar="FILE",
-                        help="lab file that adds boards or overrides catalog fields "
-                             "(default: ./hilbench.yaml when it exists)")
+    from hilbench.cli import add_board_model_arguments, add_lab_arguments
+
+    add_board_model_arguments(parser, "board whose emulated twin to serve")
+    add_lab_arguments(parser, require_hardware=False, emulate=False)
     parser.add_argument("--realtime", action="store_true",
                         help="pace the twin's virtual time to the wall clock (a 10 s window on "
                              "the DUT's timer lasts 10 s); instruction counts stay exact")
