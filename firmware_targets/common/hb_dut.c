@@ -362,7 +362,11 @@ static void cmd_profile(void)
     out_char(']');
     out_eol();
     /* hilbench extensions: a plain MLPerf Tiny DUT has none of these lines. */
+#if HB_HAL_HOST_FILE
+    out_line("m-hb-caps-[raw-output,cycles,bulk-crc,host-file]");
+#else
     out_line("m-hb-caps-[raw-output,cycles,bulk-crc]");
+#endif
     out_str("m-hb-timer-[");
     out_str(hb_hal_timer_name());
     out_char(',');
@@ -396,6 +400,9 @@ static void cmd_help(void)
     out_line("hb bulk N C  : Receive N raw input bytes whose CRC-32 is C (8 hex digits)");
     out_line("hb raw       : Print the raw output bytes of the last inference as hex");
     out_line("hb ticks     : Print the ticks of each timed inference of the last infer");
+#if HB_HAL_HOST_FILE
+    out_line("hb file N C  : Read N input bytes whose CRC-32 is C from the host file " HB_HAL_HOST_FILE_NAME);
+#endif
 }
 
 static void cmd_db(char **tokens, int count)
@@ -600,41 +607,41 @@ static void cmd_hb_ticks(void)
     out_eol();
 }
 
-/* Receives the raw bytes of a bulk load straight from the serial line, then checks the CRC. */
-static void cmd_hb_bulk(char **tokens, int count)
+/* The "N C" arguments of "hb bulk" and "hb file": a byte count of 1..input bytes and a CRC-32
+ * in hex. Replies with the error and returns 0 when they are wrong. */
+static int parse_load_arguments(const char *command, char **tokens, int count, uint32_t *n,
+                                uint32_t *expected_crc)
 {
-    uint32_t n;
-    uint32_t expected_crc;
-    uint32_t crc = HB_CRC32_INIT;
-    uint32_t i;
-
     if (count < 4) {
-        out_error("Command 'hb bulk' requires the # of bytes and their CRC-32 in hex");
-        return;
+        out_str("e-[Command '");
+        out_str(command);
+        out_str("' requires the # of bytes and their CRC-32 in hex]");
+        out_eol();
+        return 0;
     }
-    if (!parse_u32(tokens[2], 0xFFFFFFFFu, &n) || n == 0u || n > HB_MODEL_INPUT_BYTES) {
-        out_str("e-[hb bulk: byte count must be 1..");
+    if (!parse_u32(tokens[2], 0xFFFFFFFFu, n) || *n == 0u || *n > HB_MODEL_INPUT_BYTES) {
+        out_str("e-[");
+        out_str(command);
+        out_str(": byte count must be 1..");
         out_u64(HB_MODEL_INPUT_BYTES);
         out_char(']');
         out_eol();
-        return;
+        return 0;
     }
-    if (!parse_hex32(tokens[3], &expected_crc)) {
-        out_error("hb bulk: CRC-32 must be 1 to 8 hex digits");
-        return;
+    if (!parse_hex32(tokens[3], expected_crc)) {
+        out_str("e-[");
+        out_str(command);
+        out_str(": CRC-32 must be 1 to 8 hex digits]");
+        out_eol();
+        return 0;
     }
-    s_input_expected = n;
-    s_input_loaded = 0;
-    /* The host sends the bytes only after this line, so an error above never leaves it
-     * streaming binary data into the command parser. */
-    out_str("m-hb-bulk-ready-[");
-    out_u64(n);
-    out_char(']');
-    out_eol();
-    for (i = 0; i < n; ++i) {
-        s_input[i] = (uint8_t)hb_hal_getc();
-    }
-    crc = hb_crc32_final(hb_crc32_update(crc, s_input, n));
+    return 1;
+}
+
+/* Accepts the n bytes now in s_input if their CRC-32 is the announced one. */
+static void finish_checked_load(uint32_t n, uint32_t expected_crc)
+{
+    uint32_t crc = hb_crc32_final(hb_crc32_update(HB_CRC32_INIT, s_input, n));
     if (crc != expected_crc) {
         out_str("e-[CRC-32 mismatch: expected ");
         out_hex32(expected_crc);
@@ -648,6 +655,54 @@ static void cmd_hb_bulk(char **tokens, int count)
     out_line("m-load-done");
 }
 
+/* Receives the raw bytes of a bulk load straight from the serial line, then checks the CRC. */
+static void cmd_hb_bulk(char **tokens, int count)
+{
+    uint32_t n;
+    uint32_t expected_crc;
+    uint32_t i;
+
+    if (!parse_load_arguments("hb bulk", tokens, count, &n, &expected_crc)) {
+        return;
+    }
+    s_input_expected = n;
+    s_input_loaded = 0;
+    /* The host sends the bytes only after this line, so an error above never leaves it
+     * streaming binary data into the command parser. */
+    out_str("m-hb-bulk-ready-[");
+    out_u64(n);
+    out_char(']');
+    out_eol();
+    for (i = 0; i < n; ++i) {
+        s_input[i] = (uint8_t)hb_hal_getc();
+    }
+    finish_checked_load(n, expected_crc);
+}
+
+#if HB_HAL_HOST_FILE
+/* "hb file N C": the input from the host file instead of the serial line (twins only); the
+ * same byte count and CRC-32 checks as "hb bulk", so both loads end in the same state. */
+static void cmd_hb_file(char **tokens, int count)
+{
+    uint32_t n;
+    uint32_t expected_crc;
+
+    if (!parse_load_arguments("hb file", tokens, count, &n, &expected_crc)) {
+        return;
+    }
+    s_input_expected = n;
+    s_input_loaded = 0;
+    if (hb_hal_host_file_read(s_input, n) != 0) {
+        out_str("e-[hb file: cannot read ");
+        out_u64(n);
+        out_str(" bytes from the host file " HB_HAL_HOST_FILE_NAME "; input discarded]");
+        out_eol();
+        return;
+    }
+    finish_checked_load(n, expected_crc);
+}
+#endif
+
 static void cmd_hb(char **tokens, int count)
 {
     if (count < 2) {
@@ -658,6 +713,10 @@ static void cmd_hb(char **tokens, int count)
         cmd_hb_ticks();
     } else if (strcmp(tokens[1], "bulk") == 0) {
         cmd_hb_bulk(tokens, count);
+#if HB_HAL_HOST_FILE
+    } else if (strcmp(tokens[1], "file") == 0) {
+        cmd_hb_file(tokens, count);
+#endif
     } else {
         out_str("e-[Unknown hb subcommand: ");
         out_str(tokens[1]);

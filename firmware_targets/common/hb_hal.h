@@ -26,4 +26,19 @@ const char *hb_hal_timer_name(void);
  * (HB_HOST_TIMESTAMP_PIN, see host/hb_hal_host.c). */
 void hb_hal_timestamp_pulse(void);
 
+/* Optional, emulated twins only: a bulk channel that reads the next input from a file on the
+ * host computer instead of the serial line, much faster than an emulated UART that takes one
+ * byte per interrupt. A target that has it defines HB_HAL_HOST_FILE=1 in its recipe (the
+ * Cortex-M twins: QEMU semihosting, cortex_m_common/hb_hal_semihost_file.c). The file is
+ * HB_HAL_HOST_FILE_NAME in the emulator's working folder; the host writes the input there
+ * before it sends "hb file N C" (docs/protocol.md). Reads its first len bytes into buf;
+ * returns 0 on success, -1 when the file is missing or shorter than len. */
+#ifndef HB_HAL_HOST_FILE
+#define HB_HAL_HOST_FILE 0
+#endif
+#define HB_HAL_HOST_FILE_NAME "hb_input.bin"
+#if HB_HAL_HOST_FILE
+int hb_hal_host_file_read(uint8_t *buf, uint32_t len);
+#endif
+
 #endif

@@ -34,6 +34,8 @@ NAME_REPLY = re.compile(r"m-name-.+-\[.*\]")  # "m-name-%s-[%s]" in the referenc
 # Bytes per 'db <hex>' command, as the MLPerf Tiny runner sends them: 'db ' + 62 hex digits stays
 # well inside the reference firmware's 80-character command buffer.
 DB_CHUNK_BYTES = 31
+# Input channels of load_input, fastest first.
+LOAD_HOST_FILE, LOAD_BULK, LOAD_HEX = "host-file", "bulk-crc", "hex"
 _POLL_S = 0.02
 _QUIET_S = 0.1
 
@@ -72,7 +74,9 @@ class DutSession:
     timeout: seconds allowed for a plain command's reply; inference_timeout: extra seconds
     allowed per inference of an 'infer' command; retries: how many times a command is repeated
     after line noise or silence before DutError. mode and latency_source label what runs
-    behind the URL (see DutSession.from_endpoint).
+    behind the URL (see DutSession.from_endpoint). host_file: the file that an emulated twin's
+    host-file channel reads ('hb file'); when given and announced, inputs go that way instead
+    of over the serial line. Set it to None to load over the serial line.
     """
 
     def __init__(
@@ -85,8 +89,10 @@ class DutSession:
         retries: int = 2,
         mode: str | None = None,
         latency_source: str | None = None,
+        host_file: Path | None = None,
     ) -> None:
         self.url = url
+        self.host_file = host_file
         self.timeout = timeout
         self.inference_timeout = inference_timeout
         self.retries = retries
@@ -106,7 +112,8 @@ class DutSession:
     @classmethod
     def from_endpoint(cls, endpoint, **options) -> "DutSession":
         """A session on a deploy Endpoint, carrying its mode and latency_source labels."""
-        session = cls(endpoint.url, mode=endpoint.mode, latency_source=endpoint.latency_source, **options)
+        session = cls(endpoint.url, mode=endpoint.mode, latency_source=endpoint.latency_source,
+                      host_file=endpoint.host_file, **options)
         # If the backend already read the boot banner, sync() trusts it instead of waiting for one.
         session.boot_lines = list(getattr(endpoint, "boot_lines", []))
         return session
@@ -185,7 +192,8 @@ class DutSession:
     def load_input(self, data: bytes) -> None:
         """Loads one input (all input tensors back to back) into the DUT.
 
-        Uses the binary bulk load with CRC-32 when the DUT announces it, else 'db load N'
+        The channel (:attr:`load_path`): an emulated twin's host file when both sides have
+        it, else the binary bulk load with CRC-32 when the DUT announces it, else 'db load N'
         and 'db <hex>' commands as the MLPerf Tiny runner does.
         """
         data = bytes(data)
@@ -194,8 +202,17 @@ class DutSession:
             raise DutError(f"input is {len(data)} bytes but the DUT's model '{caps.model}' takes {caps.input_bytes}")
         if not data:
             raise DutError("input is empty")
-        load = self._load_bulk if caps.bulk_crc else self._load_hex
+        load = {LOAD_HOST_FILE: self._load_host_file, LOAD_BULK: self._load_bulk,
+                LOAD_HEX: self._load_hex}[self.load_path]
         self._with_retries(f"load {len(data)} input bytes", lambda: load(data))
+
+    @property
+    def load_path(self) -> str:
+        """How load_input moves an input: 'host-file', 'bulk-crc' (serial) or 'hex' (serial)."""
+        caps = self._caps()
+        if caps.host_file and self.host_file is not None:
+            return LOAD_HOST_FILE
+        return LOAD_BULK if caps.bulk_crc else LOAD_HEX
 
     def infer(self, n: int = 1, warmup: int = 0) -> InferResult:
         """Runs 'infer N W': W warm-up then N timed inferences on the loaded input.
@@ -352,6 +369,15 @@ class DutSession:
                 raise BadReply(f"no m-load-done after the last of {count} bytes")
             if not last and "m-load-done" in lines:
                 raise BadReply(f"m-load-done after {offset + len(chunk)} of {count} bytes")
+
+    def _load_host_file(self, data: bytes) -> None:
+        count, crc = len(data), binascii.crc32(data)
+        # The twin waits for a command while the file is written, so it never reads half of it.
+        self.host_file.write_bytes(data)
+        self.log.add(NOTE, f"wrote {count} input bytes (crc32 {crc:08x}) to {self.host_file}")
+        lines = self._exchange_checked(f"hb file {count} {crc:08x}", self.timeout)
+        if "m-load-done" not in lines:
+            raise BadReply("no m-load-done after 'hb file'")
 
     def _load_bulk(self, data: bytes) -> None:
         count, crc = len(data), binascii.crc32(data)

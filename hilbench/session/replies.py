@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 EXTENSION_RAW_OUTPUT = "raw-output"
 EXTENSION_CYCLES = "cycles"
 EXTENSION_BULK_CRC = "bulk-crc"
+EXTENSION_HOST_FILE = "host-file"
 # MLPerf Tiny reference limit on a command's length (EE_CMD_SIZE): a plain DUT truncates longer ones.
 MLPERF_CMD_SIZE = 80
 
@@ -44,6 +45,11 @@ class Capabilities:
     @property
     def bulk_crc(self) -> bool:
         return EXTENSION_BULK_CRC in self.extensions
+
+    @property
+    def host_file(self) -> bool:
+        """The firmware can read its input from a host file ('hb file', emulated twins)."""
+        return EXTENSION_HOST_FILE in self.extensions
 
     @property
     def plain_mlperf(self) -> bool:
