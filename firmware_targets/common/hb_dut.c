@@ -363,9 +363,9 @@ static void cmd_profile(void)
     out_eol();
     /* hilbench extensions: a plain MLPerf Tiny DUT has none of these lines. */
 #if HB_HAL_HOST_FILE
-    out_line("m-hb-caps-[raw-output,cycles,bulk-crc,host-file]");
+    out_line("m-hb-caps-[raw-output,cycles,bulk-crc,quiet-infer,host-file]");
 #else
-    out_line("m-hb-caps-[raw-output,cycles,bulk-crc]");
+    out_line("m-hb-caps-[raw-output,cycles,bulk-crc,quiet-infer]");
 #endif
     out_str("m-hb-timer-[");
     out_str(hb_hal_timer_name());
@@ -398,10 +398,12 @@ static void cmd_help(void)
     out_line("infer N [W=10]: Execute N timed inferences after W warm-up inferences");
     out_line("results      : Print the dequantized outputs of the last inference");
     out_line("hb bulk N C  : Receive N raw input bytes whose CRC-32 is C (8 hex digits)");
+    out_line("hb infer N W : As infer N W, without the m-results line");
     out_line("hb raw       : Print the raw output bytes of the last inference as hex");
     out_line("hb ticks     : Print the ticks of each timed inference of the last infer");
 #if HB_HAL_HOST_FILE
     out_line("hb file N C  : Read N input bytes whose CRC-32 is C from the host file " HB_HAL_HOST_FILE_NAME);
+    out_line("hb raw file  : Write the raw output bytes to the host file " HB_HAL_HOST_OUTPUT_FILE_NAME);
 #endif
 }
 
@@ -476,7 +478,10 @@ static void cmd_db(char **tokens, int count)
     }
 }
 
-static void cmd_infer(char **tokens, int count)
+/* "infer N W" (print_results 1), and "hb infer N W" with tokens and count from "infer" on
+ * (print_results 0): the same inferences, without the m-results line, whose dequantized text
+ * takes longer on a serial line than a small model's inference when the output is large. */
+static void cmd_infer(char **tokens, int count, int print_results_line)
 {
     uint32_t n = 1u;
     uint32_t warmup = HB_DUT_DEFAULT_WARMUP;
@@ -532,7 +537,9 @@ static void cmd_infer(char **tokens, int count)
     s_ticks_count = n;
     s_have_results = 1;
     out_line("m-infer-done");
-    print_results();
+    if (print_results_line) {
+        print_results();
+    }
 }
 
 static void cmd_results(void)
@@ -544,13 +551,20 @@ static void cmd_results(void)
     print_results();
 }
 
-static void cmd_hb_raw(void)
+/* "hb raw" prints the output bytes as hex lines; "hb raw file" (twins with the host-file
+ * channel) writes them to the host file HB_HAL_HOST_OUTPUT_FILE_NAME instead. Both end with the
+ * same m-hb-raw-done line, whose CRC-32 the host checks against the bytes it got. */
+static void cmd_hb_raw(int to_host_file)
 {
     uint32_t t;
     uint32_t i;
     uint32_t on_line = 0;
     uint32_t total = 0;
     uint32_t crc = HB_CRC32_INIT;
+#if HB_HAL_HOST_FILE
+    const uint8_t *parts[HB_AT_LEAST_ONE(HB_MODEL_NUM_OUTPUTS)];
+    uint32_t lengths[HB_AT_LEAST_ONE(HB_MODEL_NUM_OUTPUTS)];
+#endif
 
     if (!s_have_results) {
         out_error("No results: run 'infer' first");
@@ -559,6 +573,16 @@ static void cmd_hb_raw(void)
     for (t = 0; t < hb_model_num_outputs; ++t) {
         const uint8_t *data = &s_arena[hb_model_outputs[t].arena_offset];
         crc = hb_crc32_update(crc, data, hb_model_outputs[t].bytes);
+        total += hb_model_outputs[t].bytes;
+#if HB_HAL_HOST_FILE
+        if (to_host_file) {
+            parts[t] = data;
+            lengths[t] = hb_model_outputs[t].bytes;
+            continue;
+        }
+#else
+        (void)to_host_file;
+#endif
         for (i = 0; i < hb_model_outputs[t].bytes; ++i) {
             if (on_line == 0u) {
                 out_str("m-hb-raw-[");
@@ -570,12 +594,17 @@ static void cmd_hb_raw(void)
                 on_line = 0;
             }
         }
-        total += hb_model_outputs[t].bytes;
     }
     if (on_line != 0u) {
         out_char(']');
         out_eol();
     }
+#if HB_HAL_HOST_FILE
+    if (to_host_file && hb_hal_host_file_write(parts, lengths, hb_model_num_outputs) != 0) {
+        out_error("hb raw file: cannot write the host file " HB_HAL_HOST_OUTPUT_FILE_NAME);
+        return;
+    }
+#endif
     out_str("m-hb-raw-done-[bytes=");
     out_u64(total);
     out_str(",crc32=");
@@ -706,9 +735,22 @@ static void cmd_hb_file(char **tokens, int count)
 static void cmd_hb(char **tokens, int count)
 {
     if (count < 2) {
-        out_error("Command 'hb' requires a subcommand: bulk, raw or ticks");
+        out_error("Command 'hb' requires a subcommand: bulk, infer, raw or ticks");
     } else if (strcmp(tokens[1], "raw") == 0) {
-        cmd_hb_raw();
+        if (count < 3) {
+            cmd_hb_raw(0);
+#if HB_HAL_HOST_FILE
+        } else if (strcmp(tokens[2], "file") == 0) {
+            cmd_hb_raw(1);
+#endif
+        } else {
+            out_str("e-[Unknown hb raw option: ");
+            out_str(tokens[2]);
+            out_char(']');
+            out_eol();
+        }
+    } else if (strcmp(tokens[1], "infer") == 0) {
+        cmd_infer(tokens + 1, count - 1, 0);
     } else if (strcmp(tokens[1], "ticks") == 0) {
         cmd_hb_ticks();
     } else if (strcmp(tokens[1], "bulk") == 0) {
@@ -767,7 +809,7 @@ static void dispatch(char *command)
     } else if (strcmp(tokens[0], "db") == 0) {
         cmd_db(tokens, count);
     } else if (strcmp(tokens[0], "infer") == 0) {
-        cmd_infer(tokens, count);
+        cmd_infer(tokens, count, 1);
     } else if (strcmp(tokens[0], "results") == 0) {
         cmd_results();
     } else if (strcmp(tokens[0], "hb") == 0) {

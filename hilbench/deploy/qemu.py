@@ -16,11 +16,11 @@ the same firmware and input give the same count on every run. These are QEMU ins
 The UART is a TCP server on 127.0.0.1; the returned endpoint's url is ``socket://127.0.0.1:PORT``
 for pyserial. No QEMU process outlives its endpoint (see hilbench/deploy/procs.py).
 
-Inputs can also reach the twin through a file: QEMU runs with ARM semihosting enabled, in a
-folder of its own, and the firmware's ``hb file`` command reads the input from
-``HOST_FILE_NAME`` there (endpoint.host_file). An emulated CMSDK UART moves one byte per
-interrupt, some 20-40 KB/s; the file moves a whole input at once. Only the channel differs:
-the firmware checks the same CRC-32 and runs the same inference on the same bytes.
+Bulk data can also move through files: QEMU runs with Arm semihosting enabled, in a folder of
+its own (endpoint.host_file_dir), where the firmware's ``hb file`` reads an input and
+``hb raw file`` writes the outputs (docs/protocol.md). An emulated CMSDK UART moves one byte
+per interrupt, some 20-40 KB/s; a file moves a whole tensor at once. Only the channel differs:
+the same CRC-32 checks, the same inference on the same bytes.
 """
 
 from __future__ import annotations
@@ -48,8 +48,6 @@ MAX_ICOUNT_SHIFT = 10  # QEMU's own limit
 BOOT_TIMEOUT_S = 30.0
 READY_LINE = "m-ready"
 FATAL_PREFIX = "m-fatal-"
-# The file the firmware's host-file channel reads (firmware_targets/common/hb_hal.h).
-HOST_FILE_NAME = "hb_input.bin"
 # Lines of emulator and firmware output quoted in error messages.
 TAIL_LINES = 15
 _PORT_ATTEMPTS = 3
@@ -166,7 +164,7 @@ def start_qemu(
     for _attempt in range(_PORT_ATTEMPTS):
         port = tcp_uart.free_port()
         command = qemu_command(machine, cpu, kernel, port, icount_shift=icount_shift, qemu_binary=binary)
-        # QEMU's working folder: the firmware's host-file channel reads HOST_FILE_NAME here.
+        # QEMU's working folder: the firmware's host-file channel works here.
         work_dir = Path(tempfile.mkdtemp(prefix="hilbench-twin-"))
         log_path = work_dir / "qemu.log"
         try:
@@ -184,7 +182,7 @@ def start_qemu(
             description=f"QEMU {machine} ({cpu}) running {kernel.name}, UART on 127.0.0.1:{port}",
             log_path=log_path,
             cleanups=[lambda d=work_dir: shutil.rmtree(d, ignore_errors=True)],
-            host_file=work_dir / HOST_FILE_NAME,
+            host_file_dir=work_dir,
             machine=machine,
             cpu=cpu,
             kernel=kernel,

@@ -74,9 +74,10 @@ class DutSession:
     timeout: seconds allowed for a plain command's reply; inference_timeout: extra seconds
     allowed per inference of an 'infer' command; retries: how many times a command is repeated
     after line noise or silence before DutError. mode and latency_source label what runs
-    behind the URL (see DutSession.from_endpoint). host_file: the file that an emulated twin's
-    host-file channel reads ('hb file'); when given and announced, inputs go that way instead
-    of over the serial line. Set it to None to load over the serial line.
+    behind the URL (see DutSession.from_endpoint). host_file_dir: the folder of an emulated
+    twin's host-file channel; when given and the DUT announces the channel, inputs and raw
+    outputs move through files there ('hb file', 'hb raw file') instead of over the serial
+    line. Set it to None to move everything over the serial line, as on a real board.
     """
 
     def __init__(
@@ -89,10 +90,10 @@ class DutSession:
         retries: int = 2,
         mode: str | None = None,
         latency_source: str | None = None,
-        host_file: Path | None = None,
+        host_file_dir: Path | None = None,
     ) -> None:
         self.url = url
-        self.host_file = host_file
+        self.host_file_dir = host_file_dir
         self.timeout = timeout
         self.inference_timeout = inference_timeout
         self.retries = retries
@@ -113,7 +114,7 @@ class DutSession:
     def from_endpoint(cls, endpoint, **options) -> "DutSession":
         """A session on a deploy Endpoint, carrying its mode and latency_source labels."""
         session = cls(endpoint.url, mode=endpoint.mode, latency_source=endpoint.latency_source,
-                      host_file=endpoint.host_file, **options)
+                      host_file_dir=endpoint.host_file_dir, **options)
         # If the backend already read the boot banner, sync() trusts it instead of waiting for one.
         session.boot_lines = list(getattr(endpoint, "boot_lines", []))
         return session
@@ -209,22 +210,29 @@ class DutSession:
     @property
     def load_path(self) -> str:
         """How load_input moves an input: 'host-file', 'bulk-crc' (serial) or 'hex' (serial)."""
-        caps = self._caps()
-        if caps.host_file and self.host_file is not None:
+        if self._uses_host_files():
             return LOAD_HOST_FILE
-        return LOAD_BULK if caps.bulk_crc else LOAD_HEX
+        return LOAD_BULK if self._caps().bulk_crc else LOAD_HEX
 
-    def infer(self, n: int = 1, warmup: int = 0) -> InferResult:
+    def _uses_host_files(self) -> bool:
+        return self.host_file_dir is not None and self._caps().host_file
+
+    def infer(self, n: int = 1, warmup: int = 0, *, quiet: bool = False) -> InferResult:
         """Runs 'infer N W': W warm-up then N timed inferences on the loaded input.
 
         With the 'cycles' extension, also reads the per-inference ticks ('hb ticks').
+        quiet: a caller that reads the outputs with raw_output() does not need the printed
+        m-results line; a DUT with the 'quiet-infer' extension then leaves it out ('hb infer
+        N W'), which saves its serial time (results then stays empty).
         """
         if n < 1 or warmup < 0:
             raise DutError(f"infer needs n >= 1 and warmup >= 0, got n={n}, warmup={warmup}")
         caps = self._caps()
         timeout = self.timeout + (n + warmup) * self.inference_timeout
+        quiet = quiet and caps.quiet_infer
         reply: InferReply = self._transact(
-            f"infer {n} {warmup}", lambda lines: replies.parse_infer(lines, n, warmup), timeout=timeout
+            f"{'hb infer' if quiet else 'infer'} {n} {warmup}",
+            lambda lines: replies.parse_infer(lines, n, warmup, with_results=not quiet), timeout=timeout
         )
         ticks = None
         if caps.cycles:
@@ -255,6 +263,17 @@ class DutSession:
         """The raw output bytes of the last inference, all output tensors back to back."""
         if not self._caps().raw_output:
             raise DutError(f"DUT on {self.url} does not announce the raw-output extension; use results()")
+        if self._uses_host_files():
+            path = self.host_file_dir / replies.HOST_OUTPUT_FILE
+
+            def from_file(lines: list[str]) -> bytes:
+                try:
+                    data = path.read_bytes()
+                except OSError as error:
+                    raise BadReply(f"cannot read the outputs from {path}: {error}") from error
+                return replies.check_raw_output(lines, data)
+
+            return self._transact("hb raw file", from_file)
         return self._transact("hb raw", replies.parse_raw_output)
 
     def read_outputs(self) -> bytes | tuple[float, ...]:
@@ -372,9 +391,10 @@ class DutSession:
 
     def _load_host_file(self, data: bytes) -> None:
         count, crc = len(data), binascii.crc32(data)
+        path = self.host_file_dir / replies.HOST_INPUT_FILE
         # The twin waits for a command while the file is written, so it never reads half of it.
-        self.host_file.write_bytes(data)
-        self.log.add(NOTE, f"wrote {count} input bytes (crc32 {crc:08x}) to {self.host_file}")
+        path.write_bytes(data)
+        self.log.add(NOTE, f"wrote {count} input bytes (crc32 {crc:08x}) to {path}")
         lines = self._exchange_checked(f"hb file {count} {crc:08x}", self.timeout)
         if "m-load-done" not in lines:
             raise BadReply("no m-load-done after 'hb file'")
