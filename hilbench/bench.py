@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from hilbench.compile import CompiledModel, TensorSpec, compile_model
 from hilbench.deploy import Endpoint
 from hilbench.errors import BuildError, DeployError, DutError, MeasurementError, ModelError
 from hilbench.paths import cache_root, shared_models_root, zoo_root
-from hilbench.run import TimingRun, VectorRun, run_vectors, time_inferences
+from hilbench.run import TimingRun, VectorRun, join_vector_runs, run_vectors, time_inferences
 from hilbench.session import DutSession
 
 if TYPE_CHECKING:
@@ -159,20 +160,51 @@ class Dut:
                              "hilbench reads models with exactly one output")
         return self.model.outputs[0]
 
-    def infer(self, inputs: np.ndarray) -> tuple[np.ndarray, VectorRun]:
+    def infer(self, inputs: np.ndarray, *, on_vector: Callable[[], None] | None = None,
+              max_twins: int | None = None) -> tuple[np.ndarray, VectorRun]:
         """Run every row of ``inputs`` (one 'infer 1 0' each).
 
         Returns the raw outputs, shape (rows, *output shape without its batch dimension),
         in the model's output dtype, and the run record (device ticks per row, labels).
+        on_vector() is called after each row (from any thread).
+
+        On an emulated board the rows may be spread over several twins of the same firmware,
+        one per CPU core (``max_twins``, default: the cores this process may use): each twin
+        gives the same outputs and instruction counts for the same row
+        (tests/test_twin_channels.py), and a twin only helps when it has enough work, which
+        the first row's time tells (:func:`helper_twins_for`). Timings never come from here.
         """
         rows = self.input_rows(inputs)
-        run = run_vectors(self.session, rows)
+        run = run_vectors(self.session, rows[:1], on_vector)
+        helpers = helper_twins_for(self, len(rows) - 1, run.harness.wall_s if run.harness else 0.0, max_twins)
+        if len(rows) > 1:
+            with self.more_twins(helpers) as twins:
+                run = join_vector_runs(run, run_vectors([self.session, *twins], rows[1:], on_vector))
         if run.output_kind != "raw":
             raise DutError(f"the DUT on {self.endpoint.url} does not report raw output bytes "
                            "(a plain MLPerf Tiny DUT?); raw outputs need hilbench firmware")
         spec = self.output_spec
         shape = tuple(spec.shape[1:]) if len(spec.shape) > 1 and spec.shape[0] == 1 else tuple(spec.shape)
         return run.as_array(spec.dtype).reshape((len(rows), *shape)), run
+
+    @contextlib.contextmanager
+    def more_twins(self, count: int) -> Iterator[list[DutSession]]:
+        """``count`` more twins of this DUT's firmware, with their sessions (synchronised, the
+        same profile); stopped on exit."""
+        if count and (self.mode != "emulated" or self.firmware is None):
+            raise DeployError(f"only an emulated board can start more twins, not {self.board.name} ({self.mode})")
+        with contextlib.ExitStack() as stack:
+            sessions = []
+            for _ in range(count):
+                endpoint = stack.enter_context(deploy(self.board, self.firmware))
+                session = stack.enter_context(
+                    DutSession.from_endpoint(endpoint, baudrate=self.board.board.connection.baud))
+                session.sync()
+                if session.profile() != self.session.capabilities:
+                    raise DeployError(f"a second twin of {self.board.name} answers with another profile: "
+                                      f"{session.capabilities} instead of {self.session.capabilities}")
+                sessions.append(session)
+            yield sessions
 
     def time(self, row: np.ndarray, n: int, warmup: int = 1, windows: int = 1) -> TimingRun:
         """Time ``windows`` commands 'infer n warmup' on one input row."""
@@ -214,6 +246,30 @@ class Dut:
         }
         row.update(figures)
         return row
+
+
+# A helper twin boots in well under a second; it is worth starting when the rows left would
+# keep one twin busy for longer than this (host-clock seconds).
+HELPER_TWIN_MIN_WORK_S = 2.0
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def helper_twins_for(dut: Dut, rows_left: int, seconds_per_row: float, max_twins: int | None = None) -> int:
+    """How many more twins to start for ``rows_left`` rows that take about ``seconds_per_row``
+    each on one twin: none on hardware or a host board, else enough to use the cores (at most
+    ``max_twins`` twins in all), keeping at least HELPER_TWIN_MIN_WORK_S of work per twin."""
+    if dut.mode != "emulated" or dut.firmware is None or rows_left < 2:
+        return 0
+    twins = min(max_twins or usable_cores(), rows_left,
+                int(rows_left * seconds_per_row / HELPER_TWIN_MIN_WORK_S))
+    return max(0, twins - 1)
 
 
 def host_clock_hz() -> float:

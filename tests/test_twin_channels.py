@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import binascii
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from hilbench import zoo
-from hilbench.bench import open_dut
+from hilbench.bench import helper_twins_for, open_dut
 from hilbench.boards import resolve_boards
 from hilbench.build.builder import build_firmware
 from hilbench.deploy import procs
 from hilbench.deploy.qemu import start_firmware
 from hilbench.paths import cache_root
 from hilbench.procedure import evenly_spaced
+from hilbench.run import run_vectors
 from hilbench.session import DutSession
 from hilbench.session.dut_session import LOAD_BULK, LOAD_HEX, LOAD_HOST_FILE
 from hilbench.session.replies import HOST_INPUT_FILE, HOST_OUTPUT_FILE
+from hilbench.session.serial_log import SENT
 
 from dut_fixtures.helpers import exchange, open_raw
 from dut_fixtures.stub_model import INPUT_BYTES, expected_raw_output, stub_compiled_model
@@ -132,3 +135,32 @@ def test_zoo_model_outputs_and_instructions_do_not_depend_on_the_channel(model, 
         instructions = [dut.cycles(run.ticks, run.timer_hz) for run in (file_run, serial_run)]
     assert by_file.dtype == by_serial.dtype and np.array_equal(by_file, by_serial)
     assert np.array_equal(*instructions) and min(instructions[0]) > 100_000
+
+
+@pytest.mark.slow
+def test_vectors_spread_over_two_twins_give_one_twins_outputs_and_instructions(nano33_twin):
+    """Accuracy vectors may run on several twins of the same firmware: vector for vector, the
+    outputs and instruction counts must be those of a single twin."""
+    rows = zoo.load_vectors("kws").x_int8[:12]
+    with open_dut(nano33_twin, "kws") as dut:
+        single = run_vectors(dut.session, dut.input_rows(rows))
+        with dut.more_twins(1) as [helper]:
+            assert helper.url != dut.session.url
+            shared = run_vectors([dut.session, helper], dut.input_rows(rows))
+            assert any(e.text.startswith("hb infer") for e in helper.log.entries if e.direction == SENT), \
+                "the second twin ran no vector"
+        instructions = [dut.cycles(run.ticks, run.timer_hz) for run in (single, shared)]
+    assert shared.outputs == single.outputs
+    assert np.array_equal(*instructions)
+    assert (shared.harness.duts, single.harness.duts) == (2, 1)
+    assert shared.harness.bytes_in == single.harness.bytes_in == rows.nbytes
+
+
+def test_helper_twins_only_for_enough_work_on_an_emulated_board():
+    twin = SimpleNamespace(mode="emulated", firmware=object())
+    assert helper_twins_for(twin, rows_left=199, seconds_per_row=0.03, max_twins=2) == 1
+    assert helper_twins_for(twin, rows_left=199, seconds_per_row=0.005, max_twins=2) == 0  # 1 s of work
+    assert helper_twins_for(twin, rows_left=199, seconds_per_row=0.1, max_twins=4) == 3
+    assert helper_twins_for(twin, rows_left=1000, seconds_per_row=0.1, max_twins=1) == 0
+    assert helper_twins_for(SimpleNamespace(mode="hardware", firmware=object()), 199, 1.0, 4) == 0
+    assert helper_twins_for(SimpleNamespace(mode="host", firmware=object()), 199, 1.0, 4) == 0
