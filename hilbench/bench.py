@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
@@ -27,6 +27,7 @@ from hilbench.compile import CompiledModel, TensorSpec, compile_model
 from hilbench.deploy import Endpoint
 from hilbench.errors import BuildError, DeployError, DutError, MeasurementError, ModelError
 from hilbench.paths import cache_root, shared_models_root, zoo_root
+from hilbench.progress import Phases
 from hilbench.run import TimingRun, VectorRun, join_vector_runs, run_vectors, time_inferences
 from hilbench.session import DutSession
 
@@ -107,6 +108,9 @@ class Dut:
     session: DutSession
     runtime: str = "hilbench"
     """The runtime's name in results: hilbench's AOT runtime and its kernel set."""
+    phases: Phases = field(default_factory=Phases)
+    """Where the pipeline and the procedure report their phases and finished vectors (a
+    progress display, if the front end attached one), and the host time of each phase."""
 
     @property
     def model_name(self) -> str:
@@ -343,21 +347,28 @@ def _deploy_hardware(board: ResolvedBoard, firmware: Firmware | None) -> Endpoin
                     description=f"{board.name} on {board.port}, flashed with {result.command[0]}")
 
 
+# What deploying is called while it runs, per mode (a progress display shows it).
+DEPLOY_PHASES = {"hardware": "flash", "emulated": "boot twin", "host": "start"}
 _DEPLOYERS = {"host": _deploy_host, "emulated": _deploy_emulated, "hardware": _deploy_hardware}
 
 
 @contextlib.contextmanager
 def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
-             kernels: str = "auto", extra_defines: tuple[str, ...] = ()) -> Iterator[Dut]:
+             kernels: str = "auto", extra_defines: tuple[str, ...] = (),
+             phases: Phases | None = None) -> Iterator[Dut]:
     """Compile, build, deploy and connect: yield a ready :class:`Dut`; stop everything on exit.
 
     ``board`` comes from :func:`hilbench.boards.resolve_boards`; ``model`` is a path or a
-    name (see :func:`find_model`). Raises ModelError, BuildError, DeployError or DutError,
-    each naming the stage and what to do.
+    name (see :func:`find_model`). ``phases`` receives the build and deploy phases and becomes
+    the Dut's. Raises ModelError, BuildError, DeployError or DutError, each naming the stage
+    and what to do.
     """
+    phases = phases or Phases()
+    phases.start("build")
     model_path = find_model(model)
     compiled = compile_model(model_path, compiled_model_dir(model_path, kernels), kernels=kernels)
     firmware = _build_for(board, compiled, opt_level, extra_defines)
+    phases.start(DEPLOY_PHASES[board.mode])
     with contextlib.ExitStack() as stack:
         endpoint = stack.enter_context(deploy(board, firmware))
         session = stack.enter_context(DutSession.from_endpoint(endpoint, baudrate=board.board.connection.baud))
@@ -365,8 +376,9 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
         capabilities = session.profile()
         if board.mode == "hardware":
             _check_board_model(board, compiled, capabilities, flashed=firmware is not None)
+        phases.stop()
         yield Dut(board, model_path, compiled, firmware, endpoint, session,
-                  runtime=runtime_label(kernels, board.board.core))
+                  runtime=runtime_label(kernels, board.board.core), phases=phases)
 
 
 def _build_for(board: ResolvedBoard, compiled: CompiledModel, opt_level: str,

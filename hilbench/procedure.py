@@ -43,7 +43,6 @@ from hilbench.measure.footprint import Footprint, elf_footprint
 from hilbench.measure.latency import LatencyStats, inferences_per_window, summarize_latency, \
     summarize_window_latency
 from hilbench.measure.reference import interpreter_outputs
-from hilbench.progress import Phases
 
 if TYPE_CHECKING:  # importing the procedure must not start the DUT machinery
     from hilbench.bench import Dut
@@ -176,9 +175,7 @@ class BenchmarkOptions:
     after_energy_windows: Callable[[], None] | None = None
     """Called when the energy windows (and the idle after them) are done, before a capture
     is read: a lab script can stop its recording here."""
-    phases: Phases | None = None
-    """Where the procedure reports its phases and finished vectors (a progress display);
-    None: a fresh one. Its host-clock seconds per phase go into the figures."""
+
 
 
 # ---------------------------------------------------------------- result
@@ -516,7 +513,7 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
     options = options or BenchmarkOptions()
     plan = options.timing or TIMING_PLANS[dut.mode]
     energy = energy or energy_plan(dut.board, options.energy_capture)
-    phases = options.phases or Phases()
+    phases = dut.phases
 
     data = reference_data(dut, options.max_vectors)
     phases.start("vectors", total=len(data.x_int8))

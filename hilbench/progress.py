@@ -76,7 +76,7 @@ class TerminalProgress:
 
         self.label = label
         self._bar = tqdm(total=None, file=stream, leave=False, dynamic_ncols=True, mininterval=0.1,
-                         unit="vector", bar_format=self._format(None), desc=label)
+                         unit=" vectors", bar_format=self._format(None), desc=label)
 
     @staticmethod
     def _format(total: int | None) -> str:

@@ -20,7 +20,6 @@ from hilbench import zoo
 from hilbench.bench import helper_twins_for, open_dut
 from hilbench.boards import resolve_boards
 from hilbench.build.builder import build_firmware
-from hilbench.deploy import procs
 from hilbench.deploy.qemu import start_firmware
 from hilbench.paths import cache_root
 from hilbench.procedure import evenly_spaced
@@ -32,19 +31,11 @@ from hilbench.session.serial_log import SENT
 
 from dut_fixtures.helpers import exchange, open_raw
 from dut_fixtures.stub_model import INPUT_BYTES, expected_raw_output, stub_compiled_model
-from twin_fixtures import QEMU_TARGETS
+from twin_fixtures import QEMU_TARGETS, no_emulator_left_behind  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.emulator
 
 VECTORS = [bytes((7 * i + 13 * k - 60) & 0xFF for i in range(INPUT_BYTES)) for k in range(3)]
-
-
-@pytest.fixture(autouse=True)
-def no_emulator_left_behind():
-    yield
-    left = procs.live_processes()
-    procs.reap_all()
-    assert not left, f"test left emulator processes running: {[p.args for p in left]}"
 
 
 def run_each_path(session: DutSession, endpoint, vectors) -> dict[str, list[tuple[bytes, int]]]:

@@ -636,10 +636,11 @@ static void cmd_hb_ticks(void)
     out_eol();
 }
 
-/* The "N C" arguments of "hb bulk" and "hb file": a byte count of 1..input bytes and a CRC-32
- * in hex. Replies with the error and returns 0 when they are wrong. */
-static int parse_load_arguments(const char *command, char **tokens, int count, uint32_t *n,
-                                uint32_t *expected_crc)
+/* Starts a checked load ("hb bulk N C", "hb file N C"): parses a byte count of 1..input bytes
+ * and a CRC-32 in hex, then empties the input buffer for n new bytes. Replies with the error
+ * and returns 0 when the arguments are wrong (the loaded input then stays as it was). */
+static int begin_checked_load(const char *command, char **tokens, int count, uint32_t *n,
+                              uint32_t *expected_crc)
 {
     if (count < 4) {
         out_str("e-[Command '");
@@ -664,6 +665,8 @@ static int parse_load_arguments(const char *command, char **tokens, int count, u
         out_eol();
         return 0;
     }
+    s_input_expected = *n;
+    s_input_loaded = 0;
     return 1;
 }
 
@@ -691,11 +694,9 @@ static void cmd_hb_bulk(char **tokens, int count)
     uint32_t expected_crc;
     uint32_t i;
 
-    if (!parse_load_arguments("hb bulk", tokens, count, &n, &expected_crc)) {
+    if (!begin_checked_load("hb bulk", tokens, count, &n, &expected_crc)) {
         return;
     }
-    s_input_expected = n;
-    s_input_loaded = 0;
     /* The host sends the bytes only after this line, so an error above never leaves it
      * streaming binary data into the command parser. */
     out_str("m-hb-bulk-ready-[");
@@ -716,11 +717,9 @@ static void cmd_hb_file(char **tokens, int count)
     uint32_t n;
     uint32_t expected_crc;
 
-    if (!parse_load_arguments("hb file", tokens, count, &n, &expected_crc)) {
+    if (!begin_checked_load("hb file", tokens, count, &n, &expected_crc)) {
         return;
     }
-    s_input_expected = n;
-    s_input_loaded = 0;
     if (hb_hal_host_file_read(s_input, n) != 0) {
         out_str("e-[hb file: cannot read ");
         out_u64(n);
