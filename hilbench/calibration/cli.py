@@ -13,8 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from hilbench.calibration import cpi_fit, power
-from hilbench.calibration.published import (PROVENANCE, PUBLISHED_CSV, TFLM_COUNTS_CSV,
-                                            load_published, load_tflm_counts)
+from hilbench.calibration.published import (BENCHMARK_MODELS, PROVENANCE, PUBLISHED_CSV,
+                                            RUNTIME_COUNTS_CSV, TFLM_COUNTS_CSV, load_published,
+                                            load_tflm_counts)
 
 PAIR_COLUMNS = {"board": "board", "catalog_board": "catalog", "core": "core",
                 "clock_mhz": "MHz", "benchmark": "model", "family": "software",
@@ -69,6 +70,26 @@ def catalog_differences(fitted: dict[str, cpi_fit.BoardCpi],
     return notes
 
 
+def measure_runtime(catalog, output: Path) -> None:
+    """``--measure-runtime``: count hilbench's instructions on every twin, write ``output``."""
+    import sys
+
+    from hilbench.bench import mlperf_tiny_models
+    from hilbench.calibration.runtime_counts import measure_runtime_counts
+    from hilbench.errors import ConfigError
+    from hilbench.paths import shared_models_root
+
+    present = mlperf_tiny_models()
+    missing = [name for name in BENCHMARK_MODELS.values() if name not in present]
+    if missing:
+        raise ConfigError(f"--measure-runtime needs the MLPerf Tiny reference models; "
+                          f"{', '.join(missing)} not found in {shared_models_root()}")
+    models = {benchmark: present[name] for benchmark, name in BENCHMARK_MODELS.items()}
+    count = measure_runtime_counts(catalog, output, models,
+                                   log=lambda message: print(message, file=sys.stderr, flush=True))
+    print(f"wrote {output}: {count} instruction counts")
+
+
 def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``hilbench calibrate``."""
     parser.description = (
@@ -84,6 +105,12 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--csv", type=Path, metavar="FILE",
                         help="also write every pair (with its sources) to FILE")
+    parser.add_argument("--measure-runtime", action="store_true",
+                        help="first measure hilbench's own instructions per inference of the "
+                             "MLPerf Tiny models on every catalog twin (QEMU, several minutes) "
+                             "and rewrite the counts file the reality check reads")
+    parser.add_argument("--runtime-counts", type=Path, default=RUNTIME_COUNTS_CSV, metavar="FILE",
+                        help="hilbench's instruction counts (default: the shipped file)")
     parser.add_argument("--lab", metavar="FILE",
                         help="lab file whose boards' CPI and power profiles are checked too "
                              "(default: ./hilbench.yaml when it exists)")
@@ -95,6 +122,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from hilbench.record.atomic import atomic_write_text
 
     catalog = load_boards(args.lab)
+    if args.measure_runtime:
+        measure_runtime(catalog, args.runtime_counts)
     validated = calibrate()
     if args.csv:
         atomic_write_text(args.csv, validated.to_csv(index=False))
