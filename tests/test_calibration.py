@@ -188,3 +188,45 @@ def test_an_emulated_row_names_its_cpi_and_source():
     assert row["cpi"] == 1.545
     assert row["cpi_source"].startswith("MLPerf Tiny published results, microTVM + CMSIS-NN")
     assert row["cpi_source"].endswith("(cross-validated error up to 17.4%)")
+
+
+def test_the_reality_check_predicts_from_measured_counts(tmp_path):
+    from hilbench.calibration import reality
+    from hilbench.calibration.published import load_runtime_counts, load_tflm_counts
+
+    counts = tmp_path / "counts.csv"
+    counts.write_text("model,benchmark,target,instructions,kernels,opt_level,git_sha,measured_at,"
+                      "hilbench_version\nkws_ref_model,kws,mps2-an386,6000000,auto,O2,abc123,"
+                      "2026-11-27T00:00:00+00:00,0.1.0\n")
+    catalog = load_boards(cwd=Path("/nonexistent"))
+    long = reality.reality_check(catalog, load_published(), load_tflm_counts(),
+                                 load_runtime_counts(counts))
+    table = reality.reality_table(long)
+    # 6 M instructions x 1.545 / 120 MHz; the uncalibrated nano33 shares the M4 twin at 64 MHz
+    assert table.loc[("nucleo-l4r5zi", "kws"), reality.TWIN_HILBENCH] == f"{6e6 * 1.545 / 120e3:.3g}"
+    assert table.loc[("nano33", "kws"), reality.TWIN_HILBENCH] == f"{6e6 / 64e3:.3g}"
+    assert table.loc[("nano33", "kws"), "twin cpi"] == "1 (uncalibrated)"
+    assert table.loc[("nucleo-l4r5zi", "vww"), reality.TWIN_HILBENCH] == "-"     # not measured
+    assert table.loc[("an547", "kws"), reality.TWIN_TFLM] == "-"                 # no M4 proxy on an M55
+    assert table.loc[("nucleo-u575zi", "kws"), reality.TWIN_TFLM] == f"{7944293 / 160e3:.3g}"
+    assert table.loc[("nucleo-l4r5zi", "kws"), "published: X-CUBE-AI"] == "43.2 (v1.2)"
+    labels = long.set_index(["board", "model", "what"])["label"]
+    assert labels["nucleo-u575zi", "kws", reality.TWIN_TFLM].endswith("Cortex-M4 count as proxy")
+    assert "measured at abc123" in long.set_index(["board", "model", "what"])["source"][
+        "nucleo-l4r5zi", "kws", reality.TWIN_HILBENCH]
+
+
+@pytest.mark.emulator
+def test_measure_runtime_writes_counts_from_a_twin(tmp_path):
+    from hilbench.calibration.published import load_runtime_counts
+    from hilbench.calibration.runtime_counts import measure_runtime_counts
+    from hilbench.paths import zoo_root
+
+    nano = load_boards(cwd=Path("/nonexistent")).get("nano33")
+    output = tmp_path / "counts.csv"
+    written = measure_runtime_counts(SimpleNamespace(boards={"nano33": nano}), output,
+                                     {"ad": zoo_root() / "ad" / "int8.tflite"}, log=lambda _: None)
+    assert written == 1
+    [row] = load_runtime_counts(output).to_dict("records")
+    assert (row["benchmark"], row["target"], row["kernels"]) == ("ad", "mps2-an386", "auto")
+    assert 10_000 < row["instructions"] < 10_000_000 and len(row["git_sha"]) >= 40

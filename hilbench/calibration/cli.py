@@ -111,6 +111,13 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
                              "and rewrite the counts file the reality check reads")
     parser.add_argument("--runtime-counts", type=Path, default=RUNTIME_COUNTS_CSV, metavar="FILE",
                         help="hilbench's instruction counts (default: the shipped file)")
+    parser.add_argument("--reality", action="store_true",
+                        help="also print the reality check as a markdown table: per catalog "
+                             "board x model, the twin's predictions for hilbench and for TFLM + "
+                             "CMSIS-NN beside the fastest published result of each software")
+    parser.add_argument("--plot", type=Path, metavar="FILE.svg",
+                        help="also write the cross-validated predictions against the published "
+                             "latency as a log-log SVG plot with the y = x line")
     parser.add_argument("--lab", metavar="FILE",
                         help="lab file whose boards' CPI and power profiles are checked too "
                              "(default: ./hilbench.yaml when it exists)")
@@ -151,6 +158,22 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     for note in catalog_differences(fitted, power_refits, catalog):
         print(f"warning: {note}")
     print()
+    if args.reality:
+        from hilbench.calibration import reality
+        from hilbench.calibration.published import load_runtime_counts
+
+        long = reality.reality_check(catalog, published, load_tflm_counts(),
+                                     load_runtime_counts(args.runtime_counts))
+        print("Reality check, ms per inference (published: fastest per software, its round):")
+        print(reality.markdown(reality.reality_table(long)))
+        print()
+    if args.plot:
+        from hilbench.calibration.reality import prediction_points
+        from hilbench.report.svg import scatter_predicted_published
+
+        atomic_write_text(args.plot, scatter_predicted_published(
+            "predicted-published", prediction_points(validated)))
+        print(f"wrote {args.plot}")
     everywhere, count_all = cpi_fit.median_abs_error(validated)
     print(f"all boards with published CMSIS-NN results: median absolute error {everywhere:.1f}% "
           f"over {count_all} pairs")

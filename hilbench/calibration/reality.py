@@ -23,9 +23,13 @@ TWIN_HILBENCH = "twin: hilbench runtime"
 TWIN_TFLM = "twin: TFLM + CMSIS-NN"
 
 
-def _cpi_label(board) -> str:
+def _cpi_text(board) -> str:
     state = "calibrated" if board.cpi_calibration is not None else "uncalibrated"
-    return f"emulated, icount x cpi {board.cpi:g} ({state})"
+    return f"{board.cpi:g} ({state})"
+
+
+def _cpi_label(board) -> str:
+    return f"emulated, icount x cpi {_cpi_text(board)}"
 
 
 def reality_check(catalog, published: pd.DataFrame, tflm_counts: pd.Series,
@@ -38,7 +42,8 @@ def reality_check(catalog, published: pd.DataFrame, tflm_counts: pd.Series,
             continue
         ms_per_instruction = board.cpi / board.clock_hz * 1e3
         for benchmark in BENCHMARK_MODELS:
-            common = {"board": board.name, "core": board.core, "model": benchmark}
+            common = {"board": board.name, "core": board.core, "model": benchmark,
+                      "cpi": _cpi_text(board)}
             counted = None
             if runtime_counts is not None:
                 counted = runtime_counts[(runtime_counts["target"] == board.twin.target)
@@ -87,7 +92,8 @@ def reality_table(long: pd.DataFrame) -> pd.DataFrame:
     cells = (long.groupby(["board", "model", "what"], sort=False)[["latency_ms", "round"]]
              .apply(cell).rename("ms").reset_index())
     table = cells.pivot(index=["board", "model"], columns="what", values="ms")
-    twins = [column for column in (TWIN_HILBENCH, TWIN_TFLM) if column in table]
+    table.insert(0, "twin cpi", long.dropna(subset=["cpi"]).groupby(["board", "model"])["cpi"].first())
+    twins = [column for column in ("twin cpi", TWIN_HILBENCH, TWIN_TFLM) if column in table]
     others = sorted(column for column in table if column not in twins)
     order = pd.MultiIndex.from_frame(long[["board", "model"]].drop_duplicates())
     return table.reindex(index=order, columns=twins + others).fillna("-")
@@ -100,3 +106,14 @@ def markdown(table: pd.DataFrame) -> str:
     for (board, model), cells in table.iterrows():
         lines.append("| " + " | ".join([board, model, *cells]) + " |")
     return "\n".join(lines)
+
+
+def prediction_points(validated: pd.DataFrame) -> list[dict]:
+    """The cross-validated pairs (cpi_fit.leave_one_model_out) as points for the
+    predicted-against-published plot, named by catalog board where there is one."""
+    return [{"predicted_ms": pair.predicted_ms, "published_ms": pair.published_ms,
+             "board": pair.catalog_board or pair.board, "family": pair.family,
+             "title": f"{pair.board} {pair.benchmark}, {pair.family} ({pair.rounds}): predicted "
+                      f"{pair.predicted_ms:.3g} ms, published {pair.published_ms:.3g} ms "
+                      f"({pair.error_pct:+.1f}%)"}
+            for pair in validated.itertuples()]

@@ -365,9 +365,11 @@ def scatter_predicted_published(chart_id: str, points: Sequence[Mapping[str, obj
                  'stroke-dasharray="3 2"')
         parts.append(
             f'<g class="hb-mark hb-point hb-estimate" data-board="{escape(str(point["board"]))}" '
+            'data-mode="emulated" data-latency-source="icount" '
             f'data-predicted-ms="{float(point["predicted_ms"]):.6g}" '
             f'data-published-ms="{float(point["published_ms"]):.6g}">'
-            f'<title>{escape(str(point.get("title", "")))}</title>'
+            f'<title>{escape(str(point.get("title", "")))}\nmode: emulated (prediction: '
+            'icount x CPI); published: hardware</title>'
             f'{_marker(shapes[str(point["family"])], x(float(point["published_ms"])), y(float(point["predicted_ms"])), style)}'
             '</g>')
     legend = [f'<g class="hb-legend" transform="translate({left + plot_width + 20},{top + 6})">']
