@@ -234,6 +234,25 @@ def _log_log_frame(x_values: Sequence[float], y_values: Sequence[float], x_label
     return parts, x, y
 
 
+def _point_legend(x: float, y: float, colours: Mapping[str, str],
+                  markers: Sequence[tuple[str, str, str]], note: str) -> tuple[str, int]:
+    """A scatter plot's legend: a swatch per board colour, then (shape, style, text) per marker
+    kind, then a note. Returns the SVG group and how many lines it takes."""
+    legend = [f'<g class="hb-legend" transform="translate({x},{y})">']
+    line = 0
+    for board, colour in colours.items():
+        legend.append(f'<rect x="0" y="{line * 18}" width="12" height="12" fill="{colour}"/>'
+                      f'<text x="18" y="{line * 18 + 10}">{escape(board)}</text>')
+        line += 1
+    line += 1
+    for shape, style, text in markers:
+        legend.append(_marker(shape, 6, line * 18 + 6, style)
+                      + f'<text x="18" y="{line * 18 + 10}">{escape(text)}</text>')
+        line += 1
+    legend.append(f'<text x="0" y="{line * 18 + 14}" fill="#444">{escape(note)}</text></g>')
+    return "".join(legend), line
+
+
 def scatter_energy_latency(chart_id: str, rows: Sequence[Mapping[str, object]],
                            colours: Mapping[str, str]) -> str:
     """Energy per inference against latency p50, log-log, marker shape = energy_source."""
@@ -259,27 +278,16 @@ def scatter_energy_latency(chart_id: str, rows: Sequence[Mapping[str, object]],
             f'{_tooltip(row, ["latency_ms_p50", "energy_uj"])}'
             f'{_marker(shape, x(float(row["latency_ms_p50"])), y(float(row["energy_uj"])), style)}'
             '</g>')
-    legend_x, legend_y = left + plot_width + 20, top + 6
-    legend = [f'<g class="hb-legend" transform="translate({legend_x},{legend_y})">']
-    line = 0
-    for board, colour in colours.items():
-        if any(str(r["board"]) == board for r in rows):
-            legend.append(f'<rect x="0" y="{line * 18}" width="12" height="12" '
-                          f'fill="{colour}"/><text x="18" y="{line * 18 + 10}">'
-                          f'{escape(board)}</text>')
-            line += 1
-    line += 1
-    for source, shape in ENERGY_MARKERS.items():
-        style = ('fill="none" stroke="#555" stroke-dasharray="4 2"' if source == "model"
-                 else 'fill="#555" stroke="#555"')
-        note = " (estimate)" if source == "model" else ""
-        legend.append(_marker(shape, 6, line * 18 + 6, style)
-                      + f'<text x="18" y="{line * 18 + 10}">energy_source {source}{note}</text>')
-        line += 1
-    legend.append(f'<text x="0" y="{line * 18 + 14}" fill="#444">hollow, dashed: emulated, '
-                  'host or modeled</text></g>')
-    parts.append("".join(legend))
-    height = max(top + plot_height + 50, legend_y + line * 18 + 30)
+    shown = {board: colour for board, colour in colours.items()
+             if any(str(r["board"]) == board for r in rows)}
+    markers = [(shape, 'fill="none" stroke="#555" stroke-dasharray="4 2"' if source == "model"
+                else 'fill="#555" stroke="#555"',
+                f"energy_source {source}{' (estimate)' if source == 'model' else ''}")
+               for source, shape in ENERGY_MARKERS.items()]
+    legend, lines = _point_legend(left + plot_width + 20, top + 6, shown, markers,
+                                  "hollow, dashed: emulated, host or modeled")
+    parts.append(legend)
+    height = max(top + plot_height + 50, top + 6 + lines * 18 + 30)
     return _svg(chart_id, height, "".join(parts), "energy per inference vs latency")
 
 
@@ -372,19 +380,9 @@ def scatter_predicted_published(chart_id: str, points: Sequence[Mapping[str, obj
             'icount x CPI); published: hardware</title>'
             f'{_marker(shapes[str(point["family"])], x(float(point["published_ms"])), y(float(point["predicted_ms"])), style)}'
             '</g>')
-    legend = [f'<g class="hb-legend" transform="translate({left + plot_width + 20},{top + 6})">']
-    line = 0
-    for board, colour in colours.items():
-        legend.append(f'<rect x="0" y="{line * 18}" width="12" height="12" fill="{colour}"/>'
-                      f'<text x="18" y="{line * 18 + 10}">{escape(board)}</text>')
-        line += 1
-    line += 1
-    for family, shape in shapes.items():
-        legend.append(_marker(shape, 6, line * 18 + 6, 'fill="none" stroke="#555"')
-                      + f'<text x="18" y="{line * 18 + 10}">{escape(family)}</text>')
-        line += 1
-    legend.append(f'<text x="0" y="{line * 18 + 14}" fill="#444">hollow, dashed: predictions '
-                  '(icount x CPI, estimates)</text></g>')
-    parts.append("".join(legend))
-    height = max(top + plot_height + 50, top + line * 18 + 40)
+    markers = [(shape, 'fill="none" stroke="#555"', family) for family, shape in shapes.items()]
+    legend, lines = _point_legend(left + plot_width + 20, top + 6, colours, markers,
+                                  "hollow, dashed: predictions (icount x CPI, estimates)")
+    parts.append(legend)
+    height = max(top + plot_height + 50, top + lines * 18 + 40)
     return _svg(chart_id, height, "".join(parts), "twin predictions against published latency")
