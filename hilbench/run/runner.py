@@ -200,7 +200,8 @@ def run_vectors(session: DutSession | Sequence[DutSession], inputs: Iterable[byt
         ticks=tuple(r.tick for r in done) if caps[0].cycles else None,
         window_us=tuple(r.window_us for r in done),
         timer_name=caps[0].timer_name,
-        timer_hz=caps[0].timer_hz,
+        # the checksummed rate of the ticks replies, not the profile's unprotected one
+        timer_hz=done[-1].timer_hz if done and done[-1].timer_hz else caps[0].timer_hz,
         mode=sessions[0].mode,
         latency_source=sessions[0].latency_source,
         harness=times,
@@ -222,6 +223,7 @@ class _VectorResult:
     outputs: Outputs
     window_us: int | None
     tick: int | None
+    timer_hz: int | None
     load_s: float
     infer_s: float
     read_s: float
@@ -237,7 +239,7 @@ def _run_one(session: DutSession, caps, data: bytes) -> _VectorResult:
     inferred = time.perf_counter()
     outputs = session.read_outputs()
     return _VectorResult(outputs=outputs, window_us=result.window_us,
-                         tick=result.ticks[0] if result.ticks else None,
+                         tick=result.ticks[0] if result.ticks else None, timer_hz=result.timer_hz,
                          load_s=loaded - started, infer_s=inferred - loaded,
                          read_s=time.perf_counter() - inferred)
 
@@ -261,6 +263,7 @@ def time_inferences(
     window_outputs: list[Outputs] = []
     window_us: list[int | None] = []
     all_ticks: list[int] = []
+    timer_hz = None
     dropped = 0
     for _ in range(windows):
         result = session.infer(n, warmup)
@@ -268,11 +271,12 @@ def time_inferences(
         window_us.append(result.window_us)
         if result.ticks is not None:
             all_ticks += result.ticks
+            timer_hz = result.timer_hz
             dropped += n - len(result.ticks)
 
     if caps.cycles and all_ticks:
         source = "ticks"
-        per_inference = tuple(t / caps.timer_hz for t in all_ticks)
+        per_inference = tuple(t / timer_hz for t in all_ticks)
     elif all(us is not None for us in window_us):
         source = "lap-us"
         per_inference = tuple(us / 1e6 / n for us in window_us)
@@ -302,7 +306,7 @@ def time_inferences(
         n=n, warmup=warmup, windows=windows,
         per_inference_s=per_inference, timing_source=source,
         window_us=tuple(window_us), ticks=tuple(all_ticks) if caps.cycles else None, ticks_dropped=dropped,
-        timer_name=caps.timer_name, timer_hz=caps.timer_hz,
+        timer_name=caps.timer_name, timer_hz=timer_hz or caps.timer_hz,
         reference_outputs=reference, window_outputs=tuple(window_outputs), outputs_changed=changed,
         mode=session.mode, latency_source=session.latency_source,
     )
