@@ -205,6 +205,8 @@ class Dut:
                 endpoint = stack.enter_context(deploy(self.board, self.firmware))
                 session = stack.enter_context(
                     DutSession.from_endpoint(endpoint, baudrate=self.board.board.connection.baud))
+                if self.session.host_file_dir is None:  # the same channel as this DUT's session
+                    session.host_file_dir = None
                 session.sync()
                 if session.profile() != self.session.capabilities:
                     raise DeployError(f"a second twin of {self.board.name} answers with another profile: "
