@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import binascii
 import re
+import struct
 
 import pytest
 
@@ -55,7 +56,7 @@ def test_name_and_profile(dut):
     assert exchange(port, "profile") == [
         "m-profile-[ULPMark for tinyML Firmware V0.0.1]",
         "m-model-[stub40]",
-        "m-hb-caps-[raw-output,cycles,bulk-crc]",
+        "m-hb-caps-[raw-output,cycles,bulk-crc,quiet-infer]",
         "m-hb-timer-[clock_monotonic,1000000000]",
         "m-hb-model-[input-bytes=40,output-bytes=8,max-ticks=128,cmd-size=80]",
         "m-ready",
@@ -103,7 +104,26 @@ def test_infer_sequence_results_raw_and_ticks(dut):
     ]
     ticks = exchange(port, "hb ticks")
     assert re.fullmatch(r"m-hb-ticks-\[\d+,\d+,\d+\]", ticks[0])
-    assert ticks[1:] == ["m-hb-ticks-done-[n=3,stored=3]", "m-ready"]
+    values = tuple(int(v) for v in ticks[0][12:-1].split(","))
+    done = re.fullmatch(r"m-hb-ticks-done-\[n=3,stored=3,hz=1000000000,window=(\d+),crc32=([0-9a-f]{8})\]", ticks[1])
+    assert done and ticks[2] == "m-ready"
+    window = int(done.group(1))
+    # The window spans the two m-lap-us stamps (microseconds, rounded down) and every inference in it.
+    assert abs(window / 1000 - (int(lines[4][9:]) - int(lines[3][9:]))) <= 1
+    assert sum(values) <= window
+    packed = struct.pack("<7Q", 3, 3, 1_000_000_000, window, *values)
+    assert int(done.group(2), 16) == binascii.crc32(packed)
+
+
+def test_quiet_infer_is_infer_without_the_results_line(dut):
+    _, port = dut
+    load(port, VECTOR)
+    lines = exchange(port, "hb infer 2 1")
+    assert lines[:3] == ["m-warmup-start-1", "m-warmup-done", "m-infer-start-2"]
+    assert lines[5:] == ["m-infer-done", "m-ready"]
+    raw = expected_raw_output(VECTOR)
+    assert exchange(port, "hb raw")[0] == f"m-hb-raw-[{raw.hex()}]"
+    assert re.fullmatch(r"m-hb-ticks-\[\d+,\d+\]", exchange(port, "hb ticks")[0])
 
 
 def test_infer_reloads_input_before_every_inference(dut):
@@ -130,7 +150,8 @@ def test_ticks_beyond_capacity_are_counted(dut):
     lines = exchange(port, "hb ticks")
     values = [v for line in lines if line.startswith("m-hb-ticks-[") for v in line[12:-1].split(",")]
     assert len(values) == 128 and all(v.isdigit() for v in values)
-    assert lines[-2:] == ["m-hb-ticks-done-[n=130,stored=128]", "m-ready"]
+    assert re.fullmatch(r"m-hb-ticks-done-\[n=130,stored=128,hz=\d+,window=\d+,crc32=[0-9a-f]{8}\]", lines[-2])
+    assert lines[-1] == "m-ready"
     assert all(len(line) <= 12 + 16 * 21 for line in lines)  # at most 16 values per line
 
 
@@ -151,7 +172,12 @@ def test_ticks_beyond_capacity_are_counted(dut):
         ("infer 1 x", "e-[Inference warmup must be >=0]"),
         ("infer 1 0", "e-[Input not loaded: have 0 of 40 bytes]"),
         ("results", "e-[No results: run 'infer' first]"),
-        ("hb", "e-[Command 'hb' requires a subcommand: bulk, raw or ticks]"),
+        ("hb", "e-[Command 'hb' requires a subcommand: bulk, infer, raw or ticks]"),
+        ("hb infer 0", "e-[Inference iterations must be >0]"),
+        ("hb infer 1 0", "e-[Input not loaded: have 0 of 40 bytes]"),
+        # The host-file channel exists on emulated twins only (tests/test_twin_channels.py).
+        ("hb raw file", "e-[Unknown hb raw option: file]"),
+        ("hb file 40 00000000", "e-[Unknown hb subcommand: file]"),
         ("hb frob", "e-[Unknown hb subcommand: frob]"),
         ("hb raw", "e-[No results: run 'infer' first]"),
         ("hb ticks", "e-[No ticks: run 'infer' first]"),

@@ -15,6 +15,12 @@ the same firmware and input give the same count on every run. These are QEMU ins
 
 The UART is a TCP server on 127.0.0.1; the returned endpoint's url is ``socket://127.0.0.1:PORT``
 for pyserial. No QEMU process outlives its endpoint (see hilbench/deploy/procs.py).
+
+Bulk data can also move through files: QEMU runs with Arm semihosting enabled, in a folder of
+its own (endpoint.host_file_dir), where the firmware's ``hb file`` reads an input and
+``hb raw file`` writes the outputs (docs/protocol.md). An emulated CMSDK UART moves one byte
+per interrupt, some 20-40 KB/s; a file moves a whole tensor at once. Only the channel differs:
+the same CRC-32 checks, the same inference on the same bytes.
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ QEMU_INSTALL_HINT = "Debian: apt install qemu-system-arm"
 # 2^7 ns of virtual time per instruction: see the module docstring for why 7.
 ICOUNT_SHIFT = 7
 MAX_ICOUNT_SHIFT = 10  # QEMU's own limit
+# No emulator executes more guest instructions per second of wall time than this (QEMU does
+# about 4e8 here): a twin's device time beyond it is a damaged figure, not a fast host.
+MAX_EMULATED_IPS = 1e10
 BOOT_TIMEOUT_S = 30.0
 READY_LINE = "m-ready"
 FATAL_PREFIX = "m-fatal-"
@@ -103,6 +112,9 @@ def qemu_command(
         # wait=on: the guest does not start until we are connected, so no boot output is lost.
         # nodelay=on: replies are short lines; Nagle + delayed ACK would add 40 ms to each.
         "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
+        # The host-file input channel ('hb file'): semihosting calls read files in QEMU's
+        # working folder, which start_qemu makes private to this twin.
+        "-semihosting-config", "enable=on,target=native",
         "-kernel", str(kernel),
     ]
 
@@ -131,6 +143,12 @@ class QemuEndpoint(Endpoint):
     cpu: str = ""
     kernel: Path | None = None
     icount_shift: int = ICOUNT_SHIFT
+
+    @property
+    def max_device_speedup(self) -> float:
+        """Virtual seconds per wall-clock second at most: MAX_EMULATED_IPS instructions of
+        2^shift ns each (the session refuses a device time beyond it)."""
+        return MAX_EMULATED_IPS * 2**self.icount_shift / 1e9
 
     def instructions_from_ticks(self, ticks: int, timer_hz: int) -> int:
         """Ticks from this twin's timer as an instruction count, at this endpoint's shift."""
@@ -162,7 +180,7 @@ def start_qemu(
     QEMU is missing, exits, or no m-ready arrives within boot_timeout_s. QEMU is never left
     running after an error.
     """
-    kernel = Path(kernel)
+    kernel = Path(kernel).absolute()  # QEMU runs in a folder of its own
     if not kernel.is_file():
         raise DeployError(f"firmware image {kernel} does not exist; build the firmware first")
     binary = shutil.which(qemu_binary)
@@ -173,15 +191,15 @@ def start_qemu(
         port = tcp_uart.free_port()
         command = qemu_command(machine, cpu, kernel, port, icount_shift=icount_shift, qemu_binary=binary,
                                realtime=realtime)
-        log_file = tempfile.NamedTemporaryFile(prefix="hilbench-qemu-", suffix=".log", delete=False)
-        log_path = Path(log_file.name)
+        # QEMU's working folder: the firmware's host-file channel works here.
+        work_dir = Path(tempfile.mkdtemp(prefix="hilbench-twin-"))
+        log_path = work_dir / "qemu.log"
         try:
-            process = procs.spawn(command, stdout=log_file, stderr=subprocess.STDOUT)
+            with log_path.open("wb") as log_file:  # QEMU has its own copy once started
+                process = procs.spawn(command, stdout=log_file, stderr=subprocess.STDOUT, cwd=work_dir)
         except OSError as exc:
-            log_path.unlink(missing_ok=True)
+            shutil.rmtree(work_dir, ignore_errors=True)
             raise DeployError(f"cannot start {binary}: {exc}\ncommand: {' '.join(command)}") from exc
-        finally:
-            log_file.close()  # QEMU has its own copy
         endpoint = QemuEndpoint(
             url=tcp_uart.socket_url(port),
             mode="emulated",
@@ -190,7 +208,8 @@ def start_qemu(
             command=tuple(command),
             description=f"QEMU {machine} ({cpu}) running {kernel.name}, UART on 127.0.0.1:{port}",
             log_path=log_path,
-            cleanups=[lambda p=log_path: p.unlink(missing_ok=True)],
+            cleanups=[lambda d=work_dir: shutil.rmtree(d, ignore_errors=True)],
+            host_file_dir=work_dir,
             machine=machine,
             cpu=cpu,
             kernel=kernel,

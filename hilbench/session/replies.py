@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import binascii
 import re
+import struct
 from dataclasses import dataclass, field
 
 EXTENSION_RAW_OUTPUT = "raw-output"
 EXTENSION_CYCLES = "cycles"
 EXTENSION_BULK_CRC = "bulk-crc"
+EXTENSION_QUIET_INFER = "quiet-infer"
+EXTENSION_HOST_FILE = "host-file"
+# The files of the host-file channel, in the folder the DUT's emulator runs in
+# (firmware_targets/common/hb_hal.h).
+HOST_INPUT_FILE = "hb_input.bin"
+HOST_OUTPUT_FILE = "hb_output.bin"
 # MLPerf Tiny reference limit on a command's length (EE_CMD_SIZE): a plain DUT truncates longer ones.
 MLPERF_CMD_SIZE = 80
 
@@ -46,6 +53,16 @@ class Capabilities:
         return EXTENSION_BULK_CRC in self.extensions
 
     @property
+    def quiet_infer(self) -> bool:
+        """'hb infer N W': infer without printing the dequantized m-results line."""
+        return EXTENSION_QUIET_INFER in self.extensions
+
+    @property
+    def host_file(self) -> bool:
+        """The firmware moves inputs and outputs through host files ('hb file', 'hb raw file')."""
+        return EXTENSION_HOST_FILE in self.extensions
+
+    @property
     def plain_mlperf(self) -> bool:
         return not self.extensions
 
@@ -76,6 +93,14 @@ def parse_int(text: str, what: str) -> int:
     return int(text)
 
 
+def parse_timer_hz(text: str) -> int:
+    """The timer rate a DUT announces; 0 Hz would make every tick count infinitely long."""
+    hz = parse_int(text, "timer Hz")
+    if hz == 0:
+        raise BadReply("the DUT announces a 0 Hz timer, so its tick counts cannot be turned into time")
+    return hz
+
+
 def parse_floats(text: str) -> tuple[float, ...]:
     try:
         return tuple(float(v) for v in text.split(",")) if text.strip() else ()
@@ -95,7 +120,12 @@ def parse_profile(lines: list[str]) -> Capabilities:
     timer_name = timer_hz = None
     if "hb-timer" in values:
         name, _, hz = values["hb-timer"].partition(",")
-        timer_name, timer_hz = name.strip(), parse_int(hz, "timer Hz")
+        timer_name, timer_hz = name.strip(), parse_timer_hz(hz)
+    extensions = frozenset(e.strip() for e in values.get("hb-caps", "").split(",") if e.strip())
+    if not extensions and ("hb-timer" in values or "hb-model" in values):
+        raise BadReply("m-hb-timer/m-hb-model lines without an m-hb-caps line: the caps line was damaged")
+    if EXTENSION_CYCLES in extensions and timer_hz is None:
+        raise BadReply("the DUT announces 'cycles' but no m-hb-timer-[<name>,<Hz>] line came")
     model_info = parse_key_values(values.get("hb-model", ""))
 
     def optional_int(key: str) -> int | None:
@@ -104,7 +134,7 @@ def parse_profile(lines: list[str]) -> Capabilities:
     return Capabilities(
         profile=values["profile"],
         model=values.get("model", ""),
-        extensions=frozenset(e.strip() for e in values.get("hb-caps", "").split(",") if e.strip()),
+        extensions=extensions,
         timer_name=timer_name,
         timer_hz=timer_hz,
         input_bytes=optional_int("input-bytes"),
@@ -125,7 +155,8 @@ class InferReply:
     results: tuple[float, ...]
 
 
-def parse_infer(lines: list[str], n: int, warmup: int) -> InferReply:
+def parse_infer(lines: list[str], n: int, warmup: int, with_results: bool = True) -> InferReply:
+    """The reply to 'infer N W', or to 'hb infer N W' (with_results False: no m-results line)."""
     expected = [f"m-warmup-start-{warmup}", "m-warmup-done", f"m-infer-start-{n}", "m-infer-done"]
     protocol = [line for line in lines if line.startswith("m-")]
     missing = [marker for marker in expected if marker not in protocol]
@@ -143,9 +174,9 @@ def parse_infer(lines: list[str], n: int, warmup: int) -> InferReply:
         value = bracketed(line, "results")
         if value is not None:
             results = parse_floats(value)
-    if results is None:
+    if results is None and with_results:
         raise BadReply("no m-results-[...] line after m-infer-done")
-    return InferReply(n=n, warmup=warmup, lap_us=tuple(laps), results=results)
+    return InferReply(n=n, warmup=warmup, lap_us=tuple(laps), results=results or ())
 
 
 def parse_results(lines: list[str]) -> tuple[float, ...]:
@@ -157,8 +188,8 @@ def parse_results(lines: list[str]) -> tuple[float, ...]:
 
 
 def parse_raw_output(lines: list[str]) -> bytes:
+    """The reply to 'hb raw': hex lines, then m-hb-raw-done with the byte count and CRC-32."""
     data = bytearray()
-    summary = None
     for line in lines:
         chunk = bracketed(line, "hb-raw")
         if chunk is not None:
@@ -166,6 +197,14 @@ def parse_raw_output(lines: list[str]) -> bytes:
                 data += bytes.fromhex(chunk)
             except ValueError as exc:
                 raise BadReply(f"raw output line {line!r} is not hex") from exc
+    return check_raw_output(lines, bytes(data))
+
+
+def check_raw_output(lines: list[str], data: bytes) -> bytes:
+    """data, if it has the byte count and CRC-32 that the reply's m-hb-raw-done line announces
+    (after 'hb raw', or 'hb raw file', where the bytes come from the host file)."""
+    summary = None
+    for line in lines:
         done = bracketed(line, "hb-raw-done")
         if done is not None:
             summary = parse_key_values(done)
@@ -177,10 +216,27 @@ def parse_raw_output(lines: list[str]) -> bytes:
         raise BadReply(f"raw output has {len(data)} bytes, the DUT announced {count}")
     if crc is None or binascii.crc32(data) != crc:
         raise BadReply("raw output bytes do not match their CRC-32")
-    return bytes(data)
+    return data
 
 
-def parse_ticks(lines: list[str], n: int) -> tuple[int, ...]:
+@dataclass(frozen=True)
+class TickReport:
+    """The reply to 'hb ticks': the kept per-inference tick counts of the last 'infer N W', the
+    rate they count at, and the ticks between its two timestamps (window), all covered by the
+    reply's CRC-32."""
+
+    ticks: tuple[int, ...]
+    n: int
+    timer_hz: int
+    window_ticks: int
+
+
+def ticks_crc32(n: int, stored: int, timer_hz: int, window_ticks: int, ticks: tuple[int, ...]) -> int:
+    """The CRC-32 of an 'hb ticks' reply: every figure as 8 bytes, little endian (docs/protocol.md)."""
+    return binascii.crc32(struct.pack(f"<{4 + len(ticks)}Q", n, stored, timer_hz, window_ticks, *ticks))
+
+
+def parse_ticks(lines: list[str], n: int) -> TickReport:
     ticks: list[int] = []
     summary = None
     for line in lines:
@@ -192,8 +248,20 @@ def parse_ticks(lines: list[str], n: int) -> tuple[int, ...]:
             summary = parse_key_values(done)
     if summary is None:
         raise BadReply("no m-hb-ticks-done-[...] line")
-    if parse_int(summary.get("n", ""), "n") != n:
-        raise BadReply(f"ticks are for {summary.get('n')} inferences, not the {n} just run")
-    if parse_int(summary.get("stored", ""), "stored") != len(ticks):
-        raise BadReply(f"got {len(ticks)} tick counts, the DUT announced {summary.get('stored')}")
-    return tuple(ticks)
+    if "crc32" not in summary:
+        raise BadReply("m-hb-ticks-done has no crc32: firmware older than this hilbench; rebuild or reflash it")
+    figures = {key: parse_int(summary.get(key, ""), key) for key in ("n", "stored", "window")}
+    figures["hz"] = parse_timer_hz(summary.get("hz", ""))
+    crc = summary["crc32"]
+    if not re.fullmatch(r"[0-9a-fA-F]{8}", crc) or (
+            ticks_crc32(figures["n"], figures["stored"], figures["hz"], figures["window"], tuple(ticks))
+            != int(crc, 16)):
+        raise BadReply("tick counts do not match their CRC-32")
+    if figures["n"] != n:
+        raise BadReply(f"ticks are for {figures['n']} inferences, not the {n} just run")
+    if figures["stored"] != len(ticks):
+        raise BadReply(f"got {len(ticks)} tick counts, the DUT announced {figures['stored']}")
+    if sum(ticks) > figures["window"]:
+        raise BadReply(f"the inferences took {sum(ticks)} ticks in all, more than the "
+                       f"{figures['window']} ticks between the timestamps around them")
+    return TickReport(ticks=tuple(ticks), n=n, timer_hz=figures["hz"], window_ticks=figures["window"])
