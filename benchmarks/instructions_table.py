@@ -28,10 +28,10 @@ from hilbench.compile import compile_model
 from hilbench.deploy.qemu import ICOUNT_SHIFT, cpu_from_flags, start_firmware
 from hilbench.errors import HilbenchError
 from hilbench.measure.footprint import elf_footprint
-from hilbench.paths import cache_root, shared_models_root, zoo_root
+from hilbench import mlperf_tiny
+from hilbench.paths import cache_root, zoo_root
 from hilbench.session import DutSession
 
-MLPERF_TINY_INT8 = ("kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8")
 INPUT_SEED = 20261126
 
 
@@ -52,11 +52,12 @@ KERNEL_DESCRIPTIONS = {
 
 
 def available_models() -> dict[str, Path]:
-    """Model name -> .tflite: the MLPerf Tiny int8 models, then the zoo's int8 models."""
-    models = {name: shared_models_root() / f"{name}.tflite" for name in MLPERF_TINY_INT8}
+    """Model name -> .tflite: the MLPerf Tiny int8 models that are present (verified; see
+    'hilbench models'), then the zoo's int8 models."""
+    models = dict(mlperf_tiny.present_int8_models())
     for path in sorted(zoo_root().glob("*/int8.tflite")):
         models[f"zoo/{path.parent.name}"] = path
-    return {name: path for name, path in models.items() if path.is_file()}
+    return models
 
 
 def emulated_targets() -> list[str]:
