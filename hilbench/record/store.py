@@ -220,7 +220,7 @@ def load_run(run_dir: Path) -> ResultSet:
     if provenance_path.is_file():
         try:
             provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ResultsError(f"{provenance_path} is not valid JSON ({error})") from None
     run_ids = tuple(sorted({str(row["run_id"]) for row in rows})) or (run_dir.name,)
     return ResultSet(rows, run_dir, "run", provenance, run_ids)
