@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import socket
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
@@ -303,6 +305,8 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
     each naming the stage and what to do.
     """
     model_path = find_model(model)
+    if board.mode == "hardware":
+        check_network_port(board)
     compiled = compile_model(model_path, compiled_model_dir(model_path, kernels), kernels=kernels)
     firmware = _build_for(board, compiled, opt_level, extra_defines)
     with contextlib.ExitStack() as stack:
@@ -314,6 +318,32 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
             _check_board_model(board, compiled, capabilities, flashed=firmware is not None)
         yield Dut(board, model_path, compiled, firmware, endpoint, session,
                   runtime=runtime_label(kernels, board.board.core))
+
+
+NETWORK_PORT_TIMEOUT_S = 3.0
+
+
+def check_network_port(board: ResolvedBoard) -> None:
+    """A board on a socket:// or rfc2217:// URL must answer before anything is built: the lab
+    file vouched for it, so a closed port is an error, never a reason to run the twin."""
+    url = board.port or ""
+    if not url.startswith(("socket://", "rfc2217://")):
+        return
+    parts = urllib.parse.urlsplit(url)
+    try:
+        address = (parts.hostname, parts.port)
+    except ValueError as error:  # a port outside 0..65535
+        raise DutError(f"board '{board.name}': {url} is not a valid URL ({error}); fix "
+                       f"boards.{board.name}.connection in the lab file") from None
+    if not parts.hostname or parts.port is None:
+        raise DutError(f"board '{board.name}': {url} names no host:port; fix "
+                       f"boards.{board.name}.connection in the lab file")
+    try:
+        socket.create_connection(address, timeout=NETWORK_PORT_TIMEOUT_S).close()
+    except OSError as error:
+        raise DutError(f"board '{board.name}': nothing answers at {url} ({error.strerror or error}); "
+                       "start the DUT's serial server there, or fix "
+                       f"boards.{board.name}.connection in the lab file") from None
 
 
 def _build_for(board: ResolvedBoard, compiled: CompiledModel, opt_level: str,

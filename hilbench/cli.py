@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
+import os
 import sys
 import textwrap
 from collections import Counter
@@ -347,19 +349,26 @@ def _infer_arguments(parser: argparse.ArgumentParser) -> None:
 )
 def infer_command(args: argparse.Namespace) -> int:
     """Run the input rows on the board and write the outputs."""
+    import io
+
     import numpy as np
 
     from hilbench.bench import open_dut
     from hilbench.boards import resolve_boards
+    from hilbench.record.atomic import atomic_write_bytes, check_output_path
 
     inputs = _load_array(args.input)
+    output = check_output_path(args.output, "--output")
     [board] = resolve_boards([args.board], lab=args.lab, emulate=args.emulate,
                              require_hardware=args.require_hardware)
     print(f"{board.name}: {board.describe()} ({board.reason})")
     with open_dut(board, args.model, opt_level=args.opt_level) as dut:
         outputs, run = dut.infer(inputs)
-        np.save(args.output, outputs)
-        print(f"wrote {args.output}: {outputs.shape[0]} rows of {outputs.dtype} "
+        # Exactly the path given (np.save would add .npy to y.out), whole or not at all.
+        buffer = io.BytesIO()
+        np.save(buffer, outputs, allow_pickle=False)
+        atomic_write_bytes(output, buffer.getvalue())
+        print(f"wrote {output}: {outputs.shape[0]} rows of {outputs.dtype} "
               f"{tuple(outputs.shape[1:])} from {dut.model_name} on {dut.mode}")
         if not run.ticks:
             raise HilbenchError(f"the DUT on {dut.endpoint.url} reports no per-inference timer "
@@ -370,16 +379,35 @@ def infer_command(args: argparse.Namespace) -> int:
 
 
 def _load_array(path: str):
+    """An input array from a .npy file, refusing one whose header promises more data than the
+    file holds (a damaged or hostile header must not make numpy allocate terabytes)."""
     import numpy as np
 
     from hilbench.errors import ConfigError
 
     try:
-        return np.load(path, allow_pickle=False)
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported")
+            shape, _, dtype = read_header(handle)
+            data_bytes = os.fstat(handle.fileno()).st_size - handle.tell()
+            if dtype.hasobject:
+                raise ValueError("it holds Python objects (pickles), which are not loaded")
+            needed = math.prod(shape) * dtype.itemsize
+            if needed != data_bytes:
+                raise ValueError(f"its header claims shape {shape} of {dtype} ({needed} bytes) "
+                                 f"but the file holds {data_bytes} bytes of data")
+            handle.seek(0)
+            return np.load(handle, allow_pickle=False)
     except FileNotFoundError:
         raise ConfigError(f"input file '{path}' does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"input file '{path}' is a folder; give a .npy file") from None
     except (OSError, ValueError) as error:
-        raise ConfigError(f"input file '{path}' is not a .npy array file: {error}") from None
+        raise ConfigError(f"input file '{path}' is not a usable .npy array file: {error}") from None
 
 
 if __name__ == "__main__":

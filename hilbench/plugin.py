@@ -130,6 +130,7 @@ def _state(config: pytest.Config) -> HilbenchState:
 
 def pytest_configure(config: pytest.Config) -> None:
     from hilbench.boards import split_board_names
+    from hilbench.record.store import check_unique_names
 
     names = split_board_names(config.getoption("board") or [])
     state = _state(config)
@@ -138,6 +139,8 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         state.boards = state.resolve(names)
         state.models = _models_from_options(config.getoption("model") or [])
+        check_unique_names("board", [(board.name, board.name) for board in state.boards])
+        check_unique_names("model", [(_model_label(path), str(path)) for path in state.models])
     except HilbenchError as error:
         raise pytest.UsageError(f"hilbench: {error}") from None
 
@@ -146,7 +149,8 @@ def _models_from_options(values: list[str]) -> list[Path]:
     from hilbench.bench import default_models, find_model
 
     names = [name.strip() for value in values for name in value.split(",") if name.strip()]
-    return [find_model(name) for name in names] if names else default_models()
+    # The same file given twice runs once, as a board given twice does.
+    return list(dict.fromkeys(find_model(name) for name in names)) if names else default_models()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

@@ -125,10 +125,18 @@ def energy_plan(board: ResolvedBoard, energy_capture: str | Path | None = None) 
     """
     spec = board.board
     probe = spec.power_probe
+    if energy_capture and board.mode != "hardware":
+        raise MeasurementError(
+            f"--energy-capture {energy_capture} measures a board on hardware, but board "
+            f"'{board.name}' runs {board.describe()} ({board.reason}), where no current flows "
+            "to record; drop --energy-capture for it")
     if board.mode == "host":
         return EnergyPlan("", "a host run draws no board's energy")
     if board.mode == "hardware":
         capture = energy_capture or probe.capture
+        if capture and not Path(capture).parent.is_dir():
+            raise MeasurementError(f"energy capture {capture}: the folder {Path(capture).parent} "
+                                   "does not exist, so no recording can be written there")
         if capture:
             return EnergyPlan("capture", f"JLS capture {capture}", probe_serial=probe.serial,
                               capture_path=Path(capture), gpi=probe.gpi)

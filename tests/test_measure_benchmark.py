@@ -47,8 +47,10 @@ def test_host_and_twins_get_no_or_modeled_energy():
     plan = energy_plan(twin)
     assert plan.source == "model" and "emulated twin" in plan.reason
     assert energy_firmware_defines(plan) == ()
-    # a capture cannot describe an emulator: the twin stays modeled
-    assert energy_plan(twin, energy_capture="run.jls").source == "model"
+    # a capture cannot describe an emulator or the host: refused before anything runs
+    for board in (twin, host):
+        with pytest.raises(MeasurementError, match="--energy-capture run.jls measures a board on hardware"):
+            energy_plan(board, energy_capture="run.jls")
     plan = energy_plan(no_profile)
     assert plan.source == "" and "has no power profile" in plan.reason
 
@@ -61,8 +63,12 @@ def test_hardware_energy_source_follows_the_lab_file(tmp_path):
     # --energy-capture wins over the live probe
     plan = energy_plan(probed, energy_capture=tmp_path / "run.jls")
     assert (plan.source, plan.capture_path) == ("capture", tmp_path / "run.jls")
-    captured = lab_board(tmp_path, "    power_probe: {kind: joulescope, capture: captures/a.jls}\n")
-    assert energy_plan(captured).capture_path == Path("captures/a.jls")
+    (tmp_path / "captures").mkdir()
+    captured = lab_board(tmp_path, f"    power_probe: {{kind: joulescope, capture: {tmp_path}/captures/a.jls}}\n")
+    assert energy_plan(captured).capture_path == tmp_path / "captures" / "a.jls"
+    # a recording can never appear in a folder that does not exist: said before the run
+    with pytest.raises(MeasurementError, match="the folder .*nowhere does not exist"):
+        energy_plan(probed, energy_capture=tmp_path / "nowhere" / "run.jls")
     unprobed = lab_board(tmp_path, "")
     plan = energy_plan(unprobed)
     assert plan.source == "model" and "no power probe" in plan.reason

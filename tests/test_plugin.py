@@ -235,3 +235,31 @@ def test_two_boards_on_one_probe_is_a_usage_error(isolated, monkeypatch):
     result = isolated.runpytest("--board=nucleo-h7a3zi,nucleo-u575zi")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*boards nucleo-h7a3zi, nucleo-u575zi all resolve to /dev/ttyACM2*"])
+
+
+def test_two_models_with_one_name_are_a_usage_error(isolated):
+    from hilbench.bench import find_model
+
+    copy = isolated.path / "alt" / "ad" / "int8.tflite"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(find_model("ad").read_bytes())
+    isolated.makepyfile(MODES_TEST)
+    result = isolated.runpytest("--board=host", "--model=ad", f"--model={copy}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*two models go by the name 'ad' in one run (*/models_zoo/ad/int8.tflite "
+                                 "and */alt/ad/int8.tflite)*"])
+    assert not (isolated.path / "results").exists()
+
+
+def test_the_same_model_given_twice_runs_once(isolated):
+    isolated.makepyfile("def test_model(board, tflite_model):\n    pass\n")
+    result = isolated.runpytest("--board=host", "--model=ad", "--model=ad,ad")
+    result.assert_outcomes(passed=1)
+
+
+def test_boards_whose_file_names_collide_are_a_usage_error(isolated):
+    isolated.makefile(".yaml", lab="boards:\n  x_1:\n    extends: host\n  x 1:\n    extends: host\n")
+    isolated.makepyfile(MODES_TEST)
+    result = isolated.runpytest("--board=x_1,x 1", "--lab=lab.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*boards 'x_1' and 'x 1' would share the file name 'x_1' in the run folder*"])

@@ -42,9 +42,10 @@ LOOPBACK_HOST = "127.0.0.1"
 DEFAULT_STARTUP_TIMEOUT_S = 120.0
 STOP_GRACE_S = 10.0
 LOG_TAIL_LINES = 25
+TFLITE_IDENTIFIER = b"TFL3"
+MAX_TCP_PORT = 65535
 # Open Inference Protocol model names end up in URL paths.
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-TFLITE_IDENTIFIER = b"TFL3"
 
 
 def server_env_dir() -> Path:
@@ -116,11 +117,25 @@ def default_model_name(model_path: Path) -> str:
     return model_path.parent.name if model_path.stem == "float" else model_path.stem
 
 
-def _check_tflite(model_path: Path) -> None:
+def _check_float_model(model_path: Path) -> None:
+    """The cloud side runs the float model: an int8 one would be served, and compared with the
+    edge, as if it were the float reference."""
+    from hilbench.compile.reader import read_model
+
     with open(model_path, "rb") as handle:
         header = handle.read(8)
     if header[4:8] != TFLITE_IDENTIFIER:
         raise ModelError(f"{model_path} is not a TensorFlow Lite flatbuffer (no 'TFL3' identifier); give a .tflite file")
+    try:
+        graph, _ = read_model(model_path)
+    except ModelError:
+        return  # damaged beyond the header: the server's own loader says how, in its log
+    ends = [graph.tensors[index] for index in (*graph.inputs, *graph.outputs)]
+    not_float = [f"{tensor.name} ({tensor.dtype})" for tensor in ends if tensor.dtype != "float32"]
+    if not_float:
+        raise ModelError(f"{model_path} is not a float model: its input/output tensors "
+                         f"{', '.join(not_float)} are not float32; the cloud serves the float "
+                         "model, e.g. models_zoo/<name>/float.tflite")
 
 
 def _named_models(models: Sequence[str | os.PathLike] | Mapping[str, str | os.PathLike]) -> dict[str, Path]:
@@ -139,7 +154,7 @@ def _named_models(models: Sequence[str | os.PathLike] | Mapping[str, str | os.Pa
     for name, path in named.items():
         if not MODEL_NAME_PATTERN.match(name):
             raise ModelError(f"model name '{name}' (for {path}) must match {MODEL_NAME_PATTERN.pattern} to be used in URLs")
-        _check_tflite(path)
+        _check_float_model(path)
     return named
 
 
@@ -251,6 +266,8 @@ def start_server(
     The caller must call ``stop()``; prefer ``serve_models``.
     """
     named = _named_models(models)
+    if not 0 <= port <= MAX_TCP_PORT:  # checked before the server's environment is set up
+        raise DeployError(f"port {port} is not a TCP port (0 to {MAX_TCP_PORT}; 0 picks a free one)")
     python = ensure_server_python()
     http_port = _free_loopback_port(port)
     grpc_port = _free_loopback_port()

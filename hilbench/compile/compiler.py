@@ -20,7 +20,8 @@ from hilbench.paths import firmware_root
 
 KERNEL_SETS = ("portable", "auto")
 # Headers every kernel build needs, beside the per-operator .c files.
-RUNTIME_HEADERS = ("hb_model_api.h", "hb_kernels.h", "hb_fixedpoint.h", "hb_dot.h")
+RUNTIME_HEADERS = ("hb_model_api.h", "hb_kernels.h", "hb_fixedpoint.h", "hb_dot.h",
+                   "hb_target.h")
 _EDGE_DTYPES = ("int8", "int16", "float32")
 
 
@@ -154,12 +155,13 @@ def compile_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     model_sha = hashlib.sha256(raw).hexdigest()
     header = codegen.HEADER_COMMENT.format(model=model_path.name, sha=model_sha[:16])
     constants = codegen.referenced_constants(graph, calls)
+    packed = codegen.packed_filters(graph, calls)
     inputs = [graph.tensors[i] for i in graph.inputs]
     outputs = [graph.tensors[i] for i in graph.outputs]
     files = {
         "hb_model_config.h": codegen.render_config_h(placement, inputs, outputs, header),
         "hb_model_data.h": codegen.render_data_h(constants, header),
-        "hb_model_data.c": codegen.render_data_c(graph, constants, header),
+        "hb_model_data.c": codegen.render_data_c(graph, constants, packed, header),
         "hb_model.c": codegen.render_model_c(model_path.stem, graph, calls, placement, header),
     }
     _write_atomically(out_dir, files)
