@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Sequence
 
 from hilbench import __version__
 from hilbench.errors import HilbenchError
+from hilbench.report.table import format_text_table
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -155,14 +156,8 @@ def add_lab_arguments(parser: argparse.ArgumentParser, *, require_hardware: bool
                                  "is not connected")
 
 
-def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A plain-text table with left-aligned columns; None shows as empty."""
-    text_rows = [["" if cell is None else str(cell) for cell in row] for row in rows]
-    widths = [max([len(header)] + [len(row[i]) for row in text_rows]) for i, header in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in text_rows]
-    return "\n".join(lines)
+# The aligned text table of every command's output (re-exported for the commands here).
+format_table = format_text_table
 
 
 def format_clock(clock_hz: int) -> str:
