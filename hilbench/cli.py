@@ -233,6 +233,9 @@ def boards_command(args: argparse.Namespace) -> int:
                       "connection.serial_number in hilbench.yaml (see 'hilbench ports')")
         else:
             runs_now = resolved.describe()
+            if resolved.mode == "emulated":
+                # A twin's latency is instructions x cpi: say which cpi and whose.
+                reason += f"; latency = instructions x cpi {board.cpi:g} ({board.cpi_source})"
         rows.append((board.name, board.mcu, board.core, format_clock(board.clock_hz), runs_now))
         if args.verbose or "see below" in runs_now:
             notes.append(f"{board.name}: {reason}")

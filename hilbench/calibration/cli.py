@@ -121,8 +121,16 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Run ``hilbench calibrate``."""
     from hilbench.boards import load_boards
+    from hilbench.errors import ConfigError
     from hilbench.record.atomic import atomic_write_text
 
+    outputs = [("--csv", args.csv), ("--plot", args.plot)]
+    if args.measure_runtime:
+        outputs.append(("--runtime-counts", args.runtime_counts))
+    for option, path in outputs:
+        # Checked before any work: a long measurement must not end in an unwritable path.
+        if path is not None and not Path(path).parent.is_dir():
+            raise ConfigError(f"{option} {path}: folder {Path(path).parent} does not exist")
     catalog = load_boards(args.lab)
     if args.measure_runtime:
         measure_runtime(catalog, args.runtime_counts)
