@@ -30,7 +30,6 @@ from hilbench.compile import CompiledModel, TensorSpec, compile_model
 from hilbench.deploy import Endpoint
 from hilbench.errors import BuildError, DeployError, DutError, MeasurementError, ModelError
 from hilbench.paths import cache_root, zoo_root
-from hilbench.mlperf_tiny import device_model_name
 from hilbench.progress import Phases
 from hilbench.run import TimingRun, VectorRun, join_vector_runs, run_vectors, time_inferences
 from hilbench.session import DutSession
@@ -412,8 +411,7 @@ def prepare_firmware(board: ResolvedBoard, model: str | Path, *, opt_level: str 
     """Find and compile the model and build firmware for the board: (model path, compiled
     model, firmware). The firmware is None for a pre-flashed board."""
     model_path = find_model(model)
-    compiled = compile_model(model_path, compiled_model_dir(model_path, kernels), kernels=kernels,
-                             name=device_model_name(model_name(model_path)))
+    compiled = compile_model(model_path, compiled_model_dir(model_path, kernels), kernels=kernels)
     return model_path, compiled, _build_for(board, compiled, opt_level, extra_defines)
 
 

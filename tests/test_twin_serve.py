@@ -94,7 +94,7 @@ def test_twin_serve_gives_a_pty_and_a_url_and_leaves_nothing_behind(signum):
         by_url = run_one(facts["url"], vector)
         again = run_one(facts["pty"], vector)
         assert by_pty == by_url == again
-        assert by_pty[0] == "ad" and len(by_pty[2]) == input_bytes
+        assert by_pty[0] == "int8" and len(by_pty[2]) == input_bytes
     finally:
         out = stop(process, signum)
     assert out.strip().endswith("stopped")

@@ -137,11 +137,11 @@ def runtime_sha256(sources: list[Path]) -> str:
 
 
 def compile_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
-                  kernels: str = "portable", name: str | None = None) -> CompiledModel:
+                  kernels: str = "portable") -> CompiledModel:
     """Compile `model_path` into C sources in `out_dir` (replaced as a whole, atomically).
 
-    name: what the firmware reports in 'm-model-[...]'; default: the MLPerf Tiny id for a
-    reference model (kws01, ...), else the file's stem.
+    The firmware reports the model ('m-model-[...]') by the file's stem, or by its MLPerf Tiny
+    id (kws01, ...) for a reference model, as MLPerf Tiny's runner expects.
 
     kernels: "portable" forces the portable C kernels (HB_PORTABLE_KERNELS); "auto" lets a
     kernel use a DSP inner loop where the target has one (__ARM_FEATURE_DSP).
@@ -151,7 +151,7 @@ def compile_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
         raise ValueError(f"kernels={kernels!r} is not one of {', '.join(KERNEL_SETS)}")
     model_path = Path(model_path)
     out_dir = Path(out_dir)
-    name = name or device_model_name(model_path.stem)
+    name = device_model_name(model_path.stem)
     graph, raw = read_model(model_path)
     _check_edges(graph)
     calls = [lower_operator(graph, op, kernels) for op in graph.operators]
