@@ -181,8 +181,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             changed = changed_since(measured_at)
             if changed:
                 print(f"warning: hilbench's counts were measured at {measured_at[:10]}; "
-                      f"{', '.join(changed)} changed since, so they may be stale: run hilbench calibrate "
-                      "--measure-runtime")
+                      f"{', '.join(changed)} changed since, so they may be stale: run "
+                      "hilbench calibrate --measure-runtime")
         print()
     if args.plot:
         from hilbench.calibration.reality import prediction_points

@@ -55,9 +55,8 @@ def measure(model_name: str, model_path: Path, targets: Iterable[str], opt_level
 
     targets = list(targets)
     try:
-        compiled = compile_model(
-            model_path, cache_root() / "instructions-table" / kernels / model_name.replace("/", "_"),
-            kernels=kernels)
+        folder = cache_root() / "instructions-table" / kernels / model_name.replace("/", "_")
+        compiled = compile_model(model_path, folder, kernels=kernels)
     except HilbenchError as exc:
         return {target: Cell(error=f"compile: {exc}") for target in targets}
     data = fixed_input(compiled)
