@@ -74,17 +74,12 @@ def measure_runtime(catalog, output: Path) -> None:
     """``--measure-runtime``: count hilbench's instructions on every twin, write ``output``."""
     import sys
 
-    from hilbench.bench import mlperf_tiny_models
+    from hilbench import mlperf_tiny
     from hilbench.calibration.runtime_counts import measure_runtime_counts
-    from hilbench.errors import ConfigError
-    from hilbench.paths import shared_models_root
 
-    present = mlperf_tiny_models()
-    missing = [name for name in BENCHMARK_MODELS.values() if name not in present]
-    if missing:
-        raise ConfigError(f"--measure-runtime needs the MLPerf Tiny reference models; "
-                          f"{', '.join(missing)} not found in {shared_models_root()}")
-    models = {benchmark: present[name] for benchmark, name in BENCHMARK_MODELS.items()}
+    # The MLPerf Tiny reference models: a missing or wrong file is refused by name, saying how
+    # to get it.
+    models = {benchmark: mlperf_tiny.model_path(name) for benchmark, name in BENCHMARK_MODELS.items()}
     count = measure_runtime_counts(catalog, output, models,
                                    log=lambda message: print(message, file=sys.stderr, flush=True))
     print(f"wrote {output}: {count} instruction counts")
