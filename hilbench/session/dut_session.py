@@ -109,6 +109,7 @@ class DutSession:
         self._buffer = b""
         self._lines: list[str] = []  # lines split off the buffer, not yet handed out
         self._last_reply_s = 0.0  # host seconds from sending the last command to its m-ready
+        self._last_refusal: tuple[str, list[str]] | None = None  # (command, e- lines) just refused
         try:
             self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=_POLL_S, write_timeout=30)
         except (serial.SerialException, ValueError, OSError) as exc:
@@ -337,7 +338,14 @@ class DutSession:
             # This session sends only commands the DUT knows: the line garbled this one.
             raise BadReply(f"the DUT did not recognise '{text}': {errors[0]}")
         if errors:
-            raise DutError(f"DUT on {self.url} refused '{text}': {'; '.join(errors)}")
+            # One flipped bit turns 'm-' into 'e-': a refusal counts only when the DUT gives
+            # the same one again.
+            previous, self._last_refusal = self._last_refusal, (text, errors)
+            if previous == (text, errors):
+                raise DutError(f"DUT on {self.url} refused '{text}': {'; '.join(errors)}")
+            raise BadReply(f"the DUT refused '{text}' ({'; '.join(errors)}); asking again to tell "
+                           "a refusal from line noise")
+        self._last_refusal = None
         return lines
 
     def _exchange(self, text: str, timeout: float) -> list[str]:
