@@ -230,3 +230,21 @@ def test_measure_runtime_writes_counts_from_a_twin(tmp_path):
     [row] = load_runtime_counts(output).to_dict("records")
     assert (row["benchmark"], row["target"], row["kernels"]) == ("ad", "mps2-an386", "auto")
     assert 10_000 < row["instructions"] < 10_000_000 and len(row["git_sha"]) >= 40
+
+
+@pytest.mark.parametrize("option", ["--csv", "--plot"])
+def test_an_output_into_a_missing_folder_is_refused_before_any_work(tmp_path, capsys, option):
+    target = tmp_path / "missing" / "out"
+    assert main(["calibrate", option, str(target)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"hilbench: error: {option} {target}: folder {target.parent} does not exist"]
+
+
+def test_calibrate_writes_its_pairs_and_plot(tmp_path, capsys):
+    assert main(["calibrate", "--csv", str(tmp_path / "pairs.csv"),
+                 "--plot", str(tmp_path / "plot.svg")]) == 0
+    with open(tmp_path / "pairs.csv", newline="") as stream:
+        pairs = list(csv.DictReader(stream))
+    assert len(pairs) == 16 and all(pair["sources"].startswith("mlcommons/tiny_results_v") for pair in pairs)
+    svg = (tmp_path / "plot.svg").read_text()
+    assert svg.count('class="hb-mark hb-point hb-estimate"') == 16 and "y = x" in svg

@@ -15,6 +15,12 @@ the same firmware and input give the same count on every run. These are QEMU ins
 
 The UART is a TCP server on 127.0.0.1; the returned endpoint's url is ``socket://127.0.0.1:PORT``
 for pyserial. No QEMU process outlives its endpoint (see hilbench/deploy/procs.py).
+
+Bulk data can also move through files: QEMU runs with Arm semihosting enabled, in a folder of
+its own (endpoint.host_file_dir), where the firmware's ``hb file`` reads an input and
+``hb raw file`` writes the outputs (docs/protocol.md). An emulated CMSDK UART moves one byte
+per interrupt, some 20-40 KB/s; a file moves a whole tensor at once. Only the channel differs:
+the same CRC-32 checks, the same inference on the same bytes.
 """
 
 from __future__ import annotations
@@ -103,6 +109,9 @@ def qemu_command(
         # wait=on: the guest does not start until we are connected, so no boot output is lost.
         # nodelay=on: replies are short lines; Nagle + delayed ACK would add 40 ms to each.
         "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
+        # The host-file input channel ('hb file'): semihosting calls read files in QEMU's
+        # working folder, which start_qemu makes private to this twin.
+        "-semihosting-config", "enable=on,target=native",
         "-kernel", str(kernel),
     ]
 
@@ -154,7 +163,7 @@ def start_qemu(
     QEMU is missing, exits, or no m-ready arrives within boot_timeout_s. QEMU is never left
     running after an error.
     """
-    kernel = Path(kernel)
+    kernel = Path(kernel).absolute()  # QEMU runs in a folder of its own
     if not kernel.is_file():
         raise DeployError(f"firmware image {kernel} does not exist; build the firmware first")
     binary = shutil.which(qemu_binary)
@@ -164,15 +173,15 @@ def start_qemu(
     for _attempt in range(_PORT_ATTEMPTS):
         port = tcp_uart.free_port()
         command = qemu_command(machine, cpu, kernel, port, icount_shift=icount_shift, qemu_binary=binary)
-        log_file = tempfile.NamedTemporaryFile(prefix="hilbench-qemu-", suffix=".log", delete=False)
-        log_path = Path(log_file.name)
+        # QEMU's working folder: the firmware's host-file channel works here.
+        work_dir = Path(tempfile.mkdtemp(prefix="hilbench-twin-"))
+        log_path = work_dir / "qemu.log"
         try:
-            process = procs.spawn(command, stdout=log_file, stderr=subprocess.STDOUT)
+            with log_path.open("wb") as log_file:  # QEMU has its own copy once started
+                process = procs.spawn(command, stdout=log_file, stderr=subprocess.STDOUT, cwd=work_dir)
         except OSError as exc:
-            log_path.unlink(missing_ok=True)
+            shutil.rmtree(work_dir, ignore_errors=True)
             raise DeployError(f"cannot start {binary}: {exc}\ncommand: {' '.join(command)}") from exc
-        finally:
-            log_file.close()  # QEMU has its own copy
         endpoint = QemuEndpoint(
             url=tcp_uart.socket_url(port),
             mode="emulated",
@@ -181,7 +190,8 @@ def start_qemu(
             command=tuple(command),
             description=f"QEMU {machine} ({cpu}) running {kernel.name}, UART on 127.0.0.1:{port}",
             log_path=log_path,
-            cleanups=[lambda p=log_path: p.unlink(missing_ok=True)],
+            cleanups=[lambda d=work_dir: shutil.rmtree(d, ignore_errors=True)],
+            host_file_dir=work_dir,
             machine=machine,
             cpu=cpu,
             kernel=kernel,
