@@ -35,7 +35,8 @@ pytestmark = [pytest.mark.emulator]
 MODEL = "gesture"
 OPTIONS = BenchmarkOptions(max_vectors=2, round_trips=1)
 # Short limits: a twin answers in milliseconds, and a stalled line must not hold the suite.
-SESSION_LIMITS = {"timeout": 0.5, "inference_timeout": 0.5, "retries": 2}
+# Everything over the serial line, as on a real board (no twin-only host-file channel).
+SESSION_OPTIONS = {"timeout": 0.5, "inference_timeout": 0.5, "retries": 2, "host_file_dir": None}
 # Columns that differ between two measurements of the same thing by design.
 PER_RUN_COLUMNS = {"run_id", "timestamp"}
 
@@ -89,7 +90,7 @@ def measure(firmware, board_name: str, **faults):
     with start_firmware(built) as endpoint, FaultProxy(endpoint.url, **faults) as proxy:
         endpoint.url = proxy.url  # the session talks to the twin through the proxy
         try:
-            with DutSession.from_endpoint(endpoint, **SESSION_LIMITS) as session:
+            with DutSession.from_endpoint(endpoint, **SESSION_OPTIONS) as session:
                 session.sync()
                 session.profile()
                 dut = Dut(board, model_path, compiled, built, endpoint, session,

@@ -127,8 +127,8 @@ class DutSession:
     def from_endpoint(cls, endpoint, **options) -> "DutSession":
         """A session on a deploy Endpoint, carrying its mode and latency_source labels."""
         options.setdefault("max_device_speedup", getattr(endpoint, "max_device_speedup", None))
-        session = cls(endpoint.url, mode=endpoint.mode, latency_source=endpoint.latency_source,
-                      host_file_dir=endpoint.host_file_dir, **options)
+        options.setdefault("host_file_dir", endpoint.host_file_dir)
+        session = cls(endpoint.url, mode=endpoint.mode, latency_source=endpoint.latency_source, **options)
         # If the backend already read the boot banner, sync() trusts it instead of waiting for one.
         session.boot_lines = list(getattr(endpoint, "boot_lines", []))
         return session
