@@ -362,11 +362,10 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
     """
     phases = phases or Phases()
     phases.start("build")
-    model_path = find_model(model)
     if board.mode == "hardware":
         check_network_port(board)
-    compiled = compile_model(model_path, compiled_model_dir(model_path, kernels), kernels=kernels)
-    firmware = _build_for(board, compiled, opt_level, extra_defines)
+    model_path, compiled, firmware = prepare_firmware(board, model, opt_level=opt_level,
+                                                      kernels=kernels, extra_defines=extra_defines)
     phases.start(DEPLOY_PHASES[board.mode])
     with contextlib.ExitStack() as stack:
         endpoint = stack.enter_context(deploy(board, firmware))
@@ -404,6 +403,16 @@ def check_network_port(board: ResolvedBoard) -> None:
         raise DutError(f"board '{board.name}': nothing answers at {url} ({error.strerror or error}); "
                        "start the DUT's serial server there, or fix "
                        f"boards.{board.name}.connection in the lab file") from None
+
+
+def prepare_firmware(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
+                     kernels: str = "auto", extra_defines: tuple[str, ...] = ()
+                     ) -> tuple[Path, CompiledModel, "Firmware | PlatformioProject | None"]:
+    """Find and compile the model and build firmware for the board: (model path, compiled
+    model, firmware). The firmware is None for a pre-flashed board."""
+    model_path = find_model(model)
+    compiled = compile_model(model_path, compiled_model_dir(model_path, kernels), kernels=kernels)
+    return model_path, compiled, _build_for(board, compiled, opt_level, extra_defines)
 
 
 def _build_for(board: ResolvedBoard, compiled: CompiledModel, opt_level: str,

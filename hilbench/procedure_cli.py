@@ -13,12 +13,9 @@ from pathlib import Path
 
 def add_measure_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``hilbench measure``."""
-    from hilbench.cli import add_lab_arguments
+    from hilbench.cli import add_board_model_arguments, add_lab_arguments
 
-    parser.add_argument("--board", required=True, metavar="NAME",
-                        help="board to measure (see 'hilbench boards')")
-    parser.add_argument("--model", required=True, metavar="MODEL",
-                        help="a .tflite file, a models_zoo/ name or an MLPerf Tiny model name")
+    add_board_model_arguments(parser, "board to measure")
     add_lab_arguments(parser)
     parser.add_argument("--vectors", type=int, metavar="N",
                         help="run at most N test vectors, evenly spread over the set (default: all)")
