@@ -152,16 +152,22 @@ def without_icount():
 
 
 def icount_or_not() -> str:
-    rows = []
+    """The same 200 kws vectors on one twin with and without -icount, twice each, alternating
+    (a shared machine's load changes from minute to minute): the faster run of each counts."""
     vectors = vectors_of("kws", 200)
-    for label, context in (("-icount shift=7 (timing and accuracy)", contextlib.nullcontext()),
-                           ("no -icount (accuracy only)", without_icount())):
-        with context, twin("kws") as dut:
-            wall, run = timed_infer(dut, vectors, 1)
-            outputs = run.outputs
-        rows.append([label, len(vectors), f"{wall:.2f} s", f"{wall / len(vectors) * 1e3:.2f} ms", outputs])
-    same = rows[0][4] == rows[1][4]
-    return (table(["QEMU", "kws vectors", "wall (host-clock)", "per vector"], [r[:4] for r in rows])
+    configurations = {"-icount shift=7 (timing and accuracy)": contextlib.nullcontext,
+                      "no -icount (accuracy only)": without_icount}
+    best: dict[str, float] = {}
+    outputs = {}
+    for _round in range(2):
+        for label, context in configurations.items():
+            with context(), twin("kws") as dut:
+                wall, run = timed_infer(dut, vectors, 1)
+            best[label] = min(wall, best.get(label, wall))
+            outputs[label] = run.outputs
+    rows = [[label, len(vectors), f"{wall:.2f} s", f"{wall / len(vectors) * 1e3:.2f} ms"] for label, wall in best.items()]
+    same = len({tuple(o) for o in outputs.values()}) == 1
+    return (table(["QEMU", "kws vectors", "wall, best of 2 (host-clock)", "per vector"], rows)
             + f"\n\noutputs identical: {same}")
 
 
