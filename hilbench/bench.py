@@ -6,7 +6,8 @@ emulated or a host process), and a serial session talking to it. The ``hilbench 
 command and the pytest plugin's ``dut`` fixture both go through it.
 
 This module also finds models by name (:func:`find_model`): a path, a ``models_zoo/``
-model, or an MLPerf Tiny reference model kept beside the checkout.
+model, or an MLPerf Tiny reference model (:mod:`hilbench.mlperf_tiny`: fetched into the
+cache, or in ``$HILBENCH_MLPERF_DIR``).
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 
-from hilbench import zoo
+from hilbench import mlperf_tiny, zoo
 from hilbench.boards import ResolvedBoard
 from hilbench.build import Firmware, build_firmware
 from hilbench.compile import CompiledModel, TensorSpec, compile_model
 from hilbench.deploy import Endpoint
 from hilbench.errors import BuildError, DeployError, DutError, MeasurementError, ModelError
-from hilbench.paths import cache_root, shared_models_root, zoo_root
+from hilbench.paths import cache_root, zoo_root
 from hilbench.progress import Phases
 from hilbench.run import TimingRun, VectorRun, join_vector_runs, run_vectors, time_inferences
 from hilbench.session import DutSession
@@ -36,22 +37,12 @@ from hilbench.session import DutSession
 if TYPE_CHECKING:
     from hilbench.deploy.platformio_project import PlatformioProject
 
-# The int8 models of the MLPerf Tiny benchmark, in the order its results tables use.
-MLPERF_TINY_INT8 = ("kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8")
-
 
 def zoo_models() -> dict[str, Path]:
     """The zoo's int8 models by name (models_zoo/<name>/int8.tflite)."""
     if not zoo_root().is_dir():
         return {}
     return {model.name: model.int8_path for model in zoo.list_models() if model.int8_path.is_file()}
-
-
-def mlperf_tiny_models() -> dict[str, Path]:
-    """The MLPerf Tiny int8 reference models that are present, by name."""
-    root = shared_models_root()
-    return {name: root / f"{name}.tflite" for name in MLPERF_TINY_INT8
-            if (root / f"{name}.tflite").is_file()}
 
 
 def find_model(name_or_path: str | Path) -> Path:
@@ -66,23 +57,22 @@ def find_model(name_or_path: str | Path) -> Path:
     in_zoo = zoo_models()
     if text in in_zoo:
         return in_zoo[text]
-    mlperf = mlperf_tiny_models()
-    if text in mlperf:
-        return mlperf[text]
+    if "/" not in text and mlperf_tiny.is_reference_name(text):
+        return mlperf_tiny.model_path(text)   # refuses a missing or wrong file, naming it
     if path.suffix == ".tflite" or "/" in text:
         raise ModelError(f"model file '{text}' does not exist")
     raise ModelError(
         f"model '{text}' is neither a file, a zoo model (known: {', '.join(in_zoo) or 'none'}) nor "
-        f"an MLPerf Tiny reference model (known: {', '.join(mlperf) or 'none'}); "
+        f"an MLPerf Tiny reference model (known: {', '.join(mlperf_tiny.INT8_MODELS)}); "
         "give a .tflite path or one of these names")
 
 
 def default_models() -> list[Path]:
     """The reference benchmark's models: every zoo model, else the MLPerf Tiny int8 models."""
-    models = list(zoo_models().values()) or list(mlperf_tiny_models().values())
+    models = list(zoo_models().values()) or list(mlperf_tiny.present_int8_models().values())
     if not models:
         raise ModelError(f"no models found: {zoo_root()} has no <name>/{zoo.INT8_FILE} and "
-                         f"{shared_models_root()} has no MLPerf Tiny models; give --model PATH")
+                         f"{mlperf_tiny.models_dir()} has no MLPerf Tiny models; give --model PATH")
     return models
 
 

@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Sequence
 
 from hilbench import __version__
 from hilbench.errors import HilbenchError
+from hilbench.report.table import format_text_table
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -155,14 +156,8 @@ def add_lab_arguments(parser: argparse.ArgumentParser, *, require_hardware: bool
                                  "is not connected")
 
 
-def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A plain-text table with left-aligned columns; None shows as empty."""
-    text_rows = [["" if cell is None else str(cell) for cell in row] for row in rows]
-    widths = [max([len(header)] + [len(row[i]) for row in text_rows]) for i, header in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in text_rows]
-    return "\n".join(lines)
+# The aligned text table of every command's output (re-exported for the commands here).
+format_table = format_text_table
 
 
 def format_clock(clock_hz: int) -> str:
@@ -238,6 +233,9 @@ def boards_command(args: argparse.Namespace) -> int:
                       "connection.serial_number in hilbench.yaml (see 'hilbench ports')")
         else:
             runs_now = resolved.describe()
+            if resolved.mode == "emulated":
+                # A twin's latency is instructions x cpi: say which cpi and whose.
+                reason += f"; latency = instructions x cpi {board.cpi:g} ({board.cpi_source})"
         rows.append((board.name, board.mcu, board.core, format_clock(board.clock_hz), runs_now))
         if args.verbose or "see below" in runs_now:
             notes.append(f"{board.name}: {reason}")
@@ -289,26 +287,65 @@ def ports_command(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- hilbench models
 
 
+MODEL_SETS = ("mlperf-tiny",)
+
+
+def _models_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", nargs="?", choices=("fetch",),
+                        help="fetch: download a set of reference models into the cache")
+    parser.add_argument("model_set", nargs="?", choices=MODEL_SETS, metavar="SET",
+                        help="the set to fetch: mlperf-tiny")
+
+
 @command(
     "models",
-    summary="list the zoo's reference models with their measured accuracy",
+    summary="list the reference models; fetch the MLPerf Tiny ones",
+    arguments=_models_arguments,
     description="""
-        List the models of models_zoo/ (float and int8 .tflite, card, test vectors): task,
-        input shape, metric, float and int8 accuracy on the committed test vectors, size and
-        operators. Any of these names works as --model for 'hilbench infer' and pytest, as do
-        the MLPerf Tiny reference models (kws_ref_model, vww_96_int8,
-        pretrainedResnet_quant, ad01_int8) and .tflite paths.
+        Without arguments: list the models of the zoo (float and int8 .tflite, card, test
+        vectors: task, input shape, metric, float and int8 accuracy on the committed test
+        vectors, size and operators), then the MLPerf Tiny reference models with their state:
+        present, missing or wrong hash (SHA-256 against the pinned file table shipped with
+        hilbench). Any of these names works as --model for 'hilbench infer' and pytest, as do
+        .tflite paths.
+
+        'hilbench models fetch mlperf-tiny' downloads the MLPerf Tiny models from the
+        mlcommons/tiny repository at a pinned commit, checks each file's SHA-256 and writes it
+        atomically into $HILBENCH_MLPERF_DIR when set, else into <cache>/mlperf_tiny
+        (cache: $HILBENCH_CACHE, default ~/.cache/hilbench). Without network access, copy the
+        files into a folder and set HILBENCH_MLPERF_DIR to it instead.
 
         examples:
           hilbench models
+          hilbench models fetch mlperf-tiny
+          HILBENCH_MLPERF_DIR=~/models/mlperf_tiny hilbench models
           HILBENCH_ZOO=../my_zoo hilbench models
     """,
 )
 def models_command(args: argparse.Namespace) -> int:
-    """Print the zoo table."""
+    """Print the zoo and MLPerf Tiny tables, or fetch a model set."""
+    from hilbench import mlperf_tiny
+    from hilbench.errors import ConfigError
     from hilbench.zoo import format_models_table
 
+    if args.action == "fetch":
+        if args.model_set is None:
+            raise ConfigError(f"'hilbench models fetch' needs a set: {', '.join(MODEL_SETS)}")
+        paths = mlperf_tiny.fetch(progress=print)
+        print(f"{len(paths)} MLPerf Tiny files in {mlperf_tiny.models_dir()}")
+        return EXIT_OK
+    if args.model_set is not None:
+        raise ConfigError(f"'{args.model_set}' needs an action first: hilbench models fetch {args.model_set}")
     print(format_models_table())
+    print()
+    folder = mlperf_tiny.models_dir()
+    states = mlperf_tiny.status()
+    print(f"MLPerf Tiny reference models in {folder}:")
+    print(format_table(("model", "state", "source"),
+                       [(entry.name, state, f"{entry.repository}@{entry.commit[:12]}:{entry.path}")
+                        for entry, state in states]))
+    if any(state != mlperf_tiny.PRESENT for _, state in states):
+        print(f"to get them: {mlperf_tiny.how_to_get_them()}")
     return EXIT_OK
 
 

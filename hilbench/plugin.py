@@ -23,6 +23,10 @@ Fixtures, usable in any project's tests:
     the run folder under ``--results-dir`` and into the summary table at the end of the
     session.
 
+The reference benchmark suite (:mod:`hilbench.suite`, one test per board x model) ships in
+the package: ``pytest --board=B`` adds it to the run, from any folder, beside the tests found
+there, unless paths are named on the command line or ``--no-reference-suite`` is given.
+
 Without ``--board`` the plugin is inert: it adds no tests and prints nothing.
 """
 
@@ -47,6 +51,7 @@ if TYPE_CHECKING:  # imported lazily at run time: without --board the plugin loa
     from hilbench.record.store import RunRecorder
 
 _STATE = pytest.StashKey["HilbenchState"]()
+REFERENCE_SUITE = Path(__file__).resolve().parent / "suite" / "test_reference_benchmark.py"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -79,6 +84,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="int8 kernel set: auto = SMLAD/SXTB16 inner loops on cores with the DSP "
                          "extension, portable C elsewhere (default); portable = plain C everywhere. "
                          "Both are bit-exact with tflite-micro; the runtime column says which ran")
+    group.addoption("--no-reference-suite", action="store_true",
+                    help="run only the tests found here (your own, using the dut fixture), not "
+                         "hilbench's reference benchmark suite, which --board adds when no paths "
+                         "are named")
     group.addoption("--energy-capture", metavar="FILE",
                     help="measure energy from this JLS file, recorded by the Joulescope "
                          "software during the run (hardware boards; energy_source capture)")
@@ -149,6 +158,15 @@ def pytest_configure(config: pytest.Config) -> None:
     except HilbenchError as error:
         raise pytest.UsageError(f"hilbench: {error}") from None
     state.progress = ProgressLine.for_session(config)
+    _add_reference_suite(config)
+
+
+def _add_reference_suite(config: pytest.Config) -> None:
+    """``pytest --board=B`` runs the reference suite beside the tests found here; named paths
+    run exactly what they name."""
+    if config.getoption("no_reference_suite") or config.args_source is pytest.Config.ArgsSource.ARGS:
+        return
+    config.args.append(str(REFERENCE_SUITE))
 
 
 class ProgressLine:

@@ -2,7 +2,7 @@
 
 :func:`benchmark_dut` drives a :class:`hilbench.bench.Dut` through every measurement and
 returns one result row (the ARCHITECTURE.md columns) plus the figures behind it. The
-reference suite (tests/benchmark_suite/) calls it once per board x model; any other front
+reference suite (hilbench/suite/) calls it once per board x model; any other front
 end can do the same. The steps:
 
 1. **Vectors.** Each test vector runs as one ``infer 1 0``; its raw outputs are compared

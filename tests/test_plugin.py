@@ -10,7 +10,7 @@ import pytest
 # Loaded here so that in-process pytester runs share it: numpy's C extension cannot be
 # imported a second time after pytester restores sys.modules.
 import hilbench.record.store  # noqa: F401
-from hilbench.paths import shared_models_root
+from tests.support.inner_pytest import FAST_INNER_PYTEST
 
 pytest_plugins = ["pytester"]
 
@@ -27,8 +27,8 @@ def isolated(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     """A pytester with nothing attached and results kept inside its folder."""
     monkeypatch.setenv("HILBENCH_LIST_PORTS", str(PORTS_DIR / "nothing.json"))
     monkeypatch.setenv("HILBENCH_RESULTS", str(pytester.path / "results"))
-    # Other installed plugins only slow each inner run down.
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:benchmark -p no:hypothesispytest -p no:cacheprovider")
+    # Only the test files written here: these tests are about the plugin, not the suite.
+    monkeypatch.setenv("PYTEST_ADDOPTS", f"{FAST_INNER_PYTEST} --no-reference-suite")
     return pytester
 
 
@@ -146,18 +146,17 @@ def test_test_parametrized_with_an_unknown_board_fails_cleanly(isolated):
     result.stdout.fnmatch_lines(["*hilbench: board 'nano34' is not in the catalog*"])
 
 
-def test_model_option_parametrizes_tflite_model(isolated):
-    model = shared_models_root() / "ad01_int8.tflite"
+def test_model_option_parametrizes_tflite_model(isolated, unlabelled_model):
     isolated.makepyfile("""
         def test_model(board, tflite_model):
-            print("MODEL", board.name, tflite_model.name)
+            print("MODEL", board.name, tflite_model.parent.name, tflite_model.name)
     """)
-    result = isolated.runpytest("--board=host", f"--model={model}", "--model=kws_ref_model", "-v", "-s")
+    result = isolated.runpytest("--board=host", f"--model={unlabelled_model}", "--model=kws", "-v", "-s")
     result.assert_outcomes(passed=2)
     out = result.stdout.str()
-    assert "test_model[host-ad01_int8]" in out and "test_model[host-kws_ref_model]" in out
-    assert "MODEL host kws_ref_model.tflite" in out
-    assert "hilbench models: ad01_int8, kws_ref_model" in out
+    assert "test_model[host-ad_plain]" in out and "test_model[host-kws]" in out
+    assert "MODEL host kws int8.tflite" in out
+    assert "hilbench models: ad_plain, kws" in out
 
 
 def test_unknown_model_is_a_usage_error(isolated):
@@ -180,7 +179,7 @@ def test_overridden_model_fixture_is_left_alone(isolated):
         def test_model(tflite_model):
             assert tflite_model.name == "my_model.tflite"
     """)
-    isolated.runpytest("--board=host", "--model=kws_ref_model").assert_outcomes(passed=1)
+    isolated.runpytest("--board=host", "--model=kws").assert_outcomes(passed=1)
 
 
 ROW_TEST = """

@@ -25,7 +25,7 @@ import pytest
 from hilbench.progress import Phases, wants_progress
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITE = ["-m", "pytest", "tests/benchmark_suite", "-p", "no:cacheprovider", "--board=host", "--model=ad",
+SUITE = ["-m", "pytest", "hilbench/suite", "-p", "no:cacheprovider", "--board=host", "--model=ad",
          "--vectors=30"]
 PROGRESS_TEXT = "host ad vectors: "
 COLUMNS = 160
@@ -101,7 +101,7 @@ def test_the_progress_line_shows_and_leaves_pytests_output_as_it_was(tmp_path):
         assert f"host ad {phase}" in shown
     final = screen(shown)
     assert not any("host ad " in line and "[" in line and "vectors" in line for line in final)
-    assert any(re.fullmatch(r"tests/benchmark_suite/test_reference_benchmark\.py \.\s+\[100%\]", line)
+    assert any(re.fullmatch(r"hilbench/suite/test_reference_benchmark\.py \.\s+\[100%\]", line)
                for line in final), final
 
     under_ci = run_in_terminal(SUITE, tmp_path, CI="true")

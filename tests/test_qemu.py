@@ -283,7 +283,10 @@ def test_close_stops_qemu_and_is_idempotent(stub_firmware):
 
 _CHILD_SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
+    # Ctrl-C must raise KeyboardInterrupt even when the test run was started in the background,
+    # whose shell starts its children with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from hilbench.deploy.qemu import start_qemu
     endpoint = start_qemu(sys.argv[1], "mps2-an386", "cortex-m4")
     print(endpoint.process.pid, flush=True)

@@ -141,7 +141,10 @@ def test_list_runs_is_oldest_first_and_load_results_accepts_folders_and_csvs(tmp
 # parent's signal lands while that file is written but not yet renamed: the worst moment.
 ROWS_BEFORE_SIGNAL = 3
 CHILD = textwrap.dedent("""
-    import os, stat, sys, time
+    import os, signal, stat, sys, time
+    # Ctrl-C must raise KeyboardInterrupt even when the test run was started in the background,
+    # whose shell starts its children with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np
     from hilbench.record.store import RunRecorder
     sys.path.insert(0, sys.argv[2])

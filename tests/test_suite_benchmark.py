@@ -5,7 +5,6 @@ folder, and the summary at the end. Host and one QEMU twin, one small model, few
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,11 @@ from tflite_micro.python.tflite_micro import runtime  # noqa: F401
 
 from hilbench.record import load_run
 from hilbench.record.schema import RESULT_COLUMNS
+from tests.support.inner_pytest import FAST_INNER_PYTEST as FAST
 
 pytest_plugins = ["pytester"]
 
-REPO = Path(__file__).resolve().parents[1]
-SUITE = REPO / "tests" / "benchmark_suite" / "test_reference_benchmark.py"
 PORTS_DIR = Path(__file__).parent / "fixtures" / "list_ports"
-FAST = "-p no:benchmark -p no:hypothesispytest -p no:cacheprovider"
 
 
 @pytest.fixture
@@ -29,8 +26,7 @@ def suite(pytester, monkeypatch):
     monkeypatch.setenv("PYTEST_ADDOPTS", FAST)
     monkeypatch.setenv("HILBENCH_LIST_PORTS", str(PORTS_DIR / "nothing.json"))
     monkeypatch.setenv("HILBENCH_RESULTS", str(pytester.path / "results"))
-    shutil.copy(SUITE, pytester.path / SUITE.name)
-    return pytester
+    return pytester   # an empty folder: --board adds the reference suite shipped in the package
 
 
 def test_suite_on_host_and_a_qemu_twin(suite):

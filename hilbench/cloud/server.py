@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hilbench.errors import DeployError, ModelError
-from hilbench.paths import cache_root, shared_models_root, zoo_root
+from hilbench import mlperf_tiny
+from hilbench.paths import cache_root, zoo_root
 
 # Pinned so that every machine serves with the same code; bump both together after testing.
 SERVER_REQUIREMENTS = ("mlserver==1.7.1", "ai-edge-litert==2.3.0")
@@ -99,16 +100,18 @@ def _run_setup_step(command: list[str], what: str) -> None:
 
 def resolve_model(spec: str | os.PathLike) -> Path:
     """Find a float .tflite model: a path, a models_zoo/<name> entry (its float.tflite) or the
-    stem of a model in the shared MLPerf Tiny folder (e.g. ``ad01_fp32``)."""
+    name of an MLPerf Tiny reference model (e.g. ``ad01_fp32``, see :mod:`hilbench.mlperf_tiny`)."""
     candidates = [Path(spec)]
     if not Path(spec).suffix:
-        candidates += [zoo_root() / str(spec) / "float.tflite", shared_models_root() / f"{spec}.tflite"]
+        if mlperf_tiny.is_reference_name(str(spec)):
+            return mlperf_tiny.model_path(str(spec))   # refuses a missing or wrong file, naming it
+        candidates.append(zoo_root() / str(spec) / "float.tflite")
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
     raise ModelError(
         f"model '{spec}' not found (looked at: {', '.join(str(c) for c in candidates)}); "
-        "give a .tflite path, a models_zoo entry name or a shared MLPerf Tiny model name"
+        "give a .tflite path, a models_zoo entry name or an MLPerf Tiny model name"
     )
 
 
