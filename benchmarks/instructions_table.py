@@ -21,11 +21,10 @@ from pathlib import Path
 
 from hilbench.build.builder import OPT_LEVELS
 from hilbench.build.recipe import known_targets, load_recipe
+from hilbench import mlperf_tiny
 from hilbench.calibration.runtime_counts import Cell, measure
 from hilbench.deploy.qemu import ICOUNT_SHIFT, cpu_from_flags
-from hilbench.paths import shared_models_root, zoo_root
-
-MLPERF_TINY_INT8 = ("kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8")
+from hilbench.paths import zoo_root
 
 KERNEL_DESCRIPTIONS = {
     "auto": "kernels=auto: SMLAD/SXTB16 inner loops on cores with the DSP extension, portable C on the M3",
@@ -34,11 +33,12 @@ KERNEL_DESCRIPTIONS = {
 
 
 def available_models() -> dict[str, Path]:
-    """Model name -> .tflite: the MLPerf Tiny int8 models, then the zoo's int8 models."""
-    models = {name: shared_models_root() / f"{name}.tflite" for name in MLPERF_TINY_INT8}
+    """Model name -> .tflite: the MLPerf Tiny int8 models that are present (verified; see
+    'hilbench models'), then the zoo's int8 models."""
+    models = dict(mlperf_tiny.present_int8_models())
     for path in sorted(zoo_root().glob("*/int8.tflite")):
         models[f"zoo/{path.parent.name}"] = path
-    return {name: path for name, path in models.items() if path.is_file()}
+    return models
 
 
 def emulated_targets() -> list[str]:

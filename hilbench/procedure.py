@@ -2,7 +2,7 @@
 
 :func:`benchmark_dut` drives a :class:`hilbench.bench.Dut` through every measurement and
 returns one result row (the ARCHITECTURE.md columns) plus the figures behind it. The
-reference suite (tests/benchmark_suite/) calls it once per board x model; any other front
+reference suite (hilbench/suite/) calls it once per board x model; any other front
 end can do the same. The steps:
 
 1. **Vectors.** Each test vector runs as one ``infer 1 0``; its raw outputs are compared
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from hilbench.errors import MeasurementError
-from hilbench.measure.accuracy import (AccuracyResult, bitexact_rate, dequantize, evaluate_accuracy,
+from hilbench.measure.accuracy import (AccuracyResult, bitexact_rate, evaluate_accuracy,
                                        reconstruction_error)
 from hilbench.measure.energy import EnergyResult, PowerTrace, measure_energy, modeled_energy
 from hilbench.measure.footprint import Footprint, elf_footprint
@@ -45,7 +45,7 @@ from hilbench.measure.latency import LatencyStats, inferences_per_window, summar
 from hilbench.measure.reference import interpreter_outputs
 
 if TYPE_CHECKING:  # importing the procedure must not start the DUT machinery
-    from hilbench.bench import Dut
+    from hilbench.bench import DeviceOutputs, Dut
     from hilbench.boards import ResolvedBoard
     from hilbench.run import TimingRun
 
@@ -125,10 +125,18 @@ def energy_plan(board: ResolvedBoard, energy_capture: str | Path | None = None) 
     """
     spec = board.board
     probe = spec.power_probe
+    if energy_capture and board.mode != "hardware":
+        raise MeasurementError(
+            f"--energy-capture {energy_capture} measures a board on hardware, but board "
+            f"'{board.name}' runs {board.describe()} ({board.reason}), where no current flows "
+            "to record; drop --energy-capture for it")
     if board.mode == "host":
         return EnergyPlan("", "a host run draws no board's energy")
     if board.mode == "hardware":
         capture = energy_capture or probe.capture
+        if capture and not Path(capture).parent.is_dir():
+            raise MeasurementError(f"energy capture {capture}: the folder {Path(capture).parent} "
+                                   "does not exist, so no recording can be written there")
         if capture:
             return EnergyPlan("capture", f"JLS capture {capture}", probe_serial=probe.serial,
                               capture_path=Path(capture), gpi=probe.gpi)
@@ -177,6 +185,7 @@ class BenchmarkOptions:
     is read: a lab script can stop its recording here."""
 
 
+
 # ---------------------------------------------------------------- result
 
 
@@ -192,9 +201,11 @@ class BenchmarkResult:
     """Per-inference arrays for the run folder."""
 
     @property
-    def bitexact_rate(self) -> float:
-        """Share of output tensors identical to the tflite-micro int8 interpreter's."""
-        return float(self.figures["accuracy"]["bitexact_rate"])
+    def bitexact_rate(self) -> float | None:
+        """Share of output tensors identical to the tflite-micro int8 interpreter's; None when
+        the DUT's outputs could not be known exactly (figures['accuracy'] says why)."""
+        rate = self.figures["accuracy"]["bitexact_rate"]
+        return None if rate is None else float(rate)
 
 
 # ---------------------------------------------------------------- reference data
@@ -246,20 +257,45 @@ def reference_data(dut: Dut, max_vectors: int | None = None) -> ReferenceData:
     return ReferenceData(x_int8=x, origin=f"{rows} seeded random inputs (no labelled vectors)")
 
 
-def _accuracy(dut: Dut, data: ReferenceData, outputs: np.ndarray,
+def _accuracy(dut: Dut, data: ReferenceData, outputs: DeviceOutputs,
               expected: np.ndarray) -> AccuracyResult | None:
     if data.labels is None:
         return None
-    spec = dut.output_spec
-    device = dequantize(outputs, spec.scale, spec.zero_point)
+    device = outputs.scores
     float_scores = None
     if data.float_model is not None and data.float_model.is_file():
         float_scores = interpreter_outputs(data.float_model, data.x_float)
     if data.task == "anomaly":  # the score is the autoencoder's reconstruction error
         device = reconstruction_error(data.x_float, device)
         float_scores = None if float_scores is None else reconstruction_error(data.x_float, float_scores)
+    exact = outputs.exact
     return evaluate_accuracy(data.task, device, data.labels, float_scores,
-                             device_raw_outputs=outputs, reference_raw_outputs=expected)
+                             device_raw_outputs=outputs.values if exact else None,
+                             reference_raw_outputs=expected if exact else None)
+
+
+# ---------------------------------------------------------------- plain MLPerf Tiny DUTs
+
+
+def check_input_clobbering(dut: Dut, row: np.ndarray) -> dict[str, Any]:
+    """Does the DUT run 'infer N W' with N+W > 1 on a clobbered input?
+
+    MLPerf Tiny's reference firmware copies the loaded input into the model once per
+    'infer' command; when the model's arena reuses the input's bytes, the second and later
+    inferences of one command see a clobbered input. The outputs of 'infer 1 0' and
+    'infer 1 1' (one warm-up first) on the same loaded input tell. hilbench takes outputs
+    only from 'infer 1 0' anyway; this says whether the timing windows (N > 1) ran on the
+    true input.
+    """
+    [single] = dut.input_rows(np.asarray(row).reshape(1, -1))
+    session = dut.session
+    session.load_input(single.tobytes())
+    session.infer(1, 0)
+    clean = session.read_outputs()
+    session.infer(1, 1)
+    after_warmup = session.read_outputs()
+    return {"clobbers_input": clean != after_warmup,
+            "how": "outputs of 'infer 1 0' and 'infer 1 1' on vector 0 of the run"}
 
 
 # ---------------------------------------------------------------- latency
@@ -283,6 +319,8 @@ def first_inference_s(dut: Dut, row: np.ndarray, plan: TimingPlan) -> float:
     first = _time_windows(dut, row, FIRST_TIMING_INFERENCES, replace(plan, windows=1))
     if first.ticks:
         return float(np.min(dut.inference_seconds(first.ticks, first.timer_hz)))
+    if all(us is not None for us in first.window_us):
+        return min(dut.window_seconds(us) for us in first.window_us) / first.n
     return float(np.min(first.per_inference_s))
 
 
@@ -321,7 +359,7 @@ def summarize_timing(dut: Dut, timing: TimingRun, plan: TimingPlan,
         seconds = dut.inference_seconds(timing.ticks, timing.timer_hz)
         per_window = seconds.reshape(windows, -1)
         kept = per_window.shape[1]
-        lap_s = [us / 1e6 for us in timing.window_us] if all(us is not None for us in timing.window_us) else None
+        lap_s = [dut.window_seconds(us) for us in timing.window_us] if all(us is not None for us in timing.window_us) else None
         if kept == n:
             window_s = per_window.sum(axis=1)
             how = "sum of the window's per-inference device times"
@@ -336,12 +374,13 @@ def summarize_timing(dut: Dut, timing: TimingRun, plan: TimingPlan,
         stats = summarize_latency(per_window, mode, dut.latency_source, host_round_trip_s=round_trip_s,
                                   clock_hz=clock_hz)
         return stats, details
-    if mode == "emulated" or timing.timing_source != "lap-us":
+    if timing.timing_source != "lap-us":
         raise MeasurementError(
-            f"the DUT on {dut.endpoint.url} reports no per-inference ticks"
-            + (" (an emulator's m-lap-us is emulator time, not the board's)" if mode == "emulated" else "")
-            + "; hilbench firmware reports them ('cycles' in its profile)")
-    window_s = np.asarray([us / 1e6 for us in timing.window_us])
+            f"the DUT on {dut.endpoint.url} reports neither per-inference ticks nor m-lap-us "
+            "stamps (an energy-mode DUT: its windows are timed by the probe)")
+    # m-lap-us on a twin is virtual time: instructions x 2^shift ns, turned into the board's
+    # time as instructions x cpi / clock (Dut.window_seconds), so the label stays icount.
+    window_s = np.asarray([dut.window_seconds(us) for us in timing.window_us])
     details.update(window_s=window_s.tolist(), window_length_from="m-lap-us stamps around the window")
     _check_window_length(window_s, plan, dut)
     stats = summarize_window_latency(window_s, [n] * windows, mode, dut.latency_source,
@@ -512,13 +551,24 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
     options = options or BenchmarkOptions()
     plan = options.timing or TIMING_PLANS[dut.mode]
     energy = energy or energy_plan(dut.board, options.energy_capture)
+    phases = dut.phases
 
     data = reference_data(dut, options.max_vectors)
-    outputs, vector_run = dut.infer(data.x_int8)
-    expected = interpreter_outputs(dut.model_path, data.x_int8).reshape(outputs.shape)
-    bitexact = bitexact_rate(outputs, expected)
+    protocol: dict[str, Any] = {"firmware": "plain-mlperf" if dut.plain_mlperf else "hilbench"}
+    if dut.plain_mlperf:  # before any figure: may its timing windows run on a clobbered input?
+        phases.start("clobber check")
+        protocol.update(check_input_clobbering(dut, data.x_int8[0]))
+    phases.start("vectors", total=len(data.x_int8))
+    outputs, vector_run = dut.read_outputs(data.x_int8, on_vector=phases.advance)
+    protocol["outputs"] = outputs.kind
+    if outputs.kind == "printed":
+        protocol["printed_format"] = outputs.printed_format
+    phases.start("reference")  # the host's tflite-micro and float model on the same vectors
+    expected = interpreter_outputs(dut.model_path, data.x_int8).reshape(outputs.scores.shape)
+    bitexact = bitexact_rate(outputs.values, expected) if outputs.exact else None
     accuracy = _accuracy(dut, data, outputs, expected)
 
+    phases.start("timing")
     round_trip = host_round_trip_s(dut, options.round_trips)
 
     row_input = data.x_int8[0]
@@ -535,9 +585,17 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
         latency, timing_details = summarize_timing(dut, timing, plan, round_trip)
         timing_details["rerun_after_short_window"] = {"inferences_per_window": first_n,
                                                       "shortest_window_s": short.shortest_s}
+    if protocol.get("clobbers_input"):
+        timing_details["clobbered_input"] = (
+            "the DUT runs the 2nd and later inferences of 'infer N W' on a clobbered input: "
+            "these windows give timing only (latency hardly depends on the input's values), "
+            "and no output, accuracy or bit-exactness comes from them")
 
+    phases.start("energy")
     energy_result = measure_dut_energy(dut, row_input, n, plan, latency, energy, options)
+    phases.start("footprint")
     footprint = firmware_footprint(dut)
+    phases.stop()
 
     row = dut.result_row(**latency.result_columns(), bitexact_rate=bitexact)
     if accuracy is not None:
@@ -550,15 +608,21 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
     figures = {
         "board": dut.board.name, "model": dut.model_name, "runtime": dut.runtime, "mode": dut.mode,
         "latency_source": dut.latency_source, "energy_source": energy.source,
-        "vectors": {"count": int(len(data.x_int8)), "origin": data.origin},
+        "vectors": {"count": int(len(data.x_int8)), "origin": data.origin,
+                    "harness": vector_run.harness.as_dict() if vector_run.harness else None},
+        "harness_s": {"clock": "host-clock", **phases.seconds},
         "timing_plan": {**asdict(plan), "first_inference_s": first_s},
         "latency": {**latency.as_dict(), **timing_details},
-        "accuracy": accuracy.as_dict() if accuracy is not None else {"bitexact_rate": bitexact},
+        "dut_protocol": protocol,
+        "outputs": outputs.kind,
+        "accuracy": {**(accuracy.as_dict() if accuracy is not None else {"bitexact_rate": bitexact}),
+                     **({} if outputs.exact else {"bitexact_rate": None,
+                                                  "bitexact_missing_because": outputs.reason})},
         "energy": {"source": energy.source, "why": energy.reason,
                    **(energy_result.as_dict() if energy_result is not None else {})},
         "footprint": footprint.as_dict() if footprint is not None else None,
     }
-    raw = {"outputs": outputs, "reference_outputs": expected,
+    raw = {"outputs": outputs.values if outputs.exact else outputs.scores, "reference_outputs": expected,
            "vector_ticks": np.asarray(vector_run.ticks or ()),
            "latency_s": np.asarray(timing.per_inference_s)}
     if timing.ticks:
@@ -581,6 +645,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _bytes_per_s(rate: float) -> str:
+    for unit, size in (("MB/s", 1e6), ("KB/s", 1e3)):
+        if rate >= size:
+            return f"{rate / size:.3g} {unit}"
+    return f"{rate:.3g} B/s"
+
+
 def format_details(figures: dict[str, Any]) -> str:
     """One line of the figures the result table has no room for ('' for figures that
     :func:`benchmark_dut` did not make)."""
@@ -599,6 +670,11 @@ def format_details(figures: dict[str, Any]) -> str:
             text += f", idle {energy['idle_power_mw']:.4g} mW, idle energy " \
                     f"{energy['idle_energy_per_inference_uj']:.4g} uJ/inference"
         parts.append(text)
+    transfer = (figures.get("vectors") or {}).get("harness")
+    if transfer and transfer.get("load_bytes_per_s"):
+        shared = f" over {transfer['duts']} twins" if transfer.get("duts", 1) > 1 else ""
+        parts.append(f"vectors in via {transfer['load_path']} at "
+                     f"{_bytes_per_s(transfer['load_bytes_per_s'])} (host-clock){shared}")
     footprint = figures.get("footprint")
     if footprint and footprint.get("stack"):
         stack = footprint["stack"]

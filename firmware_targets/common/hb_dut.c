@@ -8,6 +8,13 @@
  *   - over-long commands, "db" data beyond a full buffer and "results" before any inference
  *     get an e-[...] reply instead of silent truncation or stale data;
  *   - "infer" refuses to run until the whole input has been loaded.
+ *
+ * HB_DUT_PLAIN_MLPERF=1 builds the plain MLPerf Tiny mode: firmware that behaves as the
+ * reference does where a host can tell, so that hilbench can test its handling of third-party
+ * firmware on its own: no hb extensions (no m-hb- lines, "hb" is an unknown command), results
+ * printed with a truncating %0.3f (as many embedded printf implementations do), and the input
+ * copied into the arena once per "infer" command, so that a model whose arena reuses the
+ * input's bytes runs its second and later inferences on a clobbered input.
  */
 #include "hb_dut.h"
 
@@ -28,6 +35,9 @@
 #endif
 #ifndef HB_DUT_MAX_TICKS
 #define HB_DUT_MAX_TICKS 128
+#endif
+#ifndef HB_DUT_PLAIN_MLPERF
+#define HB_DUT_PLAIN_MLPERF 0
 #endif
 #ifndef HB_DUT_TARGET_NAME
 #define HB_DUT_TARGET_NAME "unspecified"
@@ -153,9 +163,13 @@ static void out_float3(float value)
     }
     whole = (uint64_t)scaled;
     fraction = scaled - (double)whole;
+#if HB_DUT_PLAIN_MLPERF
+    (void)fraction; /* truncated toward zero: 0.0039 prints as 0.003 */
+#else
     if (fraction > 0.5 || (fraction == 0.5 && (whole & 1u) != 0u)) {
         whole += 1u;
     }
+#endif
     out_u64(whole / 1000u);
     out_char('.');
     out_char((char)('0' + (int)((whole / 100u) % 10u)));
@@ -207,8 +221,9 @@ static uint32_t total_bytes(const hb_tensor_desc_t *tensors, uint32_t count)
     return total;
 }
 
-/* Copies the loaded input into the arena. Done before every inference: the model may reuse
- * the input's bytes for intermediate tensors. */
+/* Copies the loaded input into the arena. Done before every inference (the model may reuse
+ * the input's bytes for intermediate tensors), except in plain MLPerf mode, which copies once
+ * per "infer" command as the reference's th_load_tensor() does. */
 static void copy_input_to_arena(void)
 {
     uint32_t offset = 0;
@@ -224,7 +239,9 @@ static int infer_once(uint64_t *ticks)
 {
     uint64_t start;
     int status;
+#if !HB_DUT_PLAIN_MLPERF
     copy_input_to_arena();
+#endif
     start = hb_hal_ticks();
     status = hb_model_invoke(s_arena);
     *ticks = hb_hal_ticks() - start;
@@ -364,8 +381,13 @@ static void cmd_profile(void)
     out_str(hb_model_name);
     out_char(']');
     out_eol();
+#if !HB_DUT_PLAIN_MLPERF
     /* hilbench extensions: a plain MLPerf Tiny DUT has none of these lines. */
-    out_line("m-hb-caps-[raw-output,cycles,bulk-crc]");
+#if HB_HAL_HOST_FILE
+    out_line("m-hb-caps-[raw-output,cycles,bulk-crc,quiet-infer,host-file]");
+#else
+    out_line("m-hb-caps-[raw-output,cycles,bulk-crc,quiet-infer]");
+#endif
     out_str("m-hb-timer-[");
     out_str(hb_hal_timer_name());
     out_char(',');
@@ -382,6 +404,7 @@ static void cmd_profile(void)
     out_u64(HB_DUT_CMD_SIZE);
     out_char(']');
     out_eol();
+#endif
 }
 
 static void cmd_help(void)
@@ -396,9 +419,16 @@ static void cmd_help(void)
     out_line("db print     : Print the loaded bytes as hex");
     out_line("infer N [W=10]: Execute N timed inferences after W warm-up inferences");
     out_line("results      : Print the dequantized outputs of the last inference");
+#if !HB_DUT_PLAIN_MLPERF
     out_line("hb bulk N C  : Receive N raw input bytes whose CRC-32 is C (8 hex digits)");
+    out_line("hb infer N W : As infer N W, without the m-results line");
     out_line("hb raw       : Print the raw output bytes of the last inference as hex");
     out_line("hb ticks     : Print the ticks of each timed inference of the last infer");
+#if HB_HAL_HOST_FILE
+    out_line("hb file N C  : Read N input bytes whose CRC-32 is C from the host file " HB_HAL_HOST_FILE_NAME);
+    out_line("hb raw file  : Write the raw output bytes to the host file " HB_HAL_HOST_OUTPUT_FILE_NAME);
+#endif
+#endif
 }
 
 static void cmd_db(char **tokens, int count)
@@ -472,7 +502,10 @@ static void cmd_db(char **tokens, int count)
     }
 }
 
-static void cmd_infer(char **tokens, int count)
+/* "infer N W" (print_results 1), and "hb infer N W" with tokens and count from "infer" on
+ * (print_results 0): the same inferences, without the m-results line, whose dequantized text
+ * takes longer on a serial line than a small model's inference when the output is large. */
+static void cmd_infer(char **tokens, int count, int print_results_line)
 {
     uint32_t n = 1u;
     uint32_t warmup = HB_DUT_DEFAULT_WARMUP;
@@ -501,6 +534,9 @@ static void cmd_infer(char **tokens, int count)
     s_have_results = 0;
     s_ticks_count = 0;
     s_ticks_stored = 0;
+#if HB_DUT_PLAIN_MLPERF
+    copy_input_to_arena();
+#endif
     out_str("m-warmup-start-");
     out_u64(warmup);
     out_eol();
@@ -529,7 +565,9 @@ static void cmd_infer(char **tokens, int count)
     s_ticks_count = n;
     s_have_results = 1;
     out_line("m-infer-done");
-    print_results();
+    if (print_results_line) {
+        print_results();
+    }
 }
 
 static void cmd_results(void)
@@ -541,13 +579,21 @@ static void cmd_results(void)
     print_results();
 }
 
-static void cmd_hb_raw(void)
+#if !HB_DUT_PLAIN_MLPERF
+/* "hb raw" prints the output bytes as hex lines; "hb raw file" (twins with the host-file
+ * channel) writes them to the host file HB_HAL_HOST_OUTPUT_FILE_NAME instead. Both end with the
+ * same m-hb-raw-done line, whose CRC-32 the host checks against the bytes it got. */
+static void cmd_hb_raw(int to_host_file)
 {
     uint32_t t;
     uint32_t i;
     uint32_t on_line = 0;
     uint32_t total = 0;
     uint32_t crc = HB_CRC32_INIT;
+#if HB_HAL_HOST_FILE
+    const uint8_t *parts[HB_AT_LEAST_ONE(HB_MODEL_NUM_OUTPUTS)];
+    uint32_t lengths[HB_AT_LEAST_ONE(HB_MODEL_NUM_OUTPUTS)];
+#endif
 
     if (!s_have_results) {
         out_error("No results: run 'infer' first");
@@ -556,6 +602,16 @@ static void cmd_hb_raw(void)
     for (t = 0; t < hb_model_num_outputs; ++t) {
         const uint8_t *data = &s_arena[hb_model_outputs[t].arena_offset];
         crc = hb_crc32_update(crc, data, hb_model_outputs[t].bytes);
+        total += hb_model_outputs[t].bytes;
+#if HB_HAL_HOST_FILE
+        if (to_host_file) {
+            parts[t] = data;
+            lengths[t] = hb_model_outputs[t].bytes;
+            continue;
+        }
+#else
+        (void)to_host_file;
+#endif
         for (i = 0; i < hb_model_outputs[t].bytes; ++i) {
             if (on_line == 0u) {
                 out_str("m-hb-raw-[");
@@ -567,12 +623,17 @@ static void cmd_hb_raw(void)
                 on_line = 0;
             }
         }
-        total += hb_model_outputs[t].bytes;
     }
     if (on_line != 0u) {
         out_char(']');
         out_eol();
     }
+#if HB_HAL_HOST_FILE
+    if (to_host_file && hb_hal_host_file_write(parts, lengths, hb_model_num_outputs) != 0) {
+        out_error("hb raw file: cannot write the host file " HB_HAL_HOST_OUTPUT_FILE_NAME);
+        return;
+    }
+#endif
     out_str("m-hb-raw-done-[bytes=");
     out_u64(total);
     out_str(",crc32=");
@@ -631,41 +692,44 @@ static void cmd_hb_ticks(void)
     out_eol();
 }
 
-/* Receives the raw bytes of a bulk load straight from the serial line, then checks the CRC. */
-static void cmd_hb_bulk(char **tokens, int count)
+/* Starts a checked load ("hb bulk N C", "hb file N C"): parses a byte count of 1..input bytes
+ * and a CRC-32 in hex, then empties the input buffer for n new bytes. Replies with the error
+ * and returns 0 when the arguments are wrong (the loaded input then stays as it was). */
+static int begin_checked_load(const char *command, char **tokens, int count, uint32_t *n,
+                              uint32_t *expected_crc)
 {
-    uint32_t n;
-    uint32_t expected_crc;
-    uint32_t crc = HB_CRC32_INIT;
-    uint32_t i;
-
     if (count < 4) {
-        out_error("Command 'hb bulk' requires the # of bytes and their CRC-32 in hex");
-        return;
+        out_str("e-[Command '");
+        out_str(command);
+        out_str("' requires the # of bytes and their CRC-32 in hex]");
+        out_eol();
+        return 0;
     }
-    if (!parse_u32(tokens[2], 0xFFFFFFFFu, &n) || n == 0u || n > HB_MODEL_INPUT_BYTES) {
-        out_str("e-[hb bulk: byte count must be 1..");
+    if (!parse_u32(tokens[2], 0xFFFFFFFFu, n) || *n == 0u || *n > HB_MODEL_INPUT_BYTES) {
+        out_str("e-[");
+        out_str(command);
+        out_str(": byte count must be 1..");
         out_u64(HB_MODEL_INPUT_BYTES);
         out_char(']');
         out_eol();
-        return;
+        return 0;
     }
-    if (!parse_hex32(tokens[3], &expected_crc)) {
-        out_error("hb bulk: CRC-32 must be 1 to 8 hex digits");
-        return;
+    if (!parse_hex32(tokens[3], expected_crc)) {
+        out_str("e-[");
+        out_str(command);
+        out_str(": CRC-32 must be 1 to 8 hex digits]");
+        out_eol();
+        return 0;
     }
-    s_input_expected = n;
+    s_input_expected = *n;
     s_input_loaded = 0;
-    /* The host sends the bytes only after this line, so an error above never leaves it
-     * streaming binary data into the command parser. */
-    out_str("m-hb-bulk-ready-[");
-    out_u64(n);
-    out_char(']');
-    out_eol();
-    for (i = 0; i < n; ++i) {
-        s_input[i] = (uint8_t)hb_hal_getc();
-    }
-    crc = hb_crc32_final(hb_crc32_update(crc, s_input, n));
+    return 1;
+}
+
+/* Accepts the n bytes now in s_input if their CRC-32 is the announced one. */
+static void finish_checked_load(uint32_t n, uint32_t expected_crc)
+{
+    uint32_t crc = hb_crc32_final(hb_crc32_update(HB_CRC32_INIT, s_input, n));
     if (crc != expected_crc) {
         out_str("e-[CRC-32 mismatch: expected ");
         out_hex32(expected_crc);
@@ -679,16 +743,77 @@ static void cmd_hb_bulk(char **tokens, int count)
     out_line("m-load-done");
 }
 
+/* Receives the raw bytes of a bulk load straight from the serial line, then checks the CRC. */
+static void cmd_hb_bulk(char **tokens, int count)
+{
+    uint32_t n;
+    uint32_t expected_crc;
+    uint32_t i;
+
+    if (!begin_checked_load("hb bulk", tokens, count, &n, &expected_crc)) {
+        return;
+    }
+    /* The host sends the bytes only after this line, so an error above never leaves it
+     * streaming binary data into the command parser. */
+    out_str("m-hb-bulk-ready-[");
+    out_u64(n);
+    out_char(']');
+    out_eol();
+    for (i = 0; i < n; ++i) {
+        s_input[i] = (uint8_t)hb_hal_getc();
+    }
+    finish_checked_load(n, expected_crc);
+}
+
+#if HB_HAL_HOST_FILE
+/* "hb file N C": the input from the host file instead of the serial line (twins only); the
+ * same byte count and CRC-32 checks as "hb bulk", so both loads end in the same state. */
+static void cmd_hb_file(char **tokens, int count)
+{
+    uint32_t n;
+    uint32_t expected_crc;
+
+    if (!begin_checked_load("hb file", tokens, count, &n, &expected_crc)) {
+        return;
+    }
+    if (hb_hal_host_file_read(s_input, n) != 0) {
+        out_str("e-[hb file: cannot read ");
+        out_u64(n);
+        out_str(" bytes from the host file " HB_HAL_HOST_FILE_NAME "; input discarded]");
+        out_eol();
+        return;
+    }
+    finish_checked_load(n, expected_crc);
+}
+#endif
+
 static void cmd_hb(char **tokens, int count)
 {
     if (count < 2) {
-        out_error("Command 'hb' requires a subcommand: bulk, raw or ticks");
+        out_error("Command 'hb' requires a subcommand: bulk, infer, raw or ticks");
     } else if (strcmp(tokens[1], "raw") == 0) {
-        cmd_hb_raw();
+        if (count < 3) {
+            cmd_hb_raw(0);
+#if HB_HAL_HOST_FILE
+        } else if (strcmp(tokens[2], "file") == 0) {
+            cmd_hb_raw(1);
+#endif
+        } else {
+            out_str("e-[Unknown hb raw option: ");
+            out_str(tokens[2]);
+            out_char(']');
+            out_eol();
+        }
+    } else if (strcmp(tokens[1], "infer") == 0) {
+        cmd_infer(tokens + 1, count - 1, 0);
     } else if (strcmp(tokens[1], "ticks") == 0) {
         cmd_hb_ticks();
     } else if (strcmp(tokens[1], "bulk") == 0) {
         cmd_hb_bulk(tokens, count);
+#if HB_HAL_HOST_FILE
+    } else if (strcmp(tokens[1], "file") == 0) {
+        cmd_hb_file(tokens, count);
+#endif
     } else {
         out_str("e-[Unknown hb subcommand: ");
         out_str(tokens[1]);
@@ -696,6 +821,8 @@ static void cmd_hb(char **tokens, int count)
         out_eol();
     }
 }
+
+#endif /* !HB_DUT_PLAIN_MLPERF */
 
 static int is_space(char c)
 {
@@ -739,11 +866,13 @@ static void dispatch(char *command)
     } else if (strcmp(tokens[0], "db") == 0) {
         cmd_db(tokens, count);
     } else if (strcmp(tokens[0], "infer") == 0) {
-        cmd_infer(tokens, count);
+        cmd_infer(tokens, count, 1);
     } else if (strcmp(tokens[0], "results") == 0) {
         cmd_results();
+#if !HB_DUT_PLAIN_MLPERF
     } else if (strcmp(tokens[0], "hb") == 0) {
         cmd_hb(tokens, count);
+#endif
     } else {
         out_str("e-[Unknown command: ");
         out_str(tokens[0]);

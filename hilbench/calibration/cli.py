@@ -74,17 +74,12 @@ def measure_runtime(catalog, output: Path) -> None:
     """``--measure-runtime``: count hilbench's instructions on every twin, write ``output``."""
     import sys
 
-    from hilbench.bench import mlperf_tiny_models
+    from hilbench import mlperf_tiny
     from hilbench.calibration.runtime_counts import measure_runtime_counts
-    from hilbench.errors import ConfigError
-    from hilbench.paths import shared_models_root
 
-    present = mlperf_tiny_models()
-    missing = [name for name in BENCHMARK_MODELS.values() if name not in present]
-    if missing:
-        raise ConfigError(f"--measure-runtime needs the MLPerf Tiny reference models; "
-                          f"{', '.join(missing)} not found in {shared_models_root()}")
-    models = {benchmark: present[name] for benchmark, name in BENCHMARK_MODELS.items()}
+    # The MLPerf Tiny reference models: a missing or wrong file is refused by name, saying how
+    # to get it.
+    models = {benchmark: mlperf_tiny.model_path(name) for benchmark, name in BENCHMARK_MODELS.items()}
     count = measure_runtime_counts(catalog, output, models,
                                    log=lambda message: print(message, file=sys.stderr, flush=True))
     print(f"wrote {output}: {count} instruction counts")
@@ -126,8 +121,16 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Run ``hilbench calibrate``."""
     from hilbench.boards import load_boards
+    from hilbench.errors import ConfigError
     from hilbench.record.atomic import atomic_write_text
 
+    outputs = [("--csv", args.csv), ("--plot", args.plot)]
+    if args.measure_runtime:
+        outputs.append(("--runtime-counts", args.runtime_counts))
+    for option, path in outputs:
+        # Checked before any work: a long measurement must not end in an unwritable path.
+        if path is not None and not Path(path).parent.is_dir():
+            raise ConfigError(f"{option} {path}: folder {Path(path).parent} does not exist")
     catalog = load_boards(args.lab)
     if args.measure_runtime:
         measure_runtime(catalog, args.runtime_counts)
@@ -162,10 +165,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         from hilbench.calibration import reality
         from hilbench.calibration.published import load_runtime_counts
 
-        long = reality.reality_check(catalog, published, load_tflm_counts(),
-                                     load_runtime_counts(args.runtime_counts))
+        counts = load_runtime_counts(args.runtime_counts)
+        long = reality.reality_check(catalog, published, load_tflm_counts(), counts)
         print("Reality check, ms per inference (published: fastest per software, its round):")
         print(reality.markdown(reality.reality_table(long)))
+        if counts is not None and len(counts):
+            from hilbench.calibration.runtime_counts import changed_since
+
+            measured_at = str(counts["git_sha"].iloc[0])
+            changed = changed_since(measured_at)
+            if changed:
+                print(f"warning: hilbench's counts were measured at {measured_at[:10]}; "
+                      f"{', '.join(changed)} changed since, so they may be stale: run "
+                      "hilbench calibrate --measure-runtime")
         print()
     if args.plot:
         from hilbench.calibration.reality import prediction_points
