@@ -165,6 +165,9 @@ class BenchmarkOptions:
 
     max_vectors: int | None = None
     """Run at most this many test vectors (evenly spaced over the set); None: all."""
+    dataset: Path | None = None
+    """A folder in MLPerf Tiny's runner layout (hilbench.runner_dataset): its test set for
+    this model replaces the zoo's vectors, and accuracy is scored on it."""
     timing: TimingPlan | None = None
     """None: the plan for the DUT's mode (TIMING_PLANS)."""
     energy_capture: Path | None = None
@@ -236,10 +239,14 @@ def evenly_spaced(count: int, limit: int | None) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, limit).round().astype(int))
 
 
-def reference_data(dut: Dut, max_vectors: int | None = None) -> ReferenceData:
-    """The zoo's labelled test vectors for a zoo model; seeded random int8 rows otherwise."""
+def reference_data(dut: Dut, max_vectors: int | None = None,
+                   dataset: Path | None = None) -> ReferenceData:
+    """The test set of ``dataset`` (MLPerf Tiny runner layout) when given; else the zoo's
+    labelled test vectors for a zoo model; seeded random int8 rows otherwise."""
     from hilbench import zoo
 
+    if dataset is not None:
+        return runner_reference_data(dut, dataset, max_vectors)
     model = next((m for m in zoo.list_models() if m.int8_path.resolve() == Path(dut.model_path).resolve()),
                  None) if zoo.zoo_root().is_dir() else None
     if model is not None and model.vectors_path.is_file():
@@ -272,6 +279,23 @@ def _accuracy(dut: Dut, data: ReferenceData, outputs: DeviceOutputs,
     return evaluate_accuracy(data.task, device, data.labels, float_scores,
                              device_raw_outputs=outputs.values if exact else None,
                              reference_raw_outputs=expected if exact else None)
+
+
+def runner_reference_data(dut: Dut, dataset: Path, max_vectors: int | None) -> ReferenceData:
+    """The model's test set in MLPerf Tiny's runner layout: the folder named after the model
+    id the firmware reports (kws01, ...), scored as the runner scores it."""
+    from hilbench.measure.accuracy import dequantize
+    from hilbench.runner_dataset import load_runner_dataset
+
+    spec = dut.input_spec
+    data = load_runner_dataset(dataset, dut.model.model_name, spec.bytes, spec.dtype)
+    pick = evenly_spaced(len(data.x), max_vectors)
+    x = data.x[pick].reshape(len(pick), *spec.shape[1:])
+    # The anomaly score is the reconstruction error against the real-valued input.
+    x_float = dequantize(x, spec.scale, spec.zero_point) if spec.scale else x.astype(np.float64)
+    return ReferenceData(x_int8=x, x_float=x_float, labels=data.labels[pick], task=data.task,
+                         origin=f"{len(pick)} of {len(data.x)} inputs of {data.folder} "
+                                "(MLPerf Tiny runner layout)")
 
 
 # ---------------------------------------------------------------- plain MLPerf Tiny DUTs
@@ -553,7 +577,7 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
     energy = energy or energy_plan(dut.board, options.energy_capture)
     phases = dut.phases
 
-    data = reference_data(dut, options.max_vectors)
+    data = reference_data(dut, options.max_vectors, options.dataset)
     protocol: dict[str, Any] = {"firmware": "plain-mlperf" if dut.plain_mlperf else "hilbench"}
     if dut.plain_mlperf:  # before any figure: may its timing windows run on a clobbered input?
         phases.start("clobber check")

@@ -20,6 +20,9 @@ def add_measure_arguments(parser: argparse.ArgumentParser) -> None:
     add_lab_arguments(parser)
     parser.add_argument("--vectors", type=int, metavar="N",
                         help="run at most N test vectors, evenly spread over the set (default: all)")
+    parser.add_argument("--dataset", metavar="DIR",
+                        help="test set in MLPerf Tiny's runner layout (DIR/<model id>/y_labels.csv "
+                             "and input files), instead of the zoo's vectors")
     parser.add_argument("--energy-capture", metavar="FILE",
                         help="JLS file recorded by the Joulescope software during the run "
                              "(hardware boards; energy_source capture)")
@@ -47,7 +50,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
     plan = energy_plan(board, capture)
     with progress_on(sys.stderr, f"{board.name} {model_name(args.model)}") as phases, \
             open_dut(board, args.model, extra_defines=energy_firmware_defines(plan), phases=phases) as dut:
-        result = benchmark_dut(dut, BenchmarkOptions(max_vectors=args.vectors, energy_capture=capture),
+        result = benchmark_dut(dut, BenchmarkOptions(max_vectors=args.vectors, energy_capture=capture,
+                                                dataset=Path(args.dataset) if args.dataset else None),
                                energy=plan)
     row = validate_row(result.row)
     print(format_results_table([row]))

@@ -26,8 +26,10 @@ from hilbench.procedure import BenchmarkOptions, benchmark_dut
 
 def test_reference_benchmark(dut, hilbench_results, request):
     capture = request.config.getoption("energy_capture")
+    dataset = request.config.getoption("dataset")
     options = BenchmarkOptions(max_vectors=request.config.getoption("vectors"),
-                               energy_capture=Path(capture) if capture else None)
+                               energy_capture=Path(capture) if capture else None,
+                               dataset=Path(dataset) if dataset else None)
     result = benchmark_dut(dut, options)
     hilbench_results.record(result.row, raw=result.raw, figures=result.figures)
     if result.bitexact_rate is None:
