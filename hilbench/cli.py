@@ -41,6 +41,8 @@ STAGE_COMMANDS: tuple[tuple[str, str, str, str], ...] = (
      "hilbench.report.html:add_report_arguments", "hilbench.report.html:cmd_report"),
     ("measure", "measure one board x model: latency, accuracy, energy, footprint",
      "hilbench.procedure_cli:add_measure_arguments", "hilbench.procedure_cli:cmd_measure"),
+    ("twin serve", "serve a board's emulated twin as a serial device (pty) and a socket:// URL",
+     "hilbench.twin_serve:add_twin_serve_arguments", "hilbench.twin_serve:cmd_twin_serve"),
     ("calibrate", "fit the twins' CPI and power against published MLPerf Tiny hardware results",
      "hilbench.calibration.cli:add_calibrate_arguments", "hilbench.calibration.cli:cmd_calibrate"),
     ("cloud serve", "serve float models over the Open Inference Protocol (the cloud side)",
@@ -143,13 +145,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 # ---------------------------------------------------------------- shared pieces
 
 
-def add_lab_arguments(parser: argparse.ArgumentParser, *, require_hardware: bool = True) -> None:
-    """``--lab``, ``--emulate`` and (optionally) ``--require-hardware``, as in the pytest plugin."""
+def add_board_model_arguments(parser: argparse.ArgumentParser, board_help: str) -> None:
+    """``--board NAME`` and ``--model MODEL``, for commands that run one board x model."""
+    parser.add_argument("--board", required=True, metavar="NAME",
+                        help=f"{board_help} (see 'hilbench boards')")
+    parser.add_argument("--model", required=True, metavar="MODEL",
+                        help="a .tflite file, a models_zoo/ name or an MLPerf Tiny model name")
+
+
+def add_lab_arguments(parser: argparse.ArgumentParser, *, require_hardware: bool = True,
+                      emulate: bool = True) -> None:
+    """``--lab``, (optionally) ``--emulate`` and ``--require-hardware``, as in the pytest plugin."""
     parser.add_argument("--lab", metavar="FILE",
                         help="lab file that adds boards or overrides catalog fields "
                              "(default: ./hilbench.yaml when it exists)")
-    parser.add_argument("--emulate", action="store_true",
-                        help="use each board's emulated twin even when the board is connected")
+    if emulate:
+        parser.add_argument("--emulate", action="store_true",
+                            help="use each board's emulated twin even when the board is connected")
     if require_hardware:
         parser.add_argument("--require-hardware", action="store_true",
                             help="fail instead of falling back to the emulated twin when a board "
@@ -353,10 +365,7 @@ def models_command(args: argparse.Namespace) -> int:
 
 
 def _infer_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--board", required=True, metavar="NAME",
-                        help="board to run on (see 'hilbench boards')")
-    parser.add_argument("--model", required=True, metavar="MODEL",
-                        help="a .tflite file, a models_zoo/ name or an MLPerf Tiny model name")
+    add_board_model_arguments(parser, "board to run on")
     parser.add_argument("--input", required=True, metavar="X.npy",
                         help="input rows: shape (rows, ...) in the model's input dtype (int8 "
                              "for quantized models; not re-quantized)")

@@ -32,10 +32,26 @@ DEFAULT_BASE_URL = "https://raw.githubusercontent.com"
 FETCH_COMMAND = "hilbench models fetch mlperf-tiny"
 DOWNLOAD_TIMEOUT_S = 30
 
-# The int8 models of the MLPerf Tiny benchmark, in the order its results tables use.
-INT8_MODELS = ("kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8")
+# The int8 models of the MLPerf Tiny benchmark (file stems), in the order its results tables
+# use, with the benchmark's id for each. Its runner and DUT firmware know a model by the id
+# ('m-model-[kws01]'): firmware that hilbench builds for a reference model answers with the
+# id, and a plain MLPerf Tiny DUT that answers with an id runs that reference model.
+MODEL_IDS: dict[str, str] = {
+    "kws_ref_model": "kws01",
+    "vww_96_int8": "vww01",
+    "pretrainedResnet_quant": "ic01",
+    "ad01_int8": "ad01",
+}
+MODEL_OF_ID: dict[str, str] = {model_id: stem for stem, model_id in MODEL_IDS.items()}
+INT8_MODELS = tuple(MODEL_IDS)
 
 PRESENT, MISSING, WRONG_HASH = "present", "missing", "wrong hash"
+
+
+def device_model_name(stem: str) -> str:
+    """The name firmware reports for a model file with this stem: the MLPerf Tiny id of a
+    reference model, else the stem itself."""
+    return MODEL_IDS.get(stem, stem)
 
 
 @dataclass(frozen=True)

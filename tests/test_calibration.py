@@ -248,3 +248,26 @@ def test_calibrate_writes_its_pairs_and_plot(tmp_path, capsys):
     assert len(pairs) == 16 and all(pair["sources"].startswith("mlcommons/tiny_results_v") for pair in pairs)
     svg = (tmp_path / "plot.svg").read_text()
     assert svg.count('class="hb-mark hb-point hb-estimate"') == 16 and "y = x" in svg
+
+
+def test_counts_measured_before_a_runtime_change_are_flagged(tmp_path):
+    import subprocess
+
+    from hilbench.calibration.runtime_counts import changed_since
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path), *args], check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "firmware_targets").mkdir()
+    (tmp_path / "firmware_targets" / "conv.c").write_text("int a;\n")
+    (tmp_path / "README.md").write_text("x\n")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    measured = git("rev-parse", "HEAD")
+    (tmp_path / "README.md").write_text("y\n")
+    assert changed_since(measured, tmp_path) == []           # docs only: the counts still hold
+    (tmp_path / "firmware_targets" / "conv.c").write_text("int b;\n")
+    assert changed_since(measured, tmp_path) == ["firmware_targets"]
+    assert changed_since("0" * 40, tmp_path) == []           # unknown commit: git cannot tell

@@ -148,5 +148,5 @@ def test_preflashed_board_running_another_model_is_refused(tmp_path, preflashed_
                       "--input=x.npy", "--output=y.npy", cwd=tmp_path)
     assert result.returncode == 2
     # (zoo models are all compiled under their file stem, 'int8': the sizes tell them apart)
-    assert f"the pre-flashed board 'bench-nano' on {port} runs model " in result.stderr
-    assert "(640 input / 640 output bytes), not " in result.stderr and "(490 / 12)" in result.stderr
+    assert (f"the pre-flashed board 'bench-nano' on {port} runs model 'int8' (640 input / "
+            "640 output bytes), not 'int8' (490 / 12)") in result.stderr

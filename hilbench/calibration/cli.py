@@ -165,10 +165,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         from hilbench.calibration import reality
         from hilbench.calibration.published import load_runtime_counts
 
-        long = reality.reality_check(catalog, published, load_tflm_counts(),
-                                     load_runtime_counts(args.runtime_counts))
+        counts = load_runtime_counts(args.runtime_counts)
+        long = reality.reality_check(catalog, published, load_tflm_counts(), counts)
         print("Reality check, ms per inference (published: fastest per software, its round):")
         print(reality.markdown(reality.reality_table(long)))
+        if counts is not None and len(counts):
+            from hilbench.calibration.runtime_counts import changed_since
+
+            measured_at = str(counts["git_sha"].iloc[0])
+            changed = changed_since(measured_at)
+            if changed:
+                print(f"warning: hilbench's counts were measured at {measured_at[:10]}; "
+                      f"{', '.join(changed)} changed since, so they may be stale: run "
+                      "hilbench calibrate --measure-runtime")
         print()
     if args.plot:
         from hilbench.calibration.reality import prediction_points

@@ -63,7 +63,8 @@ def reality_check(catalog, published: pd.DataFrame, tflm_counts: pd.Series,
                               "source": "run hilbench calibrate --measure-runtime"})
             proxy = board.core.startswith(PROXY_CORES)
             lines.append({**common, "what": TWIN_TFLM, "round": "",
-                          "latency_ms": tflm_counts[benchmark] * ms_per_instruction if proxy else None,
+                          "latency_ms": (tflm_counts[benchmark] * ms_per_instruction
+                                         if proxy else None),
                           "label": (_cpi_label(board) + ("" if board.core.startswith("cortex-m4")
                                                          else "; Cortex-M4 count as proxy"))
                           if proxy else f"no proxy: the M4 counts do not stand for {board.core}",
@@ -92,7 +93,8 @@ def reality_table(long: pd.DataFrame) -> pd.DataFrame:
     cells = (long.groupby(["board", "model", "what"], sort=False)[["latency_ms", "round"]]
              .apply(cell).rename("ms").reset_index())
     table = cells.pivot(index=["board", "model"], columns="what", values="ms")
-    table.insert(0, "twin cpi", long.dropna(subset=["cpi"]).groupby(["board", "model"])["cpi"].first())
+    cpi = long.dropna(subset=["cpi"]).groupby(["board", "model"])["cpi"].first()
+    table.insert(0, "twin cpi", cpi)
     twins = [column for column in ("twin cpi", TWIN_HILBENCH, TWIN_TFLM) if column in table]
     others = sorted(column for column in table if column not in twins)
     order = pd.MultiIndex.from_frame(long[["board", "model"]].drop_duplicates())

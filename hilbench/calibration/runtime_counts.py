@@ -55,9 +55,8 @@ def measure(model_name: str, model_path: Path, targets: Iterable[str], opt_level
 
     targets = list(targets)
     try:
-        compiled = compile_model(
-            model_path, cache_root() / "instructions-table" / kernels / model_name.replace("/", "_"),
-            kernels=kernels)
+        folder = cache_root() / "instructions-table" / kernels / model_name.replace("/", "_")
+        compiled = compile_model(model_path, folder, kernels=kernels)
     except HilbenchError as exc:
         return {target: Cell(error=f"compile: {exc}") for target in targets}
     data = fixed_input(compiled)
@@ -112,3 +111,31 @@ def measure_runtime_counts(catalog, output: Path, models: dict[str, Path],
             count += 1
     atomic_write_text(Path(output), buffer.getvalue())
     return count
+
+
+# What decides hilbench's instruction counts: the C runtime and DUT core, and the compiler
+# that generates the model's calls.
+RUNTIME_SOURCES = ("firmware_targets", "hilbench/compile")
+
+
+def changed_since(measured_sha: str, repo: Path | None = None) -> list[str]:
+    """The runtime source folders that changed between the commit the counts were measured at
+    and the working tree of ``repo`` (default: this checkout), per git; [] when unchanged or
+    when git cannot tell (not a checkout, or an unknown commit)."""
+    import subprocess
+
+    from hilbench.paths import REPO_DIR
+
+    repo = repo or REPO_DIR
+    sha = measured_sha.removesuffix("-dirty")
+    if not sha:
+        return []
+    try:
+        diff = subprocess.run(["git", "-C", str(repo), "diff", "--name-only", sha, "--",
+                               *RUNTIME_SOURCES], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if diff.returncode != 0:
+        return []
+    return sorted({line.split("/")[0] if line.startswith("firmware_targets") else "hilbench/compile"
+                   for line in diff.stdout.splitlines() if line})

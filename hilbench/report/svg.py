@@ -351,7 +351,8 @@ def scatter_predicted_published(chart_id: str, points: Sequence[Mapping[str, obj
 
     Each point: ``predicted_ms``, ``published_ms``, ``board``, ``family`` (marker shape),
     ``title`` (tooltip). Predictions are estimates: hollow, dashed markers."""
-    points = [p for p in points if (p.get("predicted_ms") or 0) > 0 and (p.get("published_ms") or 0) > 0]
+    points = [p for p in points
+              if (p.get("predicted_ms") or 0) > 0 and (p.get("published_ms") or 0) > 0]
     left, top, plot_width, plot_height = 80, 20, 360, 360
     parts, x, y = _log_log_frame([float(p["published_ms"]) for p in points],
                                  [float(p["predicted_ms"]) for p in points],
@@ -366,7 +367,8 @@ def scatter_predicted_published(chart_id: str, points: Sequence[Mapping[str, obj
     boards = sorted({str(p["board"]) for p in points})
     colours = {board: PALETTE[i % len(PALETTE)] for i, board in enumerate(boards)}
     families = sorted({str(p["family"]) for p in points})
-    shapes = {family: PREDICTION_MARKERS[i % len(PREDICTION_MARKERS)] for i, family in enumerate(families)}
+    shapes = {family: PREDICTION_MARKERS[i % len(PREDICTION_MARKERS)]
+              for i, family in enumerate(families)}
     for point in points:
         colour = colours[str(point["board"])]
         style = (f'fill="#fff" fill-opacity="0.7" stroke="{colour}" stroke-width="2" '
@@ -378,7 +380,8 @@ def scatter_predicted_published(chart_id: str, points: Sequence[Mapping[str, obj
             f'data-published-ms="{float(point["published_ms"]):.6g}">'
             f'<title>{escape(str(point.get("title", "")))}\nmode: emulated (prediction: '
             'icount x CPI); published: hardware</title>'
-            f'{_marker(shapes[str(point["family"])], x(float(point["published_ms"])), y(float(point["predicted_ms"])), style)}'
+            + _marker(shapes[str(point["family"])], x(float(point["published_ms"])),
+                      y(float(point["predicted_ms"])), style) +
             '</g>')
     markers = [(shape, 'fill="none" stroke="#555"', family) for family, shape in shapes.items()]
     legend, lines = _point_legend(left + plot_width + 20, top + 6, colours, markers,
