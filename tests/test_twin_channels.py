@@ -150,7 +150,7 @@ def test_vectors_spread_over_two_twins_give_one_twins_outputs_and_instructions(n
 def test_helper_twins_only_for_enough_work_on_an_emulated_board():
     twin = SimpleNamespace(mode="emulated", firmware=object())
     assert helper_twins_for(twin, rows_left=199, seconds_per_row=0.03, max_twins=2) == 1
-    assert helper_twins_for(twin, rows_left=199, seconds_per_row=0.005, max_twins=2) == 0  # 1 s of work
+    assert helper_twins_for(twin, rows_left=199, seconds_per_row=0.004, max_twins=2) == 0  # 0.8 s of work
     assert helper_twins_for(twin, rows_left=199, seconds_per_row=0.1, max_twins=4) == 3
     assert helper_twins_for(twin, rows_left=1000, seconds_per_row=0.1, max_twins=1) == 0
     assert helper_twins_for(SimpleNamespace(mode="hardware", firmware=object()), 199, 1.0, 4) == 0
