@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Iterator
 
 from hilbench.boards import ResolvedBoard
 from hilbench.errors import ConfigError, DeployError
+from hilbench.mlperf_tiny import PLAIN_MLPERF_DEFINE
 
 if TYPE_CHECKING:
     from hilbench.deploy.qemu import QemuEndpoint
     from hilbench.deploy.serial_hub import SerialHub
 
 # Build define of the firmware's plain MLPerf Tiny mode (firmware_targets/common/hb_dut.c).
-PLAIN_MLPERF_DEFINES = ("HB_DUT_PLAIN_MLPERF=1",)
+PLAIN_MLPERF_DEFINES = (PLAIN_MLPERF_DEFINE,)
 
 
 @dataclass(frozen=True)
