@@ -182,7 +182,8 @@ class Dut:
         return self.model.outputs[0]
 
     def __post_init__(self) -> None:
-        check_profile(self.session, self.firmware)
+        if self.firmware is not None:
+            check_profile(self.session, self.firmware)
 
     @property
     def plain_mlperf(self) -> bool:
@@ -537,7 +538,7 @@ def check_profile(session: DutSession, firmware) -> "Capabilities":
     whether it has the extensions, so a profile that disagrees was damaged on the line (a
     lost m-hb-caps line looks like a plain DUT). It is read once more, then refused."""
     capabilities = session.capabilities or session.profile()
-    if firmware is None:
+    if firmware is None:  # pre-flashed: the profile itself says what the DUT is
         return capabilities
     built_plain = PLAIN_MLPERF_DEFINE in getattr(firmware, "defines", ())
     if capabilities.plain_mlperf != built_plain:
