@@ -51,6 +51,8 @@ class ResolvedBoard:
         """``hardware on /dev/ttyACM0``, ``emulated on qemu mps2-an386`` or ``host``."""
         if self.mode == "hardware":
             return f"hardware on {self.port}"
+        if self.mode == "emulated" and self.port:
+            return f"emulated, running at {self.port}"
         if self.mode == "emulated":
             return f"emulated on qemu {self.qemu_machine}"
         return "host"
@@ -74,6 +76,12 @@ def resolve_board(board: Board, ports: Sequence[PortInfo], *, emulate: bool = Fa
     if board.kind == "host":
         return ResolvedBoard(board, "host", board.build.firmware_target,
                              reason="the host board always runs on this computer")
+    if board.kind == "emulated" and board.connection.url and board.flasher.kind == "none":
+        # A twin that someone else started and serves (e.g. 'hilbench twin serve'): hilbench
+        # only talks to it, and its figures stay labelled emulated.
+        return ResolvedBoard(board, "emulated", None, port=board.connection.url,
+                             reason=f"a running twin at {board.connection.url} (lab file: "
+                                    "kind emulated, connection.url, flasher kind none)")
     if board.kind == "emulated":
         if require_hardware:
             raise BoardNotConnectedError(

@@ -23,8 +23,8 @@ def interpreter_outputs(model_path: str | Path, inputs: np.ndarray) -> np.ndarra
     try:
         from tflite_micro.python.tflite_micro import runtime
     except ImportError as error:  # pragma: no cover - depends on the environment
-        raise MeasurementError(f"reference outputs need tflite-micro ({error}): "
-                               "pip install 'hilbench[reference]'") from error
+        raise MeasurementError(f"reference outputs need tflite-micro ({error}), a dependency of "
+                               "hilbench: pip install --force-reinstall hilbench") from error
     interpreter = runtime.Interpreter.from_file(str(model_path))
     input_shape = tuple(interpreter.get_input_details(0)["shape"])
     outputs = []
