@@ -211,14 +211,16 @@ class Dut:
         one per CPU core (``max_twins``, default: the cores this process may use): each twin
         gives the same outputs and instruction counts for the same row
         (tests/test_twin_channels.py), and a twin only helps when it has enough work, which
-        the first row's time tells (:func:`helper_twins_for`). Timings never come from here.
+        the first rows' time tells (:func:`helper_twins_for`). Timings never come from here.
         """
         rows = self.input_rows(inputs)
-        run = run_vectors(self.session, rows[:1], on_vector)
-        helpers = helper_twins_for(self, len(rows) - 1, run.harness.wall_s if run.harness else 0.0, max_twins)
-        if len(rows) > 1:
+        first = min(len(rows), FIRST_ROWS_ALONE)
+        run = run_vectors(self.session, rows[:first], on_vector)
+        seconds_per_row = run.harness.wall_s / first if run.harness else 0.0
+        helpers = helper_twins_for(self, len(rows) - first, seconds_per_row, max_twins)
+        if len(rows) > first:
             with self.more_twins(helpers) as twins:
-                run = join_vector_runs(run, run_vectors([self.session, *twins], rows[1:], on_vector))
+                run = join_vector_runs(run, run_vectors([self.session, *twins], rows[first:], on_vector))
         spec = self.output_spec
         shape = (len(rows), *(tuple(spec.shape[1:]) if len(spec.shape) > 1 and spec.shape[0] == 1
                               else tuple(spec.shape)))
@@ -313,17 +315,25 @@ class Dut:
         return row
 
 
-# A helper twin boots in well under a second; it is worth starting when the rows left would
-# keep one twin busy for longer than this (host-clock seconds).
-HELPER_TWIN_MIN_WORK_S = 2.0
+# A helper twin boots in about 0.1 s; it is worth starting when the rows left would keep one
+# twin busy for longer than this (host-clock seconds).
+HELPER_TWIN_MIN_WORK_S = 1.0
+# Rows run on the DUT's own twin before deciding on helpers: their time estimates the rest.
+FIRST_ROWS_ALONE = 4
 
 
 def usable_cores() -> int:
-    """CPU cores this process may run on."""
+    """CPU cores this process may keep busy: those it may run on, divided among the
+    pytest-xdist workers of the run (PYTEST_XDIST_WORKER_COUNT), each of which runs a board."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    try:
+        workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    except ValueError:
+        workers = 1
+    return max(1, cores // workers)
 
 
 def helper_twins_for(dut: Dut, rows_left: int, seconds_per_row: float, max_twins: int | None = None) -> int:

@@ -177,6 +177,9 @@ class BenchmarkOptions:
     idle_s: float = 0.5
     """Idle time recorded before and after the energy windows (the idle baseline)."""
     round_trips: int = ROUND_TRIPS
+    max_twins: int | None = None
+    """At most this many twins of an emulated board's firmware share the accuracy vectors
+    (None: one per CPU core, see hilbench.bench.Dut.read_outputs); timing uses one."""
     probe_sample_rate_hz: int | None = None
     """The live probe's output rate (None: the device's, 1 MHz on a JS220). A lower rate
     saves memory (a 1 MHz minute of current, voltage and GPI takes about 1 GB to analyse) but
@@ -583,7 +586,8 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
         phases.start("clobber check")
         protocol.update(check_input_clobbering(dut, data.x_int8[0]))
     phases.start("vectors", total=len(data.x_int8))
-    outputs, vector_run = dut.read_outputs(data.x_int8, on_vector=phases.advance)
+    outputs, vector_run = dut.read_outputs(data.x_int8, on_vector=phases.advance,
+                                           max_twins=options.max_twins)
     protocol["outputs"] = outputs.kind
     if outputs.kind == "printed":
         protocol["printed_format"] = outputs.printed_format

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 
@@ -32,8 +33,9 @@ def add_measure_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_measure(args: argparse.Namespace) -> int:
     """Measure one board x model and print the labelled result."""
-    from hilbench.bench import open_dut
+    from hilbench.bench import model_name, open_dut
     from hilbench.boards import resolve_boards
+    from hilbench.progress import progress_on
     from hilbench.procedure import (BenchmarkOptions, benchmark_dut,
                                             energy_firmware_defines, energy_plan, format_details)
     from hilbench.record import validate_row
@@ -46,7 +48,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
     print(f"{board.name}: {board.describe()} ({board.reason})")
     capture = Path(args.energy_capture) if args.energy_capture else None
     plan = energy_plan(board, capture)
-    with open_dut(board, args.model, extra_defines=energy_firmware_defines(plan)) as dut:
+    with progress_on(sys.stderr, f"{board.name} {model_name(args.model)}") as phases, \
+            open_dut(board, args.model, extra_defines=energy_firmware_defines(plan), phases=phases) as dut:
         result = benchmark_dut(dut, BenchmarkOptions(max_vectors=args.vectors, energy_capture=capture,
                                                 dataset=Path(args.dataset) if args.dataset else None),
                                energy=plan)

@@ -29,7 +29,8 @@ def test_reference_benchmark(dut, hilbench_results, request):
     dataset = request.config.getoption("dataset")
     options = BenchmarkOptions(max_vectors=request.config.getoption("vectors"),
                                energy_capture=Path(capture) if capture else None,
-                               dataset=Path(dataset) if dataset else None)
+                               dataset=Path(dataset) if dataset else None,
+                               max_twins=request.config.getoption("twins"))
     result = benchmark_dut(dut, options)
     hilbench_results.record(result.row, raw=result.raw, figures=result.figures)
     if result.bitexact_rate is None:
