@@ -81,7 +81,8 @@ def dsp_models():
     models = {}
     for name in MLPERF_INT8_MODELS:
         path = mlperf_tiny_model(name)
-        compiled = compile_model(path, cache_root() / "test-models" / f"{name}-auto", kernels="auto")
+        compiled = compile_model(path, cache_root() / "test-models" / f"{name}-auto",
+                                 kernels="auto")
         row = np.random.default_rng(7).integers(-128, 128, size=(1, *compiled.inputs[0].shape),
                                                 dtype=np.int8)
         models[name] = compiled, row, run_tflm(path, row)
@@ -93,7 +94,8 @@ def dsp_models():
 def test_dsp_kernels_are_bit_exact_on_every_twin(target, model_name, dsp_models):
     compiled, row, reference = dsp_models[model_name]
     firmware = build_firmware(target, compiled, cache_dir=cache_root() / "firmware")
-    with start_firmware(firmware) as endpoint, DutSession.from_endpoint(endpoint, inference_timeout=120) as dut:
+    with start_firmware(firmware) as endpoint, \
+            DutSession.from_endpoint(endpoint, inference_timeout=120) as dut:
         dut.load_input(row.tobytes())
         dut.infer(n=1, warmup=0)
         assert dut.raw_output() == reference.tobytes()
