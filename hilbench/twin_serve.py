@@ -42,7 +42,7 @@ class ServedTwin:
     pty: str
     """The serial device path (a pty slave): open it as a serial port."""
     url: str
-    """``socket://127.0.0.1:PORT``: one client at a time."""
+    """``socket://127.0.0.1:PORT``: one client at a time (a new one takes over)."""
     machine: str
     icount_shift: int
     realtime: bool
@@ -151,7 +151,8 @@ def cmd_twin_serve(args: argparse.Namespace) -> int:
             print("ready", flush=True)
             try:
                 while not stop.wait(0.2):
-                    if not twin.is_alive():
+                    # (A SIGTERM stops QEMU before it sets stop: that is no failure.)
+                    if not twin.is_alive() and not stop.is_set():
                         raise DeployError(twin.endpoint.failure_report("the served twin stopped"))
             except KeyboardInterrupt:
                 pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -92,7 +93,13 @@ def test_twin_serve_gives_a_pty_and_a_url_and_leaves_nothing_behind(signum):
         vector = np.random.default_rng(3).integers(-128, 128, input_bytes, dtype=np.int8).tobytes()
         # The same DUT answers on both, in turns; the pty again after a TCP client has left.
         by_pty = run_one(facts["pty"], vector)
-        by_url = run_one(facts["url"], vector)
+        # A connection that is still open (a probe, a tool that went away) gives the line to
+        # the next client instead of locking it out.
+        host, port = facts["url"][len("socket://"):].rsplit(":", 1)
+        with socket.create_connection((host, int(port))) as stale:
+            by_url = run_one(facts["url"], vector)
+            stale.settimeout(5)
+            assert stale.recv(100) == b""   # disconnected by the hub
         again = run_one(facts["pty"], vector)
         assert by_pty == by_url == again
         assert by_pty[0] == "int8" and len(by_pty[2]) == input_bytes

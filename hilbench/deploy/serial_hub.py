@@ -6,8 +6,11 @@ for labgrid's NetworkSerialPort, hilbench's own session) can then not share a tw
 holds that one connection and offers it twice:
 
 - a pty: its slave path (``/dev/pts/N``) opens like any serial port;
-- a TCP server on 127.0.0.1: ``socket://127.0.0.1:PORT``, one client at a time (as QEMU's
-  own server: a second client is turned away while the first is connected).
+- a TCP server on 127.0.0.1: ``socket://127.0.0.1:PORT``, one client at a time: a new
+  client takes the line over from the previous one, which is disconnected. (Turning the
+  newcomer away instead would fail a tool that reconnects at once after a probe connection,
+  such as hilbench's check that a lab URL answers, whose close the hub may not have seen
+  yet.)
 
 Bytes from either side go to the UART. The DUT only speaks when spoken to, so its output
 goes to the side that sent the last bytes: the pty never fills with replies meant for a TCP
@@ -38,7 +41,7 @@ class HubStats:
     from_uart: int = 0
     dropped: int = 0
     """UART bytes nobody could take (no client, or a pty whose reader stopped reading)."""
-    refused_clients: int = 0
+    replaced_clients: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -142,9 +145,9 @@ class SerialHub:
                     if what == "accept":
                         incoming, _ = self._server.accept()
                         if client is not None:
-                            self.stats.refused_clients += 1
-                            incoming.close()
-                            continue
+                            self.stats.replaced_clients += 1
+                            selector.unregister(client)
+                            client.close()
                         client = incoming
                         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                         selector.register(client, selectors.EVENT_READ, "client")
