@@ -254,8 +254,13 @@ def runtime_label(kernels: str, core: str) -> str:
 def deploy(board: ResolvedBoard, firmware: Firmware | None) -> Endpoint:
     """Start ``firmware`` where ``board`` runs: a host process, an emulator, or a flashed board.
 
-    ``firmware`` is None for a pre-flashed board (flasher kind ``none``).
+    ``firmware`` is None for a pre-flashed board (flasher kind ``none``). A board on a labgrid
+    place is reached through the place, which stays held until the endpoint is closed.
     """
+    if board.lab_place is not None:
+        from hilbench.lab.places import place_endpoint
+
+        return place_endpoint(board, firmware)
     deployer = _DEPLOYERS.get(board.mode)
     if deployer is None:
         raise DeployError(f"board '{board.name}' has mode '{board.mode}', which nothing can deploy")
@@ -307,7 +312,7 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
         session = stack.enter_context(DutSession.from_endpoint(endpoint, baudrate=board.board.connection.baud))
         session.sync()
         capabilities = session.profile()
-        if board.mode == "hardware":
+        if board.mode == "hardware" or firmware is None:
             _check_board_model(board, compiled, capabilities, flashed=firmware is not None)
         yield Dut(board, model_path, compiled, firmware, endpoint, session,
                   runtime=runtime_label(kernels, board.board.core))
@@ -316,8 +321,11 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
 def _build_for(board: ResolvedBoard, compiled: CompiledModel, opt_level: str,
                extra_defines: tuple[str, ...]) -> "Firmware | PlatformioProject | None":
     """The firmware to deploy: built locally, a PlatformIO project (PlatformIO builds it on
-    upload), or None for a pre-flashed board (flasher kind ``none``)."""
+    upload), or None for a pre-flashed board (flasher kind ``none``, or a twin that a lab
+    serves on a labgrid place: the lab built and started it)."""
     if board.mode == "hardware" and board.board.flasher.kind == "none":
+        return None
+    if board.mode == "emulated" and board.lab_place is not None:
         return None
     if board.mode == "hardware" and board.board.flasher.kind == "platformio":
         from hilbench.deploy.platformio_project import generate_project
@@ -347,12 +355,12 @@ def _check_board_model(board: ResolvedBoard, compiled: CompiledModel, capabiliti
     found = (capabilities.model, capabilities.input_bytes, capabilities.output_bytes)
     if found != (compiled.model_name, input_bytes, output_bytes) and flashed:
         raise DeployError(
-            f"board '{board.name}' on {board.port} was flashed with '{compiled.model_name}' "
+            f"board '{board.name}' on {board.port or board.describe()} was flashed with '{compiled.model_name}' "
             f"({input_bytes} / {output_bytes} bytes) but reports model '{found[0]}' ({found[1]} "
             f"input / {found[2]} output bytes): the flash did not take, or another board answers "
             "on that port (set connection.serial_number in hilbench.yaml)")
     if found != (compiled.model_name, input_bytes, output_bytes):
         raise DeployError(
-            f"the pre-flashed board '{board.name}' on {board.port} runs model '{found[0]}' "
+            f"the pre-flashed board '{board.name}' on {board.port or board.describe()} runs model '{found[0]}' "
             f"({found[1]} input / {found[2]} output bytes), not '{compiled.model_name}' "
             f"({input_bytes} / {output_bytes}); flash it with firmware for this model")

@@ -51,8 +51,9 @@ def resolve_boards(names: Sequence[str], *, lab: str | Path | None = None, emula
     boards = [catalog.get(name) for name in names]   # unknown names fail before any scan
     ports = scan_ports() if ports is None else ports
     pinned = pinned_ports(catalog.boards.values())
+    lab_places = catalog.labgrid.places if catalog.labgrid else {}
     resolved = [resolve_board(board, ports, emulate=emulate, require_hardware=require_hardware,
-                              pinned=pinned)
+                              pinned=pinned, lab_place=lab_places.get(board.name))
                 for board in boards]
     check_distinct_ports(resolved)
     return resolved
