@@ -25,6 +25,7 @@ from hilbench.build import Firmware, build_firmware
 from hilbench.compile import CompiledModel, TensorSpec, compile_model
 from hilbench.deploy import Endpoint
 from hilbench.errors import BuildError, DeployError, DutError, MeasurementError, ModelError
+from hilbench.lab.locks import board_lock
 from hilbench.paths import cache_root, shared_models_root, zoo_root
 from hilbench.run import TimingRun, VectorRun, run_vectors, time_inferences
 from hilbench.session import DutSession
@@ -308,6 +309,7 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
     compiled = compile_model(model_path, compiled_model_dir(model_path, kernels), kernels=kernels)
     firmware = _build_for(board, compiled, opt_level, extra_defines)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(board_lock(board))   # no other process flashes or talks to it now
         endpoint = stack.enter_context(deploy(board, firmware))
         session = stack.enter_context(DutSession.from_endpoint(endpoint, baudrate=board.board.connection.baud))
         session.sync()

@@ -46,6 +46,7 @@ def resolve_boards(names: Sequence[str], *, lab: str | Path | None = None, emula
     """Load the catalog (+ lab file) and resolve each named board.
 
     ``ports`` defaults to :func:`scan_ports` (live, or recorded via HILBENCH_LIST_PORTS).
+    Boards on labgrid places are checked with their coordinator (reachable, place exists).
     """
     catalog = catalog or load_boards(lab)
     boards = [catalog.get(name) for name in names]   # unknown names fail before any scan
@@ -56,4 +57,8 @@ def resolve_boards(names: Sequence[str], *, lab: str | Path | None = None, emula
                               pinned=pinned, lab_place=lab_places.get(board.name))
                 for board in boards]
     check_distinct_ports(resolved)
+    if any(entry.lab_place is not None for entry in resolved):
+        from hilbench.lab.places import check_lab_boards
+
+        check_lab_boards(resolved)   # an unreachable coordinator fails here, before any build
     return resolved

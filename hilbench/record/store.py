@@ -11,10 +11,16 @@ Layout of a run folder::
 Every file is replaced atomically after each change, so a crash or Ctrl-C keeps every row
 that was finished and never leaves a half-written file (a SIGKILL can leave a hidden
 ``.name.tmp-*`` file, which readers ignore).
+
+Several processes may write one run folder (``pytest -n N``: one worker per board, see
+:meth:`RunRecorder.attach`): results.csv and provenance.json are read, changed and replaced
+under a lock on the folder's ``.lock`` file, so no row is lost or written twice.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import json
 import os
@@ -39,6 +45,7 @@ from hilbench.record.schema import SCHEMA_VERSION
 
 RESULTS_CSV = "results.csv"
 PROVENANCE_JSON = "provenance.json"
+RUN_LOCK = ".lock"
 RUNS_FOLDER = "runs"
 RUN_ID_PATTERN = re.compile(r"^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}$")
 # Names of boards and models become file names: keep them to a portable alphabet.
@@ -99,9 +106,30 @@ class RunRecorder:
         fsync_directory(run_dir.parent)
         return recorder
 
+    @classmethod
+    def attach(cls, run_dir: Path) -> RunRecorder:
+        """Write into a run folder that another process started (a pytest-xdist worker writing
+        into its controller's run). Rows and board facts are added to what is on disk."""
+        run_dir = Path(run_dir)
+        try:
+            provenance = json.loads((run_dir / PROVENANCE_JSON).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise ResultsError(f"{run_dir} is not a run folder to write into ({error})") from None
+        return cls(run_dir, provenance)
+
+    @contextlib.contextmanager
+    def _locked(self):
+        """Hold the run folder's lock: one process at a time reads, changes and replaces files."""
+        with open(self.run_dir / RUN_LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     @property
     def rows(self) -> list[Row]:
-        """The rows recorded so far (copies)."""
+        """The rows this recorder added so far (copies)."""
         return [dict(row) for row in self._rows]
 
     def record_board(self, board: str, **facts: object) -> None:
@@ -111,8 +139,11 @@ class RunRecorder:
         ``toolchain`` (see provenance.toolchain_version), ``board_serial``, ``clock_hz``,
         ``port``; any other JSON-serialisable fact is kept as well.
         """
-        self.provenance["boards"].setdefault(board, {}).update(facts)
-        self._write_provenance()
+        with self._locked():
+            on_disk = json.loads((self.run_dir / PROVENANCE_JSON).read_text(encoding="utf-8"))
+            on_disk["boards"].setdefault(board, {}).update(facts)
+            self.provenance["boards"] = on_disk["boards"]
+            self._write_provenance()
 
     def append_row(self, row: Mapping[str, object]) -> Row:
         """Validate a finished measurement's row and add it to results.csv atomically.
@@ -133,7 +164,9 @@ class RunRecorder:
                                f"{completed['schema_version']}) cannot be added to run "
                                f"{self.run_id} (schema_version {SCHEMA_VERSION})")
         clean = validate_row(completed, f"row for run {self.run_id}")
-        atomic_write_text(self.run_dir / RESULTS_CSV, rows_to_csv(self._rows + [clean]))
+        with self._locked():   # other processes may have added rows since: keep theirs
+            stored = read_results_csv(self.run_dir / RESULTS_CSV)
+            atomic_write_text(self.run_dir / RESULTS_CSV, rows_to_csv(stored + [clean]))
         self._rows.append(clean)
         return dict(clean)
 
