@@ -213,6 +213,9 @@ class Dut:
             "clock_hz": board.clock_hz or None, "model": self.model_name, "runtime": self.runtime,
             "latency_source": self.latency_source,
         }
+        if self.mode == "emulated":
+            # Emulated latency is instructions x cpi: the row says which cpi, and whose.
+            row.update(cpi=board.cpi, cpi_source=board.cpi_source)
         row.update(figures)
         return row
 

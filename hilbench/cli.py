@@ -38,6 +38,8 @@ STAGE_COMMANDS: tuple[tuple[str, str, str, str], ...] = (
      "hilbench.report.html:add_report_arguments", "hilbench.report.html:cmd_report"),
     ("measure", "measure one board x model: latency, accuracy, energy, footprint",
      "hilbench.procedure_cli:add_measure_arguments", "hilbench.procedure_cli:cmd_measure"),
+    ("calibrate", "fit the twins' CPI and power against published MLPerf Tiny hardware results",
+     "hilbench.calibration.cli:add_calibrate_arguments", "hilbench.calibration.cli:cmd_calibrate"),
     ("cloud serve", "serve float models over the Open Inference Protocol (the cloud side)",
      "hilbench.cloud.cli:add_cloud_serve_arguments", "hilbench.cloud.cli:cmd_cloud_serve"),
     ("edge-vs-cloud", "compare a run with cloud inference of the float models; fill its cloud columns",

@@ -103,8 +103,12 @@ def test_every_power_profile_names_its_source(shipped):
         assert "datasheet" in profile.source.lower() or "specification" in profile.source.lower()
 
 
-def test_cpi_defaults_to_one(shipped):
-    assert {b.cpi for b in shipped.boards.values()} == {1.0}
+def test_a_board_without_calibration_keeps_cpi_one_marked_uncalibrated(shipped):
+    uncalibrated = [b for b in shipped.boards.values() if b.cpi_calibration is None]
+    assert {b.cpi for b in uncalibrated} == {1.0}
+    assert {b.cpi_source for b in uncalibrated} == {"uncalibrated: assumed, not fitted"}
+    calibrated = shipped.get("nucleo-l4r5zi")
+    assert calibrated.cpi != 1.0 and "MLPerf Tiny" in calibrated.cpi_source
 
 
 def test_boards_are_immutable(shipped):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import binascii
 import re
+import struct
 
 import pytest
 
@@ -103,7 +104,15 @@ def test_infer_sequence_results_raw_and_ticks(dut):
     ]
     ticks = exchange(port, "hb ticks")
     assert re.fullmatch(r"m-hb-ticks-\[\d+,\d+,\d+\]", ticks[0])
-    assert ticks[1:] == ["m-hb-ticks-done-[n=3,stored=3]", "m-ready"]
+    values = tuple(int(v) for v in ticks[0][12:-1].split(","))
+    done = re.fullmatch(r"m-hb-ticks-done-\[n=3,stored=3,hz=1000000000,window=(\d+),crc32=([0-9a-f]{8})\]", ticks[1])
+    assert done and ticks[2] == "m-ready"
+    window = int(done.group(1))
+    # The window spans the two m-lap-us stamps (microseconds, rounded down) and every inference in it.
+    assert abs(window / 1000 - (int(lines[4][9:]) - int(lines[3][9:]))) <= 1
+    assert sum(values) <= window
+    packed = struct.pack("<7Q", 3, 3, 1_000_000_000, window, *values)
+    assert int(done.group(2), 16) == binascii.crc32(packed)
 
 
 def test_infer_reloads_input_before_every_inference(dut):
@@ -130,7 +139,8 @@ def test_ticks_beyond_capacity_are_counted(dut):
     lines = exchange(port, "hb ticks")
     values = [v for line in lines if line.startswith("m-hb-ticks-[") for v in line[12:-1].split(",")]
     assert len(values) == 128 and all(v.isdigit() for v in values)
-    assert lines[-2:] == ["m-hb-ticks-done-[n=130,stored=128]", "m-ready"]
+    assert re.fullmatch(r"m-hb-ticks-done-\[n=130,stored=128,hz=\d+,window=\d+,crc32=[0-9a-f]{8}\]", lines[-2])
+    assert lines[-1] == "m-ready"
     assert all(len(line) <= 12 + 16 * 21 for line in lines)  # at most 16 values per line
 
 

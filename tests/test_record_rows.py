@@ -150,3 +150,22 @@ def test_foreign_csv_and_changed_header_are_rejected(tmp_path):
         read_results_csv(changed)
     with pytest.raises(ResultsError, match="does not exist"):
         read_results_csv(tmp_path / "nope.csv")
+
+
+def test_a_file_written_before_the_cpi_columns_is_still_read(tmp_path):
+    path = tmp_path / "old.csv"
+    write_results_csv(path, [sample_row(mode="emulated", cpi=1.5, cpi_source="lab")])
+    lines = path.read_text().splitlines()
+    # drop the two later columns, as a file from before they existed has them
+    path.write_text("\r\n".join(line.rsplit(",", 2)[0] for line in lines) + "\r\n")
+    [row] = read_results_csv(path)
+    assert (row["cpi"], row["cpi_source"]) == (None, "")
+    assert row["latency_ms_p50"] == sample_row(mode="emulated")["latency_ms_p50"]
+
+
+def test_cpi_is_emulated_only_and_names_its_source():
+    with pytest.raises(ResultsError, match="cpi is set on a hardware row"):
+        validate_row(sample_row(cpi=1.2, cpi_source="lab"))
+    with pytest.raises(ResultsError, match="cpi_source"):
+        validate_row(sample_row(mode="emulated", cpi=1.2))
+    assert validate_row(sample_row(mode="emulated", cpi=1.2, cpi_source="lab"))["cpi"] == 1.2

@@ -53,6 +53,9 @@ def test_suite_on_host_and_a_qemu_twin(suite):
     assert (host["mode"], host["latency_source"], host["energy_source"]) == ("host", "host-clock", "")
     assert host["energy_uj"] is None and host["flash_bytes"] is None   # a host process has neither
     assert (twin["mode"], twin["latency_source"], twin["energy_source"]) == ("emulated", "icount", "model")
+    # the twin's latency is instructions x cpi: the row says which cpi and where it came from
+    assert (twin["cpi"], twin["cpi_source"]) == (1.0, "uncalibrated: assumed, not fitted")
+    assert (host["cpi"], host["cpi_source"]) == (None, "")
     for row in rows.values():
         assert row["bitexact_rate"] == 1.0 and 0 <= row["accuracy"] <= 1
         assert row["accuracy_delta"] == pytest.approx(row["accuracy"] - row["accuracy_float"])

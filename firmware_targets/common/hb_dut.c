@@ -58,6 +58,7 @@ static int s_have_results;        /* the arena holds the outputs of a finished i
 static uint64_t s_ticks[HB_DUT_MAX_TICKS];
 static uint32_t s_ticks_count;  /* timed inferences in the last "infer" */
 static uint32_t s_ticks_stored; /* min(s_ticks_count, HB_DUT_MAX_TICKS) */
+static uint64_t s_window_ticks; /* ticks between the two timestamps around the timed inferences */
 
 /* ---------------------------------------------------------------- output formatting */
 
@@ -179,17 +180,19 @@ static uint64_t ticks_to_us(uint64_t ticks)
     return (ticks / hz) * 1000000u + ((ticks % hz) * 1000000u) / hz;
 }
 
-/* MLPerf Tiny th_timestamp(): print device time in performance mode, pulse the pin in energy mode. */
-static void timestamp(void)
+/* MLPerf Tiny th_timestamp(): print device time in performance mode, pulse the pin in energy
+ * mode. Returns the device time in ticks, which 'hb ticks' reports with a checksum. */
+static uint64_t timestamp(void)
 {
+    uint64_t now = hb_hal_ticks();
 #if HB_DUT_ENERGY_MODE
     hb_hal_timestamp_pulse();
 #else
-    uint64_t now = hb_hal_ticks();
     out_str("m-lap-us-");
     out_u64(ticks_to_us(now));
     out_eol();
 #endif
+    return now;
 }
 
 /* ---------------------------------------------------------------- model glue */
@@ -475,6 +478,7 @@ static void cmd_infer(char **tokens, int count)
     uint32_t warmup = HB_DUT_DEFAULT_WARMUP;
     uint32_t i;
     uint64_t ticks;
+    uint64_t window_start;
 
     if (count >= 2 && (!parse_u32(tokens[1], 0x7FFFFFFFu, &n) || n == 0u)) {
         out_error("Inference iterations must be >0");
@@ -510,7 +514,7 @@ static void cmd_infer(char **tokens, int count)
     out_str("m-infer-start-");
     out_u64(n);
     out_eol();
-    timestamp();
+    window_start = timestamp();
     for (i = 0; i < n; ++i) {
         if (infer_once(&ticks) != 0) {
             out_error("Model invoke failed");
@@ -521,7 +525,7 @@ static void cmd_infer(char **tokens, int count)
             s_ticks_stored = i + 1u;
         }
     }
-    timestamp();
+    s_window_ticks = timestamp() - window_start;
     s_ticks_count = n;
     s_have_results = 1;
     out_line("m-infer-done");
@@ -577,9 +581,23 @@ static void cmd_hb_raw(void)
     out_eol();
 }
 
+/* Adds a number to a CRC-32 as 8 bytes, little endian. */
+static uint32_t crc32_u64(uint32_t crc, uint64_t value)
+{
+    uint8_t bytes[8];
+    int i;
+    for (i = 0; i < 8; ++i) {
+        bytes[i] = (uint8_t)(value >> (8 * i));
+    }
+    return hb_crc32_update(crc, bytes, sizeof bytes);
+}
+
+/* The ticks travel as decimal text, where one flipped digit is still a number: the CRC-32 over
+ * every figure of the reply lets the host tell a damaged line from a slow inference. */
 static void cmd_hb_ticks(void)
 {
     uint32_t i;
+    uint32_t crc = HB_CRC32_INIT;
     if (!s_have_results) {
         out_error("No ticks: run 'infer' first");
         return;
@@ -592,10 +610,23 @@ static void cmd_hb_ticks(void)
             out_eol();
         }
     }
+    crc = crc32_u64(crc, s_ticks_count);
+    crc = crc32_u64(crc, s_ticks_stored);
+    crc = crc32_u64(crc, hb_hal_timer_hz());
+    crc = crc32_u64(crc, s_window_ticks);
+    for (i = 0; i < s_ticks_stored; ++i) {
+        crc = crc32_u64(crc, s_ticks[i]);
+    }
     out_str("m-hb-ticks-done-[n=");
     out_u64(s_ticks_count);
     out_str(",stored=");
     out_u64(s_ticks_stored);
+    out_str(",hz=");
+    out_u64(hb_hal_timer_hz());
+    out_str(",window=");
+    out_u64(s_window_ticks);
+    out_str(",crc32=");
+    out_hex32(hb_crc32_final(crc));
     out_char(']');
     out_eol();
 }
@@ -700,7 +731,7 @@ static void dispatch(char *command)
     } else if (strcmp(tokens[0], "name") == 0) {
         cmd_name();
     } else if (strcmp(tokens[0], "timestamp") == 0) {
-        timestamp();
+        (void)timestamp();
     } else if (strcmp(tokens[0], "profile") == 0) {
         cmd_profile();
     } else if (strcmp(tokens[0], "help") == 0) {
@@ -733,7 +764,7 @@ void hb_dut_run(void)
 #else
     out_line("m-timestamp-mode-performance");
 #endif
-    timestamp();
+    (void)timestamp();
     /* The generated config and tensor tables must agree: say so rather than load wrongly. */
     if (total_bytes(hb_model_inputs, hb_model_num_inputs) != HB_MODEL_INPUT_BYTES) {
         out_error("Model config mismatch: HB_MODEL_INPUT_BYTES differs from the input tensors");

@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from hilbench.boards.catalog import BoardCatalog, load_boards, unknown_board_message
-from hilbench.boards.model import (Board, BoardRuleError, BuildRecipe, Connection, EmulatedTwin,
-                                   Flasher, PowerProbe, PowerProfile, UsbId)
+from hilbench.boards.model import (Board, BoardRuleError, BuildRecipe, Connection, CpiCalibration,
+                                   EmulatedTwin, Flasher, PowerProbe, PowerProfile, UsbId)
 from hilbench.boards.ports import PortInfo, live_ports, load_ports, scan_ports
 from hilbench.boards.resolve import (BoardNotConnectedError, ResolvedBoard, check_distinct_ports,
                                      pinned_ports, resolve_board)
 
 __all__ = [
     "Board", "BoardCatalog", "BoardNotConnectedError", "BoardRuleError", "BuildRecipe",
-    "Connection", "EmulatedTwin", "Flasher", "PortInfo", "PowerProbe", "PowerProfile",
+    "Connection", "CpiCalibration", "EmulatedTwin", "Flasher", "PortInfo", "PowerProbe", "PowerProfile",
     "ResolvedBoard", "UsbId", "check_distinct_ports", "live_ports", "load_boards", "load_ports",
     "pinned_ports", "resolve_board", "resolve_boards", "scan_ports", "split_board_names",
     "unknown_board_message",

@@ -80,11 +80,11 @@ def load_boards(lab: str | Path | None = None, *, cwd: str | Path | None = None,
     in ``cwd`` (default: the current directory) is used when present.
     """
     catalog = Path(catalog)
-    raw_boards, origins = _read_board_file(catalog, base={})
+    raw_boards, origins = _read_board_file(catalog, base={}, lab=False)
     sources = [catalog]
     lab_path = _lab_path(lab, cwd)
     if lab_path is not None:
-        lab_boards, lab_origins = _read_board_file(lab_path, base=raw_boards)
+        lab_boards, lab_origins = _read_board_file(lab_path, base=raw_boards, lab=True)
         raw_boards.update(lab_boards)
         origins.update(lab_origins)
         sources.append(lab_path)
@@ -149,7 +149,8 @@ def _load_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: YAML syntax error: {error}") from None
 
 
-def _read_board_file(path: Path, base: Mapping[str, dict]) -> tuple[dict[str, dict], dict[str, Path]]:
+def _read_board_file(path: Path, base: Mapping[str, dict], *,
+                     lab: bool) -> tuple[dict[str, dict], dict[str, Path]]:
     """Read one catalog/lab file into raw board mappings, merged over ``base``.
 
     Returns the raw mappings of the boards this file defines or changes, and for each one
@@ -193,6 +194,10 @@ def _read_board_file(path: Path, base: Mapping[str, dict]) -> tuple[dict[str, di
                 + f". To add a new board, give '{_EXTENDS}: <known board>' or a full entry "
                   "(title, kind, mcu, core, clock_hz, ram_bytes, flash_bytes, ...)")
         _check_fields(Board, entry, path, key_path, partial=True)
+        if lab and "cpi" in entry:
+            # A lab's own CPI makes the inherited calibration (source, fit, error band) untrue.
+            start = {key: value for key, value in start.items() if key != "cpi_calibration"}
+            entry.setdefault("cpi_calibration", {"source": f"set in {path}"})
         merged[name] = _deep_merge(start, {**entry, "name": name})
         origins[name] = path
     return merged, origins

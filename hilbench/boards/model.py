@@ -127,6 +127,22 @@ class PowerProfile:
 
 
 @dataclass(frozen=True)
+class CpiCalibration:
+    """Where a board's CPI comes from, so that every emulated latency can say it.
+
+    The catalog's figures are fitted by ``hilbench calibrate`` against published MLPerf Tiny
+    hardware results (docs/emulation.md); a lab file that sets ``cpi`` names its own source.
+    """
+
+    source: str = field(metadata=_expect(
+        "where the CPI comes from, e.g. 'cycle counter on our board, kws, 2026-11-27'"))
+    fit: str | None = field(default=None, metadata=_expect(
+        "how it was fitted, e.g. 'geometric mean over 4 models, leave-one-model-out'"))
+    error_band_pct: float | None = field(default=None, metadata=_expect(
+        "the largest cross-validated latency error of the fit, in %", minimum=0.0))
+
+
+@dataclass(frozen=True)
 class EmulatedTwin:
     """The emulated machine with the same CPU core, used when the board is absent."""
 
@@ -161,6 +177,8 @@ class Board:
     cpi: float = field(default=1.0, metadata=_expect(
         "cycles per instruction, used to turn emulated instruction counts into cycles "
         "(1.0 = uncalibrated assumption)", minimum=0.0, exclusive_minimum=True))
+    cpi_calibration: CpiCalibration | None = field(default=None, metadata=_expect(
+        "a mapping with source (and optional fit, error_band_pct); none: the cpi is uncalibrated"))
     build: BuildRecipe = field(default_factory=BuildRecipe, metadata=_expect("a mapping"))
     connection: Connection = field(default_factory=Connection, metadata=_expect("a mapping"))
     flasher: Flasher = field(default_factory=Flasher, metadata=_expect("a mapping"))
@@ -169,6 +187,16 @@ class Board:
         default=None, metadata=_expect("a mapping with active_ma, idle_ma, voltage_v, source"))
     twin: EmulatedTwin | None = field(
         default=None, metadata=_expect("a mapping with qemu_machine (and optional renode_platform)"))
+
+    @property
+    def cpi_source(self) -> str:
+        """One line for result rows: the CPI's source and error band, or 'uncalibrated'."""
+        calibration = self.cpi_calibration
+        if calibration is None:
+            return "uncalibrated: assumed, not fitted"
+        band = ("" if calibration.error_band_pct is None
+                else f" (cross-validated error up to {calibration.error_band_pct:g}%)")
+        return f"{calibration.source}{band}"
 
     def __post_init__(self) -> None:
         # Cross-field rules; the loader turns these into ConfigErrors naming file and key.

@@ -39,6 +39,9 @@ QEMU_INSTALL_HINT = "Debian: apt install qemu-system-arm"
 # 2^7 ns of virtual time per instruction: see the module docstring for why 7.
 ICOUNT_SHIFT = 7
 MAX_ICOUNT_SHIFT = 10  # QEMU's own limit
+# No emulator executes more guest instructions per second of wall time than this (QEMU does
+# about 4e8 here): a twin's device time beyond it is a damaged figure, not a fast host.
+MAX_EMULATED_IPS = 1e10
 BOOT_TIMEOUT_S = 30.0
 READY_LINE = "m-ready"
 FATAL_PREFIX = "m-fatal-"
@@ -115,6 +118,12 @@ class QemuEndpoint(Endpoint):
     cpu: str = ""
     kernel: Path | None = None
     icount_shift: int = ICOUNT_SHIFT
+
+    @property
+    def max_device_speedup(self) -> float:
+        """Virtual seconds per wall-clock second at most: MAX_EMULATED_IPS instructions of
+        2^shift ns each (the session refuses a device time beyond it)."""
+        return MAX_EMULATED_IPS * 2**self.icount_shift / 1e9
 
     def instructions_from_ticks(self, ticks: int, timer_hz: int) -> int:
         """Ticks from this twin's timer as an instruction count, at this endpoint's shift."""

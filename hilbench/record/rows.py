@@ -23,6 +23,7 @@ from hilbench.record.schema import (
     FRACTION_COLUMNS,
     KEY_COLUMNS,
     LATENCY_FIGURES,
+    LATER_COLUMNS,
     LATENCY_SOURCES,
     LATENCY_SOURCES_BY_MODE,
     MODES,
@@ -129,6 +130,12 @@ def validate_row(row: Mapping[str, object], where: str = "result row") -> Row:
             f"{where}: energy_source {energy_source!r} cannot come from mode {mode!r} "
             f"(possible: {', '.join(s or 'empty' for s in ENERGY_SOURCES_BY_MODE[mode])})")
 
+    if clean["cpi"] is not None and not (clean["cpi"] > 0 and clean["cpi_source"]):
+        raise ResultsError(f"{where}: cpi {clean['cpi']} needs to be positive and to come with "
+                           "cpi_source, saying where the CPI came from")
+    if clean["cpi"] is not None and mode != "emulated":
+        raise ResultsError(f"{where}: cpi is set on a {mode} row; only emulated latency is "
+                           "instructions x cpi")
     if clean["timestamp"]:
         _check_timestamp(str(clean["timestamp"]), where)
     for column in NON_NEGATIVE_COLUMNS:
@@ -260,7 +267,8 @@ def read_results_csv(path: Path) -> list[Row]:
                 f"{path} line {line_number}: schema_version is {version or 'empty'}, this "
                 f"hilbench reads schema_version {SCHEMA_VERSION}; use the hilbench version "
                 "that wrote it, or re-run the benchmark")
-    if tuple(header) != RESULT_COLUMNS:
+    # A file written before LATER_COLUMNS existed is read with them empty.
+    if tuple(header) not in (RESULT_COLUMNS, RESULT_COLUMNS[:-len(LATER_COLUMNS)]):
         missing = [c for c in RESULT_COLUMNS if c not in header]
         extra = [c for c in header if c not in RESULT_COLUMNS]
         raise ResultsError(f"{path}: header does not match schema_version {SCHEMA_VERSION} "
@@ -269,9 +277,8 @@ def read_results_csv(path: Path) -> list[Row]:
     rows = []
     for line_number, cells in enumerate(raw_rows, start=2):
         where = f"{path} line {line_number}"
-        if len(cells) != len(RESULT_COLUMNS):
-            raise ResultsError(f"{where}: {len(cells)} cells, expected "
-                               f"{len(RESULT_COLUMNS)}")
-        row = {c: decode_cell(c, cell, where) for c, cell in zip(RESULT_COLUMNS, cells)}
+        if len(cells) != len(header):
+            raise ResultsError(f"{where}: {len(cells)} cells, expected {len(header)}")
+        row = {c: decode_cell(c, cell, where) for c, cell in zip(header, cells)}
         rows.append(validate_stored_row(row, where))
     return rows

@@ -15,7 +15,12 @@ RESULT_COLUMNS = (
     "accuracy", "accuracy_float", "accuracy_delta", "bitexact_rate",
     "flash_bytes", "ram_bytes",
     "cloud_latency_ms", "bytes_on_air_edge", "bytes_on_air_cloud",
+    "cpi", "cpi_source",
 )
+# Columns added after schema_version 1 was first written, at the end and with no change of
+# meaning: a file without them is still read (they come out empty), so older runs and
+# leaderboards stay readable.
+LATER_COLUMNS = ("cpi", "cpi_source")
 
 MODES = ("hardware", "emulated", "host")
 LATENCY_SOURCES = ("device-timer", "icount", "host-clock")
@@ -32,6 +37,7 @@ NUMERIC_COLUMNS = frozenset({
     "accuracy", "accuracy_float", "accuracy_delta", "bitexact_rate",
     "flash_bytes", "ram_bytes",
     "cloud_latency_ms", "bytes_on_air_edge", "bytes_on_air_cloud",
+    "cpi",
 })
 TEXT_COLUMNS = frozenset(RESULT_COLUMNS) - NUMERIC_COLUMNS
 

@@ -109,6 +109,7 @@ def run_vectors(session: DutSession, inputs: Iterable[bytes | np.ndarray]) -> Ve
     outputs: list[Outputs] = []
     ticks: list[int] = []
     window_us: list[int | None] = []
+    timer_hz = caps.timer_hz
     for vector in inputs:
         session.load_input(_as_bytes(vector))
         result = session.infer(1, 0)
@@ -116,13 +117,14 @@ def run_vectors(session: DutSession, inputs: Iterable[bytes | np.ndarray]) -> Ve
         window_us.append(result.window_us)
         if result.ticks:
             ticks.append(result.ticks[0])
+            timer_hz = result.timer_hz  # the checksummed rate, not the profile's unprotected one
     return VectorRun(
         outputs=tuple(outputs),
         output_kind="raw" if caps.raw_output else "results",
         ticks=tuple(ticks) if caps.cycles else None,
         window_us=tuple(window_us),
         timer_name=caps.timer_name,
-        timer_hz=caps.timer_hz,
+        timer_hz=timer_hz,
         mode=session.mode,
         latency_source=session.latency_source,
     )
@@ -147,6 +149,7 @@ def time_inferences(
     window_outputs: list[Outputs] = []
     window_us: list[int | None] = []
     all_ticks: list[int] = []
+    timer_hz = None
     dropped = 0
     for _ in range(windows):
         result = session.infer(n, warmup)
@@ -154,11 +157,12 @@ def time_inferences(
         window_us.append(result.window_us)
         if result.ticks is not None:
             all_ticks += result.ticks
+            timer_hz = result.timer_hz
             dropped += n - len(result.ticks)
 
     if caps.cycles and all_ticks:
         source = "ticks"
-        per_inference = tuple(t / caps.timer_hz for t in all_ticks)
+        per_inference = tuple(t / timer_hz for t in all_ticks)
     elif all(us is not None for us in window_us):
         source = "lap-us"
         per_inference = tuple(us / 1e6 / n for us in window_us)
@@ -188,7 +192,7 @@ def time_inferences(
         n=n, warmup=warmup, windows=windows,
         per_inference_s=per_inference, timing_source=source,
         window_us=tuple(window_us), ticks=tuple(all_ticks) if caps.cycles else None, ticks_dropped=dropped,
-        timer_name=caps.timer_name, timer_hz=caps.timer_hz,
+        timer_name=caps.timer_name, timer_hz=timer_hz or caps.timer_hz,
         reference_outputs=reference, window_outputs=tuple(window_outputs), outputs_changed=changed,
         mode=session.mode, latency_source=session.latency_source,
     )

@@ -35,6 +35,15 @@ NAME_REPLY = re.compile(r"m-name-.+-\[.*\]")  # "m-name-%s-[%s]" in the referenc
 # well inside the reference firmware's 80-character command buffer.
 DB_CHUNK_BYTES = 31
 _POLL_S = 0.02
+# The m-lap-us stamps are device microseconds rounded down: their difference is within 1 us of
+# the window's ticks.
+LAP_US_ROUNDING = 1
+# How much device time can pass per second of the host's clock, by what runs behind the URL: a
+# board's timer runs at most its crystal's or RC oscillator's error (a few %) fast; an emulator's
+# virtual clock can outrun the wall clock (QemuEndpoint gives its own bound from -icount).
+MAX_DEVICE_SPEEDUP = {"hardware": 1.1, "host": 1.1, "emulated": 1e4, None: 1e4}
+# Host time is read around the whole reply: allow for one timer tick and the stamps' rounding.
+DEVICE_TIME_SLACK_S = 2e-3
 _QUIET_S = 0.1
 
 
@@ -50,7 +59,7 @@ class InferResult:
     results: the dequantized outputs the DUT printed after the last inference (m-results).
     ticks: per-inference timer ticks (hilbench 'cycles' extension), else None. A DUT keeps at
     most Capabilities.max_ticks of them, so len(ticks) can be smaller than n.
-    timer_hz: ticks per second of the timer that counted them.
+    timer_hz: ticks per second of the timer that counted them (from the checksummed reply).
     """
 
     n: int
@@ -85,6 +94,7 @@ class DutSession:
         retries: int = 2,
         mode: str | None = None,
         latency_source: str | None = None,
+        max_device_speedup: float | None = None,
     ) -> None:
         self.url = url
         self.timeout = timeout
@@ -92,11 +102,13 @@ class DutSession:
         self.retries = retries
         self.mode = mode
         self.latency_source = latency_source
+        self.max_device_speedup = max_device_speedup or MAX_DEVICE_SPEEDUP.get(mode, MAX_DEVICE_SPEEDUP[None])
         self.log = SerialLog()
         self.capabilities: Capabilities | None = None
         self.boot_lines: list[str] = []
         self._buffer = b""
         self._lines: list[str] = []  # lines split off the buffer, not yet handed out
+        self._last_reply_s = 0.0  # host seconds from sending the last command to its m-ready
         try:
             self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=_POLL_S, write_timeout=30)
         except (serial.SerialException, ValueError, OSError) as exc:
@@ -106,6 +118,7 @@ class DutSession:
     @classmethod
     def from_endpoint(cls, endpoint, **options) -> "DutSession":
         """A session on a deploy Endpoint, carrying its mode and latency_source labels."""
+        options.setdefault("max_device_speedup", getattr(endpoint, "max_device_speedup", None))
         session = cls(endpoint.url, mode=endpoint.mode, latency_source=endpoint.latency_source, **options)
         # If the backend already read the boot banner, sync() trusts it instead of waiting for one.
         session.boot_lines = list(getattr(endpoint, "boot_lines", []))
@@ -200,20 +213,50 @@ class DutSession:
     def infer(self, n: int = 1, warmup: int = 0) -> InferResult:
         """Runs 'infer N W': W warm-up then N timed inferences on the loaded input.
 
-        With the 'cycles' extension, also reads the per-inference ticks ('hb ticks').
+        With the 'cycles' extension, also reads the per-inference ticks ('hb ticks'). Every
+        device time is checked against the host's own clock and, with ticks, against the
+        checksummed window the DUT reports; a figure that cannot be true counts as line noise,
+        and the inference is repeated.
         """
         if n < 1 or warmup < 0:
             raise DutError(f"infer needs n >= 1 and warmup >= 0, got n={n}, warmup={warmup}")
-        caps = self._caps()
+        text = f"infer {n} {warmup}"
         timeout = self.timeout + (n + warmup) * self.inference_timeout
-        reply: InferReply = self._transact(
-            f"infer {n} {warmup}", lambda lines: replies.parse_infer(lines, n, warmup), timeout=timeout
-        )
-        ticks = None
-        if caps.cycles:
-            ticks = self._transact("hb ticks", lambda lines: replies.parse_ticks(lines, n))
-        return InferResult(n=n, warmup=warmup, lap_us=reply.lap_us, results=reply.results,
-                           ticks=ticks, timer_hz=caps.timer_hz if ticks is not None else None)
+
+        def attempt() -> InferResult:
+            reply = replies.parse_infer(self._exchange_checked(text, timeout), n, warmup)
+            host_s = self._last_reply_s
+            if reply.lap_us:
+                self._check_device_time(text, (reply.lap_us[1] - reply.lap_us[0]) / 1e6, host_s)
+            if not self._caps().cycles:
+                return InferResult(n=n, warmup=warmup, lap_us=reply.lap_us, results=reply.results)
+            report = replies.parse_ticks(self._exchange_checked("hb ticks", self.timeout), n)
+            self._check_tick_report(text, report, reply, host_s)
+            return InferResult(n=n, warmup=warmup, lap_us=reply.lap_us, results=reply.results,
+                               ticks=report.ticks, timer_hz=report.timer_hz)
+
+        return self._with_retries(text, attempt)
+
+    def _check_tick_report(self, text: str, report: replies.TickReport, reply: InferReply,
+                           host_s: float) -> None:
+        """The checksummed ticks against the rest of what the DUT and the host saw."""
+        if report.timer_hz != self._caps().timer_hz:
+            announced = self._caps().timer_hz
+            self.profile()  # the profile read earlier may have been the damaged one
+            raise BadReply(f"the DUT counts ticks at {report.timer_hz} Hz, its profile announced {announced} Hz")
+        window_s = report.window_ticks / report.timer_hz
+        self._check_device_time(text, window_s, host_s)
+        if reply.lap_us and abs((reply.lap_us[1] - reply.lap_us[0]) - window_s * 1e6) > LAP_US_ROUNDING:
+            raise BadReply(f"the m-lap-us stamps span {reply.lap_us[1] - reply.lap_us[0]} us, the "
+                           f"checksummed window {window_s * 1e6:.0f} us")
+
+    def _check_device_time(self, text: str, device_s: float, host_s: float) -> None:
+        """Device time cannot pass much faster than the host's clock while the host waits."""
+        limit = self.max_device_speedup * host_s + DEVICE_TIME_SLACK_S
+        if device_s > limit:
+            raise BadReply(f"the DUT reports {device_s:.6g} s of device time for '{text}', but the "
+                           f"host saw the whole command take {host_s:.3g} s (at most {limit:.3g} s "
+                           f"is plausible for a {self.mode or 'DUT of unknown kind'})")
 
     def results(self) -> tuple[float, ...]:
         """The dequantized outputs of the last inference ('results')."""
@@ -299,8 +342,11 @@ class DutSession:
 
     def _exchange(self, text: str, timeout: float) -> list[str]:
         self._discard_pending()
+        sent = time.monotonic()
         self._write(f"{text}%".encode("ascii"), f"{text}%")
-        return self._collect_reply(text, timeout)
+        lines = self._collect_reply(text, timeout)
+        self._last_reply_s = time.monotonic() - sent
+        return lines
 
     def _collect_reply(self, text: str, timeout: float) -> list[str]:
         started = time.monotonic()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import binascii
 import re
+import struct
 from dataclasses import dataclass, field
 
 EXTENSION_RAW_OUTPUT = "raw-output"
@@ -76,6 +77,14 @@ def parse_int(text: str, what: str) -> int:
     return int(text)
 
 
+def parse_timer_hz(text: str) -> int:
+    """The timer rate a DUT announces; 0 Hz would make every tick count infinitely long."""
+    hz = parse_int(text, "timer Hz")
+    if hz == 0:
+        raise BadReply("the DUT announces a 0 Hz timer, so its tick counts cannot be turned into time")
+    return hz
+
+
 def parse_floats(text: str) -> tuple[float, ...]:
     try:
         return tuple(float(v) for v in text.split(",")) if text.strip() else ()
@@ -95,7 +104,12 @@ def parse_profile(lines: list[str]) -> Capabilities:
     timer_name = timer_hz = None
     if "hb-timer" in values:
         name, _, hz = values["hb-timer"].partition(",")
-        timer_name, timer_hz = name.strip(), parse_int(hz, "timer Hz")
+        timer_name, timer_hz = name.strip(), parse_timer_hz(hz)
+    extensions = frozenset(e.strip() for e in values.get("hb-caps", "").split(",") if e.strip())
+    if not extensions and ("hb-timer" in values or "hb-model" in values):
+        raise BadReply("m-hb-timer/m-hb-model lines without an m-hb-caps line: the caps line was damaged")
+    if EXTENSION_CYCLES in extensions and timer_hz is None:
+        raise BadReply("the DUT announces 'cycles' but no m-hb-timer-[<name>,<Hz>] line came")
     model_info = parse_key_values(values.get("hb-model", ""))
 
     def optional_int(key: str) -> int | None:
@@ -104,7 +118,7 @@ def parse_profile(lines: list[str]) -> Capabilities:
     return Capabilities(
         profile=values["profile"],
         model=values.get("model", ""),
-        extensions=frozenset(e.strip() for e in values.get("hb-caps", "").split(",") if e.strip()),
+        extensions=extensions,
         timer_name=timer_name,
         timer_hz=timer_hz,
         input_bytes=optional_int("input-bytes"),
@@ -180,7 +194,24 @@ def parse_raw_output(lines: list[str]) -> bytes:
     return bytes(data)
 
 
-def parse_ticks(lines: list[str], n: int) -> tuple[int, ...]:
+@dataclass(frozen=True)
+class TickReport:
+    """The reply to 'hb ticks': the kept per-inference tick counts of the last 'infer N W', the
+    rate they count at, and the ticks between its two timestamps (window), all covered by the
+    reply's CRC-32."""
+
+    ticks: tuple[int, ...]
+    n: int
+    timer_hz: int
+    window_ticks: int
+
+
+def ticks_crc32(n: int, stored: int, timer_hz: int, window_ticks: int, ticks: tuple[int, ...]) -> int:
+    """The CRC-32 of an 'hb ticks' reply: every figure as 8 bytes, little endian (docs/protocol.md)."""
+    return binascii.crc32(struct.pack(f"<{4 + len(ticks)}Q", n, stored, timer_hz, window_ticks, *ticks))
+
+
+def parse_ticks(lines: list[str], n: int) -> TickReport:
     ticks: list[int] = []
     summary = None
     for line in lines:
@@ -192,8 +223,20 @@ def parse_ticks(lines: list[str], n: int) -> tuple[int, ...]:
             summary = parse_key_values(done)
     if summary is None:
         raise BadReply("no m-hb-ticks-done-[...] line")
-    if parse_int(summary.get("n", ""), "n") != n:
-        raise BadReply(f"ticks are for {summary.get('n')} inferences, not the {n} just run")
-    if parse_int(summary.get("stored", ""), "stored") != len(ticks):
-        raise BadReply(f"got {len(ticks)} tick counts, the DUT announced {summary.get('stored')}")
-    return tuple(ticks)
+    if "crc32" not in summary:
+        raise BadReply("m-hb-ticks-done has no crc32: firmware older than this hilbench; rebuild or reflash it")
+    figures = {key: parse_int(summary.get(key, ""), key) for key in ("n", "stored", "window")}
+    figures["hz"] = parse_timer_hz(summary.get("hz", ""))
+    crc = summary["crc32"]
+    if not re.fullmatch(r"[0-9a-fA-F]{8}", crc) or (
+            ticks_crc32(figures["n"], figures["stored"], figures["hz"], figures["window"], tuple(ticks))
+            != int(crc, 16)):
+        raise BadReply("tick counts do not match their CRC-32")
+    if figures["n"] != n:
+        raise BadReply(f"ticks are for {figures['n']} inferences, not the {n} just run")
+    if figures["stored"] != len(ticks):
+        raise BadReply(f"got {len(ticks)} tick counts, the DUT announced {figures['stored']}")
+    if sum(ticks) > figures["window"]:
+        raise BadReply(f"the inferences took {sum(ticks)} ticks in all, more than the "
+                       f"{figures['window']} ticks between the timestamps around them")
+    return TickReport(ticks=tuple(ticks), n=n, timer_hz=figures["hz"], window_ticks=figures["window"])

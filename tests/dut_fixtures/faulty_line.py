@@ -8,6 +8,10 @@ the host's serial line (a pty). Faults are applied to the DUT's reply to chosen 
       truncate  the first reply line loses its second half and its line end
       corrupt   one character of the first line carrying data is changed (a hex or digit flip)
       drop      the whole reply is swallowed (the DUT seems silent for this command)
+      lap       the last digit of the second m-lap-us stamp is changed
+      absurd    the tick counts become 99,999,999,999,999, with a window and a CRC-32 to match
+                (a firmware that is wrong, not a damaged line)
+      zero-hz   the m-hb-timer line announces 0 Hz
       bitflip   one byte of the bulk data that follows 'hb bulk' is changed on its way to the DUT
       lose      four bytes of the bulk data are lost on their way to the DUT
     --boot-noise       garbage bytes and a half line before the boot banner
@@ -19,13 +23,31 @@ Usage: python faulty_line.py FIRMWARE [options]
 from __future__ import annotations
 
 import argparse
+import binascii
 import os
 import re
 import select
+import struct
 import subprocess
 import sys
 
 GARBAGE = b"\x13\xfe\x00junk\x7f@@\r\n"
+ABSURD_TICKS = 99_999_999_999_999
+
+
+def absurd_ticks(line: bytes) -> bytes:
+    """A tick reply line with every count replaced by ABSURD_TICKS, still self-consistent."""
+    text = line.decode()
+    if text.startswith("m-hb-ticks-["):
+        count = text.count(",") + 1
+        return ("m-hb-ticks-[" + ",".join([str(ABSURD_TICKS)] * count) + "]\r\n").encode()
+    done = re.match(r"m-hb-ticks-done-\[n=(\d+),stored=(\d+),hz=(\d+),window=\d+,crc32=\w+\]", text)
+    if done:
+        n, stored, hz = (int(v) for v in done.groups())
+        window = ABSURD_TICKS * stored
+        crc = binascii.crc32(struct.pack(f"<{4 + stored}Q", n, stored, hz, window, *[ABSURD_TICKS] * stored))
+        return f"m-hb-ticks-done-[n={n},stored={stored},hz={hz},window={window},crc32={crc:08x}]\r\n".encode()
+    return line
 
 
 def main() -> int:
@@ -62,6 +84,15 @@ def main() -> int:
             host_out.write(GARBAGE)
         if fault == "truncate" and not applied:
             line, applied = line[: max(3, len(line.rstrip()) // 2)], True
+        if fault == "absurd":
+            line = absurd_ticks(line)
+        if fault == "zero-hz" and line.startswith(b"m-hb-timer-["):
+            line = re.sub(rb",\d+\]", b",0]", line)
+        if fault == "lap" and line.startswith(b"m-lap-us-"):
+            if applied:
+                digit = line.rstrip()[-1:]
+                line = line.rstrip()[:-1] + (b"7" if digit != b"7" else b"3") + b"\r\n"
+            applied = True
         if fault == "corrupt" and not applied:
             match = re.search(rb"\[[^\]]*?([0-9a-f])", line)
             if match:
