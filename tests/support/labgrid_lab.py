@@ -137,3 +137,23 @@ def lab_file(path: Path, coordinator: str, places: dict[str, str], *, extends: s
     }
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
+
+
+def start_twin(model: str, target: str = "mps2-an386"):
+    """An emulated twin running hilbench firmware for ``model``, its UART on 127.0.0.1:PORT.
+
+    Returns the QEMU endpoint (``.url``, ``.close()``): a twin as a lab host would serve it.
+    """
+    from hilbench.bench import compiled_model_dir, find_model
+    from hilbench.build import build_firmware
+    from hilbench.compile import compile_model
+    from hilbench.deploy.qemu import start_firmware
+
+    path = find_model(model)
+    compiled = compile_model(path, compiled_model_dir(path, "auto"), kernels="auto")
+    return start_firmware(build_firmware(target, compiled))
+
+
+def tcp_port(url: str) -> int:
+    """The port of a ``socket://127.0.0.1:PORT`` URL."""
+    return int(url.rsplit(":", 1)[1])
