@@ -2,7 +2,8 @@
 # Installs everything hilbench needs on a Debian machine, as root. Safe to run again:
 # packages that are already there are left alone.
 #   - Debian: the host C compiler, QEMU (emulated twins), the Arm cross compiler with newlib,
-#     espeak-ng (keyword-spotting data), valgrind (host instruction counts), chromium (report test)
+#     espeak-ng (keyword-spotting data), valgrind (host instruction counts), chromium (report test),
+#     shellcheck (the workflow lint checks the run: scripts with it)
 #   - Python: hilbench itself (editable, so firmware_targets/ and models_zoo/ are found) with
 #     every extra: the tflite-micro reference interpreter, Joulescope driver and JLS reader,
 #     ELF reader, test tools, and TensorFlow for model training and single-op test models.
@@ -10,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(build-essential qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi
-                 espeak-ng valgrind chromium)
+                 espeak-ng valgrind chromium shellcheck)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,8 @@ import pytest
 from hilbench.deploy.qemu import instructions_from_ticks
 from hilbench.record.store import list_runs, load_run
 from tests.support.labgrid_lab import Lab, lab_file, start_twin, tcp_port
+from tests.support.workflow_steps import run_job
+from tests.test_report_workflow import load_workflow
 
 pytestmark = pytest.mark.emulator
 
@@ -202,3 +205,52 @@ def test_an_exporter_dying_mid_run_fails_that_row_and_the_other_board_finishes(t
         assert lab.holder("hb-twin-a") is None and lab.holder("hb-twin-b") is None
     finally:
         stop_everything(lab, twins)
+
+
+def checkout_for_the_workflow(workspace: Path) -> None:
+    """What the workflow's steps read from the checkout, with hilbench from this one: the
+    suite's collection rules, the suite, the published leaderboard, and a .venv of this Python."""
+    for name in ("conftest.py", "pyproject.toml", "results/leaderboard.csv"):
+        (workspace / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / name, workspace / name)
+    shutil.copytree(SUITE, workspace / "tests" / "benchmark_suite")
+    venv = workspace / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(sys.executable)
+    (venv / "hilbench").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m hilbench.cli "$@"\n')
+    (venv / "hilbench").chmod(0o755)
+
+
+def test_the_nightly_workflow_runs_its_shell_steps_against_a_lab_of_twins(lab, tmp_path):
+    workspace = tmp_path / "workspace"
+    checkout_for_the_workflow(workspace)
+    lab_file(workspace / "hilbench.yaml", lab.coordinator, PLACES)
+    job = load_workflow()["jobs"]["benchmark"]
+    run = run_job(job, workspace, skip=("Install hilbench in a virtual environment",),
+                  variables={"HILBENCH_WORKERS": "2", "HILBENCH_REQUIRE_HARDWARE": "no",
+                             "HILBENCH_CLOUD": "no"},
+                  # the twins run the ad firmware; a few vectors keep the test short
+                  environment={"PYTHONPATH": str(REPO), "PYTEST_ADDOPTS":
+                               f"--model={MODEL} --vectors={VECTORS} -p no:benchmark "
+                               "-p no:hypothesispytest -p no:cacheprovider"})
+    outcomes = {step.name: step.outcome for step in run.steps}
+    assert outcomes == {
+        "actions/checkout@v5": "skipped", "Install hilbench in a virtual environment": "skipped",
+        "Keep the published leaderboard as the baseline": "success",
+        "List the lab's boards and who holds their places": "success",
+        "Run the benchmark suite on every board": "success",
+        "Find this night's run folder": "success", "Merge into the leaderboard": "success",
+        "Compare with the published leaderboard": "success", "HTML report": "success",
+        "Summary": "success", "Upload results": "skipped"}, \
+        "\n".join(f"--- {s.name}\n{s.output[-3000:]}" for s in run.steps if s.outcome == "failure")
+    assert run.step("List the lab's boards and who holds their places").outputs == \
+        {"boards": "twin-a,twin-b"}
+    suite = run.step("Run the benchmark suite on every board").output
+    assert "created: 2/2 workers" in suite and "2 passed" in suite
+    [run_dir] = list_runs(workspace / "results")
+    assert sorted(row["board"] for row in load_run(run_dir).rows) == ["twin-a", "twin-b"]
+    out = workspace / "nightly-out"
+    leaderboard = (out / "leaderboard.csv").read_text()
+    assert "twin-a" in leaderboard and "twin-b" in leaderboard
+    assert (out / "report.html").stat().st_size > 0 and (out / "run" / "results.csv").is_file()
+    assert "## hilbench nightly" in run.summary
