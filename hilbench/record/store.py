@@ -14,7 +14,7 @@ that was finished and never leaves a half-written file (a SIGKILL can leave a hi
 
 Several processes may write one run folder (``pytest -n N``: one worker per board, see
 :meth:`RunRecorder.attach`): results.csv and provenance.json are read, changed and replaced
-under a lock on the folder's ``.lock`` file, so no row is lost or written twice.
+under a lock on the folder, so no row is lost or written twice.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ from hilbench.record.schema import SCHEMA_VERSION
 
 RESULTS_CSV = "results.csv"
 PROVENANCE_JSON = "provenance.json"
-RUN_LOCK = ".lock"
 RUNS_FOLDER = "runs"
 RUN_ID_PATTERN = re.compile(r"^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}$")
 # Names of boards and models become file names: keep them to a portable alphabet.
@@ -119,13 +118,14 @@ class RunRecorder:
 
     @contextlib.contextmanager
     def _locked(self):
-        """Hold the run folder's lock: one process at a time reads, changes and replaces files."""
-        with open(self.run_dir / RUN_LOCK, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        """Hold the run folder's lock (a flock on the folder itself, so no file is left behind):
+        one process at a time reads, changes and replaces files."""
+        descriptor = os.open(self.run_dir, os.O_RDONLY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)   # closing drops the lock
 
     @property
     def rows(self) -> list[Row]:
