@@ -17,33 +17,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from hilbench.build.builder import OPT_LEVELS, build_firmware
+from hilbench.build.builder import OPT_LEVELS
 from hilbench.build.recipe import known_targets, load_recipe
-from hilbench.compile import compile_model
-from hilbench.deploy.qemu import ICOUNT_SHIFT, cpu_from_flags, start_firmware
-from hilbench.errors import HilbenchError
-from hilbench.measure.footprint import elf_footprint
-from hilbench.paths import cache_root, shared_models_root, zoo_root
-from hilbench.session import DutSession
-
-MLPERF_TINY_INT8 = ("kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8")
-INPUT_SEED = 20261126
-
-
-@dataclass
-class Cell:
-    """One model on one core: instructions per inference and the ELF's footprint, or why not."""
-
-    instructions: int | None = None
-    flash_bytes: int | None = None
-    ram_bytes: int | None = None
-    error: str | None = None
-
+from hilbench import mlperf_tiny
+from hilbench.calibration.runtime_counts import Cell, measure
+from hilbench.deploy.qemu import ICOUNT_SHIFT, cpu_from_flags
+from hilbench.paths import zoo_root
 
 KERNEL_DESCRIPTIONS = {
     "auto": "kernels=auto: SMLAD/SXTB16 inner loops on cores with the DSP extension, portable C on the M3",
@@ -52,48 +33,17 @@ KERNEL_DESCRIPTIONS = {
 
 
 def available_models() -> dict[str, Path]:
-    """Model name -> .tflite: the MLPerf Tiny int8 models, then the zoo's int8 models."""
-    models = {name: shared_models_root() / f"{name}.tflite" for name in MLPERF_TINY_INT8}
+    """Model name -> .tflite: the MLPerf Tiny int8 models that are present (verified; see
+    'hilbench models'), then the zoo's int8 models."""
+    models = dict(mlperf_tiny.present_int8_models())
     for path in sorted(zoo_root().glob("*/int8.tflite")):
         models[f"zoo/{path.parent.name}"] = path
-    return {name: path for name, path in models.items() if path.is_file()}
+    return models
 
 
 def emulated_targets() -> list[str]:
     """The firmware targets run by QEMU (recipe mode 'emulated')."""
     return [name for name in known_targets() if load_recipe(name).mode == "emulated"]
-
-
-def fixed_input(compiled) -> bytes:
-    """The same pseudo-random input bytes for a model on every core."""
-    rng = np.random.default_rng(INPUT_SEED)
-    return b"".join(rng.integers(0, 256, size=spec.bytes, dtype=np.uint8).tobytes() for spec in compiled.inputs)
-
-
-def measure(model_name: str, model_path: Path, targets: list[str], opt_level: str, kernels: str,
-            log) -> dict[str, Cell]:
-    cells: dict[str, Cell] = {}
-    try:
-        compiled = compile_model(model_path, cache_root() / "instructions-table" / kernels / model_name.replace("/", "_"),
-                                 kernels=kernels)
-    except HilbenchError as exc:
-        return {target: Cell(error=f"compile: {exc}") for target in targets}
-    data = fixed_input(compiled)
-    for target in targets:
-        log(f"{model_name} on {target} ...")
-        try:
-            firmware = build_firmware(target, compiled, opt_level=opt_level)
-            footprint = elf_footprint(firmware.elf_path)
-            with start_firmware(firmware) as endpoint, DutSession.from_endpoint(endpoint, inference_timeout=600) as dut:
-                dut.load_input(data)
-                result = dut.infer(n=1, warmup=0)
-                if not result.ticks:
-                    raise HilbenchError("the firmware reported no ticks")
-                instructions = endpoint.instructions_from_ticks(result.ticks[0], result.timer_hz)
-            cells[target] = Cell(instructions, footprint.flash_bytes, footprint.ram_bytes)
-        except HilbenchError as exc:
-            cells[target] = Cell(error=str(exc).splitlines()[0])
-    return cells
 
 
 def core_label(target: str) -> str:

@@ -55,7 +55,7 @@ def suite_seconds(lab_path: Path, boards: str, model: str, vectors: int, workers
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:benchmark",
                "-p", "no:hypothesispytest", f"--board={boards}", f"--model={model}", "--lab",
                str(lab_path), "--vectors", str(vectors), "--results-dir", str(folder / "results"),
-               str(REPO / "tests" / "benchmark_suite")]
+               str(REPO / "hilbench" / "suite")]
     if workers > 1:
         command += ["-n", str(workers)]
     started = time.perf_counter()

@@ -7,7 +7,7 @@ instructions per inference:
     (deterministic; wall time on the host clock if valgrind is missing). Not Cortex-M4 figures.
   - emulated (with --emulated-m4): Cortex-M4 instructions of one hb_model_invoke on QEMU
     mps2-an386 with -icount shift=0, timed with SysTick at 40 instructions per tick, the same
-    method as the TFLM figures in the shared MLPerf Tiny README (tests/support/m4_emulated.py).
+    method as the TFLM figures published with the MLPerf Tiny models (tests/support/m4_emulated.py).
 
     python benchmarks/runtime_bench.py [--models kws_ref_model ...] [--kernels portable auto]
                                        [--emulated-m4]
@@ -29,12 +29,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hilbench.compile import CompiledModel, compile_model  # noqa: E402
-from hilbench.paths import shared_models_root  # noqa: E402
+from hilbench import mlperf_tiny  # noqa: E402
 from tests.support import m4_emulated  # noqa: E402
 from tests.support.host_runner import build_host_runner  # noqa: E402
 
 MODELS = ["kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8"]
-# From the shared MLPerf Tiny README: TFLM on emulated Cortex-M4 (QEMU mps2-an386, icount).
+# From the MLPerf Tiny models' README: TFLM on emulated Cortex-M4 (QEMU mps2-an386, icount).
 TFLM_REFERENCE = {
     "kws_ref_model": dict(arena=22740, ref_instr=197_829_387, cmsis_instr=7_944_293),
     "vww_96_int8": dict(arena=100596, ref_instr=549_582_027, cmsis_instr=24_948_867),
@@ -125,7 +125,7 @@ def print_table(models: list[str], kernels: str, emulated: bool) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in models:
-            compiled = compile_model(shared_models_root() / f"{name}.tflite", Path(tmp) / name,
+            compiled = compile_model(mlperf_tiny.model_path(name), Path(tmp) / name,
                                      kernels=kernels)
             flash = cortex_m4_flash_bytes(compiled)
             instructions = host_instructions_per_inference(compiled)
@@ -147,7 +147,7 @@ def print_table(models: list[str], kernels: str, emulated: bool) -> None:
             rows.append(row)
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     print(f"\nhilbench int8 runtime, kernels={kernels}. mode labels in brackets: host figures are "
-          "x86-64 instructions, not Cortex-M4 ones; TFLM columns come from the shared README.")
+          "x86-64 instructions, not Cortex-M4 ones; TFLM columns are published figures, not measured here.")
     for row in [header, ["-" * w for w in widths]] + rows:
         print(" | ".join(str(v).ljust(w) for v, w in zip(row, widths)))
 

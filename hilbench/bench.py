@@ -6,35 +6,37 @@ emulated or a host process), and a serial session talking to it. The ``hilbench 
 command and the pytest plugin's ``dut`` fixture both go through it.
 
 This module also finds models by name (:func:`find_model`): a path, a ``models_zoo/``
-model, or an MLPerf Tiny reference model kept beside the checkout.
+model, or an MLPerf Tiny reference model (:mod:`hilbench.mlperf_tiny`: fetched into the
+cache, or in ``$HILBENCH_MLPERF_DIR``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-from dataclasses import dataclass
+import os
+import socket
+import urllib.parse
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 
-from hilbench import zoo
+from hilbench import mlperf_tiny, zoo
 from hilbench.boards import ResolvedBoard
 from hilbench.build import Firmware, build_firmware
 from hilbench.compile import CompiledModel, TensorSpec, compile_model
 from hilbench.deploy import Endpoint
 from hilbench.errors import BuildError, DeployError, DutError, MeasurementError, ModelError
 from hilbench.lab.locks import board_lock
-from hilbench.paths import cache_root, shared_models_root, zoo_root
-from hilbench.run import TimingRun, VectorRun, run_vectors, time_inferences
+from hilbench.paths import cache_root, zoo_root
+from hilbench.progress import Phases
+from hilbench.run import TimingRun, VectorRun, join_vector_runs, run_vectors, time_inferences
 from hilbench.session import DutSession
 
 if TYPE_CHECKING:
     from hilbench.deploy.platformio_project import PlatformioProject
-
-# The int8 models of the MLPerf Tiny benchmark, in the order its results tables use.
-MLPERF_TINY_INT8 = ("kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8")
 
 
 def zoo_models() -> dict[str, Path]:
@@ -42,13 +44,6 @@ def zoo_models() -> dict[str, Path]:
     if not zoo_root().is_dir():
         return {}
     return {model.name: model.int8_path for model in zoo.list_models() if model.int8_path.is_file()}
-
-
-def mlperf_tiny_models() -> dict[str, Path]:
-    """The MLPerf Tiny int8 reference models that are present, by name."""
-    root = shared_models_root()
-    return {name: root / f"{name}.tflite" for name in MLPERF_TINY_INT8
-            if (root / f"{name}.tflite").is_file()}
 
 
 def find_model(name_or_path: str | Path) -> Path:
@@ -63,23 +58,22 @@ def find_model(name_or_path: str | Path) -> Path:
     in_zoo = zoo_models()
     if text in in_zoo:
         return in_zoo[text]
-    mlperf = mlperf_tiny_models()
-    if text in mlperf:
-        return mlperf[text]
+    if "/" not in text and mlperf_tiny.is_reference_name(text):
+        return mlperf_tiny.model_path(text)   # refuses a missing or wrong file, naming it
     if path.suffix == ".tflite" or "/" in text:
         raise ModelError(f"model file '{text}' does not exist")
     raise ModelError(
         f"model '{text}' is neither a file, a zoo model (known: {', '.join(in_zoo) or 'none'}) nor "
-        f"an MLPerf Tiny reference model (known: {', '.join(mlperf) or 'none'}); "
+        f"an MLPerf Tiny reference model (known: {', '.join(mlperf_tiny.INT8_MODELS)}); "
         "give a .tflite path or one of these names")
 
 
 def default_models() -> list[Path]:
     """The reference benchmark's models: every zoo model, else the MLPerf Tiny int8 models."""
-    models = list(zoo_models().values()) or list(mlperf_tiny_models().values())
+    models = list(zoo_models().values()) or list(mlperf_tiny.present_int8_models().values())
     if not models:
         raise ModelError(f"no models found: {zoo_root()} has no <name>/{zoo.INT8_FILE} and "
-                         f"{shared_models_root()} has no MLPerf Tiny models; give --model PATH")
+                         f"{mlperf_tiny.models_dir()} has no MLPerf Tiny models; give --model PATH")
     return models
 
 
@@ -107,6 +101,9 @@ class Dut:
     session: DutSession
     runtime: str = "hilbench"
     """The runtime's name in results: hilbench's AOT runtime and its kernel set."""
+    phases: Phases = field(default_factory=Phases)
+    """Where the pipeline and the procedure report their phases and finished vectors (a
+    progress display, if the front end attached one), and the host time of each phase."""
 
     @property
     def model_name(self) -> str:
@@ -160,20 +157,53 @@ class Dut:
                              "hilbench reads models with exactly one output")
         return self.model.outputs[0]
 
-    def infer(self, inputs: np.ndarray) -> tuple[np.ndarray, VectorRun]:
+    def infer(self, inputs: np.ndarray, *, on_vector: Callable[[], None] | None = None,
+              max_twins: int | None = None) -> tuple[np.ndarray, VectorRun]:
         """Run every row of ``inputs`` (one 'infer 1 0' each).
 
         Returns the raw outputs, shape (rows, *output shape without its batch dimension),
         in the model's output dtype, and the run record (device ticks per row, labels).
+        on_vector() is called after each row (from any thread).
+
+        On an emulated board the rows may be spread over several twins of the same firmware,
+        one per CPU core (``max_twins``, default: the cores this process may use): each twin
+        gives the same outputs and instruction counts for the same row
+        (tests/test_twin_channels.py), and a twin only helps when it has enough work, which
+        the first row's time tells (:func:`helper_twins_for`). Timings never come from here.
         """
         rows = self.input_rows(inputs)
-        run = run_vectors(self.session, rows)
+        run = run_vectors(self.session, rows[:1], on_vector)
+        helpers = helper_twins_for(self, len(rows) - 1, run.harness.wall_s if run.harness else 0.0, max_twins)
+        if len(rows) > 1:
+            with self.more_twins(helpers) as twins:
+                run = join_vector_runs(run, run_vectors([self.session, *twins], rows[1:], on_vector))
         if run.output_kind != "raw":
             raise DutError(f"the DUT on {self.endpoint.url} does not report raw output bytes "
                            "(a plain MLPerf Tiny DUT?); raw outputs need hilbench firmware")
         spec = self.output_spec
         shape = tuple(spec.shape[1:]) if len(spec.shape) > 1 and spec.shape[0] == 1 else tuple(spec.shape)
         return run.as_array(spec.dtype).reshape((len(rows), *shape)), run
+
+    @contextlib.contextmanager
+    def more_twins(self, count: int) -> Iterator[list[DutSession]]:
+        """``count`` more twins of this DUT's firmware, with their sessions (synchronised, the
+        same profile); stopped on exit."""
+        if count and (self.mode != "emulated" or self.firmware is None):
+            raise DeployError(f"only an emulated board can start more twins, not {self.board.name} ({self.mode})")
+        with contextlib.ExitStack() as stack:
+            sessions = []
+            for _ in range(count):
+                endpoint = stack.enter_context(deploy(self.board, self.firmware))
+                session = stack.enter_context(
+                    DutSession.from_endpoint(endpoint, baudrate=self.board.board.connection.baud))
+                if self.session.host_file_dir is None:  # the same channel as this DUT's session
+                    session.host_file_dir = None
+                session.sync()
+                if session.profile() != self.session.capabilities:
+                    raise DeployError(f"a second twin of {self.board.name} answers with another profile: "
+                                      f"{session.capabilities} instead of {self.session.capabilities}")
+                sessions.append(session)
+            yield sessions
 
     def time(self, row: np.ndarray, n: int, warmup: int = 1, windows: int = 1) -> TimingRun:
         """Time ``windows`` commands 'infer n warmup' on one input row."""
@@ -218,6 +248,30 @@ class Dut:
             row.update(cpi=board.cpi, cpi_source=board.cpi_source)
         row.update(figures)
         return row
+
+
+# A helper twin boots in well under a second; it is worth starting when the rows left would
+# keep one twin busy for longer than this (host-clock seconds).
+HELPER_TWIN_MIN_WORK_S = 2.0
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def helper_twins_for(dut: Dut, rows_left: int, seconds_per_row: float, max_twins: int | None = None) -> int:
+    """How many more twins to start for ``rows_left`` rows that take about ``seconds_per_row``
+    each on one twin: none on hardware or a host board, else enough to use the cores (at most
+    ``max_twins`` twins in all), keeping at least HELPER_TWIN_MIN_WORK_S of work per twin."""
+    if dut.mode != "emulated" or dut.firmware is None or rows_left < 2:
+        return 0
+    twins = min(max_twins or usable_cores(), rows_left,
+                int(rows_left * seconds_per_row / HELPER_TWIN_MIN_WORK_S))
+    return max(0, twins - 1)
 
 
 def host_clock_hz() -> float:
@@ -296,21 +350,29 @@ def _deploy_hardware(board: ResolvedBoard, firmware: Firmware | None) -> Endpoin
                     description=f"{board.name} on {board.port}, flashed with {result.command[0]}")
 
 
+# What deploying is called while it runs, per mode (a progress display shows it).
+DEPLOY_PHASES = {"hardware": "flash", "emulated": "boot twin", "host": "start"}
 _DEPLOYERS = {"host": _deploy_host, "emulated": _deploy_emulated, "hardware": _deploy_hardware}
 
 
 @contextlib.contextmanager
 def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
-             kernels: str = "auto", extra_defines: tuple[str, ...] = ()) -> Iterator[Dut]:
+             kernels: str = "auto", extra_defines: tuple[str, ...] = (),
+             phases: Phases | None = None) -> Iterator[Dut]:
     """Compile, build, deploy and connect: yield a ready :class:`Dut`; stop everything on exit.
 
     ``board`` comes from :func:`hilbench.boards.resolve_boards`; ``model`` is a path or a
-    name (see :func:`find_model`). Raises ModelError, BuildError, DeployError or DutError,
-    each naming the stage and what to do.
+    name (see :func:`find_model`). ``phases`` receives the build and deploy phases and becomes
+    the Dut's. Raises ModelError, BuildError, DeployError or DutError, each naming the stage
+    and what to do.
     """
-    model_path = find_model(model)
-    compiled = compile_model(model_path, compiled_model_dir(model_path, kernels), kernels=kernels)
-    firmware = _build_for(board, compiled, opt_level, extra_defines)
+    phases = phases or Phases()
+    phases.start("build")
+    if board.mode == "hardware":
+        check_network_port(board)
+    model_path, compiled, firmware = prepare_firmware(board, model, opt_level=opt_level,
+                                                      kernels=kernels, extra_defines=extra_defines)
+    phases.start(DEPLOY_PHASES[board.mode])
     with contextlib.ExitStack() as stack:
         stack.enter_context(board_lock(board))   # no other process flashes or talks to it now
         endpoint = stack.enter_context(deploy(board, firmware))
@@ -319,8 +381,45 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
         capabilities = session.profile()
         if board.mode == "hardware" or firmware is None:
             _check_board_model(board, compiled, capabilities, flashed=firmware is not None)
+        phases.stop()
         yield Dut(board, model_path, compiled, firmware, endpoint, session,
-                  runtime=runtime_label(kernels, board.board.core))
+                  runtime=runtime_label(kernels, board.board.core), phases=phases)
+
+
+NETWORK_PORT_TIMEOUT_S = 3.0
+
+
+def check_network_port(board: ResolvedBoard) -> None:
+    """A board on a socket:// or rfc2217:// URL must answer before anything is built: the lab
+    file vouched for it, so a closed port is an error, never a reason to run the twin."""
+    url = board.port or ""
+    if not url.startswith(("socket://", "rfc2217://")):
+        return
+    parts = urllib.parse.urlsplit(url)
+    try:
+        address = (parts.hostname, parts.port)
+    except ValueError as error:  # a port outside 0..65535
+        raise DutError(f"board '{board.name}': {url} is not a valid URL ({error}); fix "
+                       f"boards.{board.name}.connection in the lab file") from None
+    if not parts.hostname or parts.port is None:
+        raise DutError(f"board '{board.name}': {url} names no host:port; fix "
+                       f"boards.{board.name}.connection in the lab file")
+    try:
+        socket.create_connection(address, timeout=NETWORK_PORT_TIMEOUT_S).close()
+    except OSError as error:
+        raise DutError(f"board '{board.name}': nothing answers at {url} ({error.strerror or error}); "
+                       "start the DUT's serial server there, or fix "
+                       f"boards.{board.name}.connection in the lab file") from None
+
+
+def prepare_firmware(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
+                     kernels: str = "auto", extra_defines: tuple[str, ...] = ()
+                     ) -> tuple[Path, CompiledModel, "Firmware | PlatformioProject | None"]:
+    """Find and compile the model and build firmware for the board: (model path, compiled
+    model, firmware). The firmware is None for a pre-flashed board."""
+    model_path = find_model(model)
+    compiled = compile_model(model_path, compiled_model_dir(model_path, kernels), kernels=kernels)
+    return model_path, compiled, _build_for(board, compiled, opt_level, extra_defines)
 
 
 def _build_for(board: ResolvedBoard, compiled: CompiledModel, opt_level: str,

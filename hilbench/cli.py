@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
+import os
 import sys
 import textwrap
 from collections import Counter
@@ -19,6 +21,7 @@ from typing import Callable, Iterable, Sequence
 
 from hilbench import __version__
 from hilbench.errors import HilbenchError
+from hilbench.report.table import format_text_table
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -38,6 +41,8 @@ STAGE_COMMANDS: tuple[tuple[str, str, str, str], ...] = (
      "hilbench.report.html:add_report_arguments", "hilbench.report.html:cmd_report"),
     ("measure", "measure one board x model: latency, accuracy, energy, footprint",
      "hilbench.procedure_cli:add_measure_arguments", "hilbench.procedure_cli:cmd_measure"),
+    ("twin serve", "serve a board's emulated twin as a serial device (pty) and a socket:// URL",
+     "hilbench.twin_serve:add_twin_serve_arguments", "hilbench.twin_serve:cmd_twin_serve"),
     ("calibrate", "fit the twins' CPI and power against published MLPerf Tiny hardware results",
      "hilbench.calibration.cli:add_calibrate_arguments", "hilbench.calibration.cli:cmd_calibrate"),
     ("cloud serve", "serve float models over the Open Inference Protocol (the cloud side)",
@@ -140,27 +145,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 # ---------------------------------------------------------------- shared pieces
 
 
-def add_lab_arguments(parser: argparse.ArgumentParser, *, require_hardware: bool = True) -> None:
-    """``--lab``, ``--emulate`` and (optionally) ``--require-hardware``, as in the pytest plugin."""
+def add_board_model_arguments(parser: argparse.ArgumentParser, board_help: str) -> None:
+    """``--board NAME`` and ``--model MODEL``, for commands that run one board x model."""
+    parser.add_argument("--board", required=True, metavar="NAME",
+                        help=f"{board_help} (see 'hilbench boards')")
+    parser.add_argument("--model", required=True, metavar="MODEL",
+                        help="a .tflite file, a models_zoo/ name or an MLPerf Tiny model name")
+
+
+def add_lab_arguments(parser: argparse.ArgumentParser, *, require_hardware: bool = True,
+                      emulate: bool = True) -> None:
+    """``--lab``, (optionally) ``--emulate`` and ``--require-hardware``, as in the pytest plugin."""
     parser.add_argument("--lab", metavar="FILE",
                         help="lab file that adds boards or overrides catalog fields "
                              "(default: ./hilbench.yaml when it exists)")
-    parser.add_argument("--emulate", action="store_true",
-                        help="use each board's emulated twin even when the board is connected")
+    if emulate:
+        parser.add_argument("--emulate", action="store_true",
+                            help="use each board's emulated twin even when the board is connected")
     if require_hardware:
         parser.add_argument("--require-hardware", action="store_true",
                             help="fail instead of falling back to the emulated twin when a board "
                                  "is not connected")
 
 
-def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A plain-text table with left-aligned columns; None shows as empty."""
-    text_rows = [["" if cell is None else str(cell) for cell in row] for row in rows]
-    widths = [max([len(header)] + [len(row[i]) for row in text_rows]) for i, header in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in text_rows]
-    return "\n".join(lines)
+# The aligned text table of every command's output (re-exported for the commands here).
+format_table = format_text_table
 
 
 def format_clock(clock_hz: int) -> str:
@@ -244,6 +253,9 @@ def boards_command(args: argparse.Namespace) -> int:
                       "connection.serial_number in hilbench.yaml (see 'hilbench ports')")
         else:
             runs_now = resolved.describe()
+            if resolved.mode == "emulated":
+                # A twin's latency is instructions x cpi: say which cpi and whose.
+                reason += f"; latency = instructions x cpi {board.cpi:g} ({board.cpi_source})"
         rows.append((board.name, board.mcu, board.core, format_clock(board.clock_hz), runs_now))
         if args.verbose or "see below" in runs_now:
             notes.append(f"{board.name}: {reason}")
@@ -302,26 +314,65 @@ def ports_command(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- hilbench models
 
 
+MODEL_SETS = ("mlperf-tiny",)
+
+
+def _models_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", nargs="?", choices=("fetch",),
+                        help="fetch: download a set of reference models into the cache")
+    parser.add_argument("model_set", nargs="?", choices=MODEL_SETS, metavar="SET",
+                        help="the set to fetch: mlperf-tiny")
+
+
 @command(
     "models",
-    summary="list the zoo's reference models with their measured accuracy",
+    summary="list the reference models; fetch the MLPerf Tiny ones",
+    arguments=_models_arguments,
     description="""
-        List the models of models_zoo/ (float and int8 .tflite, card, test vectors): task,
-        input shape, metric, float and int8 accuracy on the committed test vectors, size and
-        operators. Any of these names works as --model for 'hilbench infer' and pytest, as do
-        the MLPerf Tiny reference models (kws_ref_model, vww_96_int8,
-        pretrainedResnet_quant, ad01_int8) and .tflite paths.
+        Without arguments: list the models of the zoo (float and int8 .tflite, card, test
+        vectors: task, input shape, metric, float and int8 accuracy on the committed test
+        vectors, size and operators), then the MLPerf Tiny reference models with their state:
+        present, missing or wrong hash (SHA-256 against the pinned file table shipped with
+        hilbench). Any of these names works as --model for 'hilbench infer' and pytest, as do
+        .tflite paths.
+
+        'hilbench models fetch mlperf-tiny' downloads the MLPerf Tiny models from the
+        mlcommons/tiny repository at a pinned commit, checks each file's SHA-256 and writes it
+        atomically into $HILBENCH_MLPERF_DIR when set, else into <cache>/mlperf_tiny
+        (cache: $HILBENCH_CACHE, default ~/.cache/hilbench). Without network access, copy the
+        files into a folder and set HILBENCH_MLPERF_DIR to it instead.
 
         examples:
           hilbench models
+          hilbench models fetch mlperf-tiny
+          HILBENCH_MLPERF_DIR=~/models/mlperf_tiny hilbench models
           HILBENCH_ZOO=../my_zoo hilbench models
     """,
 )
 def models_command(args: argparse.Namespace) -> int:
-    """Print the zoo table."""
+    """Print the zoo and MLPerf Tiny tables, or fetch a model set."""
+    from hilbench import mlperf_tiny
+    from hilbench.errors import ConfigError
     from hilbench.zoo import format_models_table
 
+    if args.action == "fetch":
+        if args.model_set is None:
+            raise ConfigError(f"'hilbench models fetch' needs a set: {', '.join(MODEL_SETS)}")
+        paths = mlperf_tiny.fetch(progress=print)
+        print(f"{len(paths)} MLPerf Tiny files in {mlperf_tiny.models_dir()}")
+        return EXIT_OK
+    if args.model_set is not None:
+        raise ConfigError(f"'{args.model_set}' needs an action first: hilbench models fetch {args.model_set}")
     print(format_models_table())
+    print()
+    folder = mlperf_tiny.models_dir()
+    states = mlperf_tiny.status()
+    print(f"MLPerf Tiny reference models in {folder}:")
+    print(format_table(("model", "state", "source"),
+                       [(entry.name, state, f"{entry.repository}@{entry.commit[:12]}:{entry.path}")
+                        for entry, state in states]))
+    if any(state != mlperf_tiny.PRESENT for _, state in states):
+        print(f"to get them: {mlperf_tiny.how_to_get_them()}")
     return EXIT_OK
 
 
@@ -329,10 +380,7 @@ def models_command(args: argparse.Namespace) -> int:
 
 
 def _infer_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--board", required=True, metavar="NAME",
-                        help="board to run on (see 'hilbench boards')")
-    parser.add_argument("--model", required=True, metavar="MODEL",
-                        help="a .tflite file, a models_zoo/ name or an MLPerf Tiny model name")
+    add_board_model_arguments(parser, "board to run on")
     parser.add_argument("--input", required=True, metavar="X.npy",
                         help="input rows: shape (rows, ...) in the model's input dtype (int8 "
                              "for quantized models; not re-quantized)")
@@ -367,19 +415,26 @@ def _infer_arguments(parser: argparse.ArgumentParser) -> None:
 )
 def infer_command(args: argparse.Namespace) -> int:
     """Run the input rows on the board and write the outputs."""
+    import io
+
     import numpy as np
 
     from hilbench.bench import open_dut
     from hilbench.boards import resolve_boards
+    from hilbench.record.atomic import atomic_write_bytes, check_output_path
 
     inputs = _load_array(args.input)
+    output = check_output_path(args.output, "--output")
     [board] = resolve_boards([args.board], lab=args.lab, emulate=args.emulate,
                              require_hardware=args.require_hardware)
     print(f"{board.name}: {board.describe()} ({board.reason})")
     with open_dut(board, args.model, opt_level=args.opt_level) as dut:
         outputs, run = dut.infer(inputs)
-        np.save(args.output, outputs)
-        print(f"wrote {args.output}: {outputs.shape[0]} rows of {outputs.dtype} "
+        # Exactly the path given (np.save would add .npy to y.out), whole or not at all.
+        buffer = io.BytesIO()
+        np.save(buffer, outputs, allow_pickle=False)
+        atomic_write_bytes(output, buffer.getvalue())
+        print(f"wrote {output}: {outputs.shape[0]} rows of {outputs.dtype} "
               f"{tuple(outputs.shape[1:])} from {dut.model_name} on {dut.mode}")
         if not run.ticks:
             raise HilbenchError(f"the DUT on {dut.endpoint.url} reports no per-inference timer "
@@ -390,16 +445,35 @@ def infer_command(args: argparse.Namespace) -> int:
 
 
 def _load_array(path: str):
+    """An input array from a .npy file, refusing one whose header promises more data than the
+    file holds (a damaged or hostile header must not make numpy allocate terabytes)."""
     import numpy as np
 
     from hilbench.errors import ConfigError
 
     try:
-        return np.load(path, allow_pickle=False)
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported")
+            shape, _, dtype = read_header(handle)
+            data_bytes = os.fstat(handle.fileno()).st_size - handle.tell()
+            if dtype.hasobject:
+                raise ValueError("it holds Python objects (pickles), which are not loaded")
+            needed = math.prod(shape) * dtype.itemsize
+            if needed != data_bytes:
+                raise ValueError(f"its header claims shape {shape} of {dtype} ({needed} bytes) "
+                                 f"but the file holds {data_bytes} bytes of data")
+            handle.seek(0)
+            return np.load(handle, allow_pickle=False)
     except FileNotFoundError:
         raise ConfigError(f"input file '{path}' does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"input file '{path}' is a folder; give a .npy file") from None
     except (OSError, ValueError) as error:
-        raise ConfigError(f"input file '{path}' is not a .npy array file: {error}") from None
+        raise ConfigError(f"input file '{path}' is not a usable .npy array file: {error}") from None
 
 
 if __name__ == "__main__":

@@ -23,6 +23,10 @@ Fixtures, usable in any project's tests:
     the run folder under ``--results-dir`` and into the summary table at the end of the
     session.
 
+The reference benchmark suite (:mod:`hilbench.suite`, one test per board x model) ships in
+the package: ``pytest --board=B`` adds it to the run, from any folder, beside the tests found
+there, unless paths are named on the command line or ``--no-reference-suite`` is given.
+
 Without ``--board`` the plugin is inert: it adds no tests and prints nothing.
 
 With pytest-xdist (``pytest --board=a,b,c -n 3``) boards run side by side: all tests of one
@@ -37,6 +41,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
@@ -44,13 +50,16 @@ from typing import TYPE_CHECKING, Any, Mapping
 import pytest
 
 from hilbench.errors import HilbenchError
+from hilbench.progress import Phases, wants_progress
 
 if TYPE_CHECKING:  # imported lazily at run time: without --board the plugin loads nothing heavy
     from hilbench.bench import Dut
     from hilbench.boards import ResolvedBoard
+    from hilbench.progress import TerminalProgress
     from hilbench.record.store import RunRecorder
 
 _STATE = pytest.StashKey["HilbenchState"]()
+REFERENCE_SUITE = Path(__file__).resolve().parent / "suite" / "test_reference_benchmark.py"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -83,6 +92,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="int8 kernel set: auto = SMLAD/SXTB16 inner loops on cores with the DSP "
                          "extension, portable C elsewhere (default); portable = plain C everywhere. "
                          "Both are bit-exact with tflite-micro; the runtime column says which ran")
+    group.addoption("--no-reference-suite", action="store_true",
+                    help="run only the tests found here (your own, using the dut fixture), not "
+                         "hilbench's reference benchmark suite, which --board adds when no paths "
+                         "are named")
     group.addoption("--energy-capture", metavar="FILE",
                     help="measure energy from this JLS file, recorded by the Joulescope "
                          "software during the run (hardware boards; energy_source capture)")
@@ -102,6 +115,7 @@ class HilbenchState:
     serial_logs: list[tuple] = field(default_factory=list)       # (board, model, header, lines)
     details: list[str] = field(default_factory=list)             # lines under the summary table
     cloud_summary: str = ""                                      # --cloud: table or error
+    progress: ProgressLine | None = None                         # None: no progress display
 
     @property
     def active(self) -> bool:
@@ -138,6 +152,7 @@ def _state(config: pytest.Config) -> HilbenchState:
 
 def pytest_configure(config: pytest.Config) -> None:
     from hilbench.boards import split_board_names
+    from hilbench.record.store import check_unique_names
 
     names = split_board_names(config.getoption("board") or [])
     state = _state(config)
@@ -146,8 +161,12 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         state.boards = state.resolve(names)
         state.models = _models_from_options(config.getoption("model") or [])
+        check_unique_names("board", [(board.name, board.name) for board in state.boards])
+        check_unique_names("model", [(_model_label(path), str(path)) for path in state.models])
     except HilbenchError as error:
         raise pytest.UsageError(f"hilbench: {error}") from None
+    state.progress = ProgressLine.for_session(config)
+    _add_reference_suite(config)
     if getattr(config.option, "dist", "no") == "load":
         config.option.dist = "loadgroup"   # one worker per board: xdist_group marks, below
 
@@ -184,11 +203,91 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
         and bool(getattr(config.option, "tx", None))
 
 
+def _add_reference_suite(config: pytest.Config) -> None:
+    """``pytest --board=B`` runs the reference suite beside the tests found here; named paths
+    run exactly what they name."""
+    if config.getoption("no_reference_suite") or config.args_source is pytest.Config.ArgsSource.ARGS:
+        return
+    config.args.append(str(REFERENCE_SUITE))
+
+
+class ProgressLine:
+    """The progress of the board x model that runs now, on a line of its own below pytest's.
+
+    pytest captures the tests' output; this line goes to the terminal through a duplicate of
+    the original stdout, so capture never swallows it. It shows only between a test's start and
+    its report, on the line below pytest's current one, and is cleared before pytest reports
+    the test, with the cursor put back where pytest left it: pytest's output stays exactly
+    what it would be without it. Off when stdout is not a terminal, under CI, and with -q.
+    """
+
+    def __init__(self, config: pytest.Config, stream):
+        self._config = config
+        self._stream = stream
+        self._shown: tuple[Phases, TerminalProgress, int] | None = None
+
+    @classmethod
+    def for_session(cls, config: pytest.Config) -> "ProgressLine | None":
+        if not wants_progress(sys.stdout, quiet=config.getoption("verbose") < 0):
+            return None
+        try:
+            stream = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+        except (OSError, ValueError):
+            return None
+        return cls(config, stream)
+
+    def show(self, phases: Phases, label: str) -> None:
+        """Show the phases of one board x model until hide()."""
+        from hilbench.progress import TerminalProgress  # tqdm: only when it shows
+
+        self.hide()
+        writer = getattr(self._config.pluginmanager.get_plugin("terminalreporter"), "_tw", None)
+        column = writer.width_of_current_line if writer is not None else 0
+        if writer is not None:
+            writer.flush()
+        if column:
+            self._stream.write("\n")
+        line = TerminalProgress(label, self._stream)
+        phases.sink = line
+        self._shown = (phases, line, column)
+
+    def close(self) -> None:
+        self.hide()
+        self._stream.close()
+
+    def hide(self) -> None:
+        """Clear the line and put the cursor back at the end of pytest's line."""
+        if self._shown is None:
+            return
+        phases, line, column = self._shown
+        self._shown = None
+        phases.sink = None
+        line.close()
+        if column:
+            self._stream.write(f"\x1b[A\x1b[{column}C")  # up one line, right to pytest's column
+        self._stream.flush()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> None:
+    """Before pytest reports a test's result (or a failed set-up): the progress line goes."""
+    progress = _state(item.config).progress
+    if progress is not None and (call.when != "setup" or call.excinfo is not None):
+        progress.hide()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    progress = _state(config).progress
+    if progress is not None:
+        progress.close()
+
+
 def _models_from_options(values: list[str]) -> list[Path]:
     from hilbench.bench import default_models, find_model
 
     names = [name.strip() for value in values for name in value.split(",") if name.strip()]
-    return [find_model(name) for name in names] if names else default_models()
+    # The same file given twice runs once, as a board given twice does.
+    return list(dict.fromkeys(find_model(name) for name in names)) if names else default_models()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -304,17 +403,23 @@ def dut(request: pytest.FixtureRequest, board: ResolvedBoard, tflite_model: Path
         from hilbench.bench import open_dut
         from hilbench.procedure import energy_firmware_defines, energy_plan
 
+        phases = Phases()
+        if state.progress is not None:
+            state.progress.show(phases, f"{board.name} {_model_label(tflite_model)}")
         try:
             # A board measured by a probe or a capture runs energy-mode firmware.
             defines = energy_firmware_defines(energy_plan(board, state.option("energy_capture")))
             current.dut = current.stack.enter_context(open_dut(
-                board, tflite_model, kernels=state.option("kernels"), extra_defines=defines))
+                board, tflite_model, kernels=state.option("kernels"), extra_defines=defines,
+                phases=phases))
         except HilbenchError as error:
             # Remember the failure: the next test on this pair must not rebuild and fail again.
             current.error = f"hilbench: {board.name} ({board.describe()}), {tflite_model.name}: {error}"
             current.stack.close()
     if current.error is not None:
         pytest.fail(current.error, pytrace=False)
+    if state.progress is not None and current.dut.phases.sink is None:
+        state.progress.show(current.dut.phases, f"{board.name} {current.dut.model_name}")
     firmware = current.dut.firmware
     state.board_facts.setdefault(board.name, board_facts(board)).setdefault("firmware", {})[
         current.dut.model_name] = {"target": firmware.target,

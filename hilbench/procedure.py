@@ -2,7 +2,7 @@
 
 :func:`benchmark_dut` drives a :class:`hilbench.bench.Dut` through every measurement and
 returns one result row (the ARCHITECTURE.md columns) plus the figures behind it. The
-reference suite (tests/benchmark_suite/) calls it once per board x model; any other front
+reference suite (hilbench/suite/) calls it once per board x model; any other front
 end can do the same. The steps:
 
 1. **Vectors.** Each test vector runs as one ``infer 1 0``; its raw outputs are compared
@@ -125,10 +125,18 @@ def energy_plan(board: ResolvedBoard, energy_capture: str | Path | None = None) 
     """
     spec = board.board
     probe = spec.power_probe
+    if energy_capture and board.mode != "hardware":
+        raise MeasurementError(
+            f"--energy-capture {energy_capture} measures a board on hardware, but board "
+            f"'{board.name}' runs {board.describe()} ({board.reason}), where no current flows "
+            "to record; drop --energy-capture for it")
     if board.mode == "host":
         return EnergyPlan("", "a host run draws no board's energy")
     if board.mode == "hardware":
         capture = energy_capture or probe.capture
+        if capture and not Path(capture).parent.is_dir():
+            raise MeasurementError(f"energy capture {capture}: the folder {Path(capture).parent} "
+                                   "does not exist, so no recording can be written there")
         if capture:
             return EnergyPlan("capture", f"JLS capture {capture}", probe_serial=probe.serial,
                               capture_path=Path(capture), gpi=probe.gpi)
@@ -175,6 +183,7 @@ class BenchmarkOptions:
     after_energy_windows: Callable[[], None] | None = None
     """Called when the energy windows (and the idle after them) are done, before a capture
     is read: a lab script can stop its recording here."""
+
 
 
 # ---------------------------------------------------------------- result
@@ -512,13 +521,17 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
     options = options or BenchmarkOptions()
     plan = options.timing or TIMING_PLANS[dut.mode]
     energy = energy or energy_plan(dut.board, options.energy_capture)
+    phases = dut.phases
 
     data = reference_data(dut, options.max_vectors)
-    outputs, vector_run = dut.infer(data.x_int8)
+    phases.start("vectors", total=len(data.x_int8))
+    outputs, vector_run = dut.infer(data.x_int8, on_vector=phases.advance)
+    phases.start("reference")  # the host's tflite-micro and float model on the same vectors
     expected = interpreter_outputs(dut.model_path, data.x_int8).reshape(outputs.shape)
     bitexact = bitexact_rate(outputs, expected)
     accuracy = _accuracy(dut, data, outputs, expected)
 
+    phases.start("timing")
     round_trip = host_round_trip_s(dut, options.round_trips)
 
     row_input = data.x_int8[0]
@@ -536,8 +549,11 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
         timing_details["rerun_after_short_window"] = {"inferences_per_window": first_n,
                                                       "shortest_window_s": short.shortest_s}
 
+    phases.start("energy")
     energy_result = measure_dut_energy(dut, row_input, n, plan, latency, energy, options)
+    phases.start("footprint")
     footprint = firmware_footprint(dut)
+    phases.stop()
 
     row = dut.result_row(**latency.result_columns(), bitexact_rate=bitexact)
     if accuracy is not None:
@@ -550,7 +566,9 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
     figures = {
         "board": dut.board.name, "model": dut.model_name, "runtime": dut.runtime, "mode": dut.mode,
         "latency_source": dut.latency_source, "energy_source": energy.source,
-        "vectors": {"count": int(len(data.x_int8)), "origin": data.origin},
+        "vectors": {"count": int(len(data.x_int8)), "origin": data.origin,
+                    "harness": vector_run.harness.as_dict() if vector_run.harness else None},
+        "harness_s": {"clock": "host-clock", **phases.seconds},
         "timing_plan": {**asdict(plan), "first_inference_s": first_s},
         "latency": {**latency.as_dict(), **timing_details},
         "accuracy": accuracy.as_dict() if accuracy is not None else {"bitexact_rate": bitexact},
@@ -581,6 +599,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _bytes_per_s(rate: float) -> str:
+    for unit, size in (("MB/s", 1e6), ("KB/s", 1e3)):
+        if rate >= size:
+            return f"{rate / size:.3g} {unit}"
+    return f"{rate:.3g} B/s"
+
+
 def format_details(figures: dict[str, Any]) -> str:
     """One line of the figures the result table has no room for ('' for figures that
     :func:`benchmark_dut` did not make)."""
@@ -599,6 +624,11 @@ def format_details(figures: dict[str, Any]) -> str:
             text += f", idle {energy['idle_power_mw']:.4g} mW, idle energy " \
                     f"{energy['idle_energy_per_inference_uj']:.4g} uJ/inference"
         parts.append(text)
+    transfer = (figures.get("vectors") or {}).get("harness")
+    if transfer and transfer.get("load_bytes_per_s"):
+        shared = f" over {transfer['duts']} twins" if transfer.get("duts", 1) > 1 else ""
+        parts.append(f"vectors in via {transfer['load_path']} at "
+                     f"{_bytes_per_s(transfer['load_bytes_per_s'])} (host-clock){shared}")
     footprint = figures.get("footprint")
     if footprint and footprint.get("stack"):
         stack = footprint["stack"]

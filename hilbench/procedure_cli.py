@@ -13,12 +13,9 @@ from pathlib import Path
 
 def add_measure_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``hilbench measure``."""
-    from hilbench.cli import add_lab_arguments
+    from hilbench.cli import add_board_model_arguments, add_lab_arguments
 
-    parser.add_argument("--board", required=True, metavar="NAME",
-                        help="board to measure (see 'hilbench boards')")
-    parser.add_argument("--model", required=True, metavar="MODEL",
-                        help="a .tflite file, a models_zoo/ name or an MLPerf Tiny model name")
+    add_board_model_arguments(parser, "board to measure")
     add_lab_arguments(parser)
     parser.add_argument("--vectors", type=int, metavar="N",
                         help="run at most N test vectors, evenly spread over the set (default: all)")
@@ -37,8 +34,10 @@ def cmd_measure(args: argparse.Namespace) -> int:
     from hilbench.procedure import (BenchmarkOptions, benchmark_dut,
                                             energy_firmware_defines, energy_plan, format_details)
     from hilbench.record import validate_row
+    from hilbench.record.atomic import atomic_write_text, check_output_path
     from hilbench.report.table import format_results_table
 
+    json_path = check_output_path(args.json, "--json") if args.json else None
     [board] = resolve_boards([args.board], lab=args.lab, emulate=args.emulate,
                              require_hardware=args.require_hardware)
     print(f"{board.name}: {board.describe()} ({board.reason})")
@@ -50,8 +49,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
     row = validate_row(result.row)
     print(format_results_table([row]))
     print(format_details(result.figures))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"row": row, "figures": result.figures},
-                                              indent=2) + "\n")
-        print(f"wrote {args.json}")
+    if json_path is not None:
+        atomic_write_text(json_path, json.dumps({"row": row, "figures": result.figures}, indent=2) + "\n")
+        print(f"wrote {json_path}")
     return 0 if result.bitexact_rate == 1.0 else 1

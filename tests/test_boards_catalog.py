@@ -179,6 +179,36 @@ def test_negative_number(tmp_path):
     assert "boards.testboard.clock_hz: expected" in message and "at least 0" in message
 
 
+PROFILE = {"active_ma": 5.0, "idle_ma": 1.0, "voltage_v": 3.3, "source": "test"}
+
+
+def _number_fields(nan_or_inf: float) -> list:
+    """(fields that put nan_or_inf into each number of an entry, the dotted key it is at)."""
+    return [
+        ({"clock_hz": nan_or_inf}, "clock_hz"), ({"ram_bytes": nan_or_inf}, "ram_bytes"),
+        ({"flash_bytes": nan_or_inf}, "flash_bytes"), ({"cpi": nan_or_inf}, "cpi"),
+        ({"connection": {"baud": nan_or_inf}}, "connection.baud"),
+        ({"power_probe": {"gpi": nan_or_inf}}, "power_probe.gpi"),
+        *(({"power_profile": {**PROFILE, key: nan_or_inf}}, f"power_profile.{key}")
+          for key in ("active_ma", "idle_ma", "voltage_v")),
+    ]
+
+
+@pytest.mark.parametrize("fields, key", [
+    *_number_fields(float("nan")), *_number_fields(float("inf")), *_number_fields(-float("inf")),
+    # beyond any board, or a reading of 0 that would make a modeled figure 0 or infinite
+    ({"cpi": 1e9}, "cpi"), ({"clock_hz": 10**30}, "clock_hz"), ({"ram_bytes": 2**60}, "ram_bytes"),
+    ({"connection": {"baud": 10**12}}, "connection.baud"), ({"power_probe": {"gpi": 4}}, "power_probe.gpi"),
+    ({"power_profile": {**PROFILE, "voltage_v": 0}}, "power_profile.voltage_v"),
+    ({"power_profile": {**PROFILE, "active_ma": 0}}, "power_profile.active_ma"),
+    ({"power_profile": {**PROFILE, "idle_ma": 1e12}}, "power_profile.idle_ma"),
+])
+def test_every_number_must_be_finite_and_in_range(tmp_path, fields, key):
+    message = config_error(tmp_path, **fields)
+    assert f"catalog.yaml: boards.testboard.{key}: expected" in message
+    assert "got " in message  # the value read, with its type (an integer field refuses a float)
+
+
 def test_cpi_must_be_positive(tmp_path):
     assert "greater than 0.0" in config_error(tmp_path, cpi=0)
 

@@ -188,3 +188,86 @@ def test_an_emulated_row_names_its_cpi_and_source():
     assert row["cpi"] == 1.545
     assert row["cpi_source"].startswith("MLPerf Tiny published results, microTVM + CMSIS-NN")
     assert row["cpi_source"].endswith("(cross-validated error up to 17.4%)")
+
+
+def test_the_reality_check_predicts_from_measured_counts(tmp_path):
+    from hilbench.calibration import reality
+    from hilbench.calibration.published import load_runtime_counts, load_tflm_counts
+
+    counts = tmp_path / "counts.csv"
+    counts.write_text("model,benchmark,target,instructions,kernels,opt_level,git_sha,measured_at,"
+                      "hilbench_version\nkws_ref_model,kws,mps2-an386,6000000,auto,O2,abc123,"
+                      "2026-11-27T00:00:00+00:00,0.1.0\n")
+    catalog = load_boards(cwd=Path("/nonexistent"))
+    long = reality.reality_check(catalog, load_published(), load_tflm_counts(),
+                                 load_runtime_counts(counts))
+    table = reality.reality_table(long)
+    # 6 M instructions x 1.545 / 120 MHz; the uncalibrated nano33 shares the M4 twin at 64 MHz
+    assert table.loc[("nucleo-l4r5zi", "kws"), reality.TWIN_HILBENCH] == f"{6e6 * 1.545 / 120e3:.3g}"
+    assert table.loc[("nano33", "kws"), reality.TWIN_HILBENCH] == f"{6e6 / 64e3:.3g}"
+    assert table.loc[("nano33", "kws"), "twin cpi"] == "1 (uncalibrated)"
+    assert table.loc[("nucleo-l4r5zi", "vww"), reality.TWIN_HILBENCH] == "-"     # not measured
+    assert table.loc[("an547", "kws"), reality.TWIN_TFLM] == "-"                 # no M4 proxy on an M55
+    assert table.loc[("nucleo-u575zi", "kws"), reality.TWIN_TFLM] == f"{7944293 / 160e3:.3g}"
+    assert table.loc[("nucleo-l4r5zi", "kws"), "published: X-CUBE-AI"] == "43.2 (v1.2)"
+    labels = long.set_index(["board", "model", "what"])["label"]
+    assert labels["nucleo-u575zi", "kws", reality.TWIN_TFLM].endswith("Cortex-M4 count as proxy")
+    assert "measured at abc123" in long.set_index(["board", "model", "what"])["source"][
+        "nucleo-l4r5zi", "kws", reality.TWIN_HILBENCH]
+
+
+@pytest.mark.emulator
+def test_measure_runtime_writes_counts_from_a_twin(tmp_path):
+    from hilbench.calibration.published import load_runtime_counts
+    from hilbench.calibration.runtime_counts import measure_runtime_counts
+    from hilbench.paths import zoo_root
+
+    nano = load_boards(cwd=Path("/nonexistent")).get("nano33")
+    output = tmp_path / "counts.csv"
+    written = measure_runtime_counts(SimpleNamespace(boards={"nano33": nano}), output,
+                                     {"ad": zoo_root() / "ad" / "int8.tflite"}, log=lambda _: None)
+    assert written == 1
+    [row] = load_runtime_counts(output).to_dict("records")
+    assert (row["benchmark"], row["target"], row["kernels"]) == ("ad", "mps2-an386", "auto")
+    assert 10_000 < row["instructions"] < 10_000_000 and len(row["git_sha"]) >= 40
+
+
+@pytest.mark.parametrize("option", ["--csv", "--plot"])
+def test_an_output_into_a_missing_folder_is_refused_before_any_work(tmp_path, capsys, option):
+    target = tmp_path / "missing" / "out"
+    assert main(["calibrate", option, str(target)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"hilbench: error: {option} {target}: folder {target.parent} does not exist"]
+
+
+def test_calibrate_writes_its_pairs_and_plot(tmp_path, capsys):
+    assert main(["calibrate", "--csv", str(tmp_path / "pairs.csv"),
+                 "--plot", str(tmp_path / "plot.svg")]) == 0
+    with open(tmp_path / "pairs.csv", newline="") as stream:
+        pairs = list(csv.DictReader(stream))
+    assert len(pairs) == 16 and all(pair["sources"].startswith("mlcommons/tiny_results_v") for pair in pairs)
+    svg = (tmp_path / "plot.svg").read_text()
+    assert svg.count('class="hb-mark hb-point hb-estimate"') == 16 and "y = x" in svg
+
+
+def test_counts_measured_before_a_runtime_change_are_flagged(tmp_path):
+    import subprocess
+
+    from hilbench.calibration.runtime_counts import changed_since
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path), *args], check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "firmware_targets").mkdir()
+    (tmp_path / "firmware_targets" / "conv.c").write_text("int a;\n")
+    (tmp_path / "README.md").write_text("x\n")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    measured = git("rev-parse", "HEAD")
+    (tmp_path / "README.md").write_text("y\n")
+    assert changed_since(measured, tmp_path) == []           # docs only: the counts still hold
+    (tmp_path / "firmware_targets" / "conv.c").write_text("int b;\n")
+    assert changed_since(measured, tmp_path) == ["firmware_targets"]
+    assert changed_since("0" * 40, tmp_path) == []           # unknown commit: git cannot tell

@@ -61,10 +61,13 @@ def test_boards_with_a_lab_bench_attached(tmp_path):
 
 
 def test_boards_emulate_flag(tmp_path):
-    result = run_hilbench("boards", "--emulate", cwd=tmp_path, ports="lab_bench")
+    result = run_hilbench("boards", "--emulate", "-v", cwd=tmp_path, ports="lab_bench")
     rows = table_rows(result.stdout)
     assert rows["nano33"].endswith("emulated on qemu mps2-an386")
     assert rows["host"].endswith("host")
+    # -v says which cpi each twin's latency uses, and where it comes from
+    assert "latency = instructions x cpi 1 (uncalibrated: assumed, not fitted)" in result.stdout
+    assert "latency = instructions x cpi 1.545 (MLPerf Tiny published results" in result.stdout
 
 
 def test_boards_reads_hilbench_yaml_from_the_working_directory(tmp_path):

@@ -15,16 +15,22 @@ from tflite_micro.python.tflite_micro import runtime as tflm_runtime
 from hilbench.cloud import CloudError, OpenInferenceClient, measure_cloud, serve_models, start_server
 from hilbench.cloud.client import COMPUTE_SOURCE_RESPONSE
 from hilbench.errors import DeployError, ModelError
-from hilbench.paths import shared_models_root
+from tests.support.mlperf_tiny import mlperf_tiny_model
 
 AD_MODEL = "ad01_fp32"  # FC autoencoder, input 1x640 float32
 IC_MODEL = "pretrainedResnet"  # ResNet-8 CIFAR-10, input 1x32x32x3 float32, 10 classes
 TFLM_ARENA_BYTES = 1 << 20
 
 
+@pytest.fixture(scope="module", autouse=True)
+def mlperf_float_models():
+    """The served models are MLPerf Tiny float models: without them this module is skipped."""
+    return {name: mlperf_tiny_model(name) for name in (AD_MODEL, IC_MODEL)}
+
+
 def reference_outputs(model: str, vectors: np.ndarray) -> np.ndarray:
     """Run each row through the local TFLite Micro interpreter (the float reference)."""
-    interpreter = tflm_runtime.Interpreter.from_file(str(shared_models_root() / f"{model}.tflite"), arena_size=TFLM_ARENA_BYTES)
+    interpreter = tflm_runtime.Interpreter.from_file(str(mlperf_tiny_model(model)), arena_size=TFLM_ARENA_BYTES)
     outputs = []
     for row in vectors:
         interpreter.set_input(row[np.newaxis], 0)
@@ -161,7 +167,7 @@ def test_bad_model_arguments(tmp_path):
         with serve_models([text_file]):
             pass
     copy = tmp_path / "ad01_fp32.tflite"
-    shutil.copy(shared_models_root() / "ad01_fp32.tflite", copy)
+    shutil.copy(mlperf_tiny_model(AD_MODEL), copy)
     with pytest.raises(ModelError, match="both be served as 'ad01_fp32'"):
         with serve_models([AD_MODEL, copy]):
             pass

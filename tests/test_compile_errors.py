@@ -9,9 +9,9 @@ import pytest
 
 from hilbench.compile import SUPPORTED_OPS, compile_model
 from hilbench.errors import ModelError
-from hilbench.paths import shared_models_root
+from hilbench.paths import zoo_root
 
-KWS = shared_models_root() / "kws_ref_model.tflite"
+KWS = zoo_root() / "kws" / "int8.tflite"
 
 
 def _assert_nothing_written(out_dir: Path) -> None:
@@ -29,7 +29,7 @@ def test_random_bytes_are_not_a_tflite_model(tmp_path):
     _assert_nothing_written(out_dir)
 
 
-@pytest.mark.parametrize("keep_bytes", [6, 200, 5000, 30000, 53836])
+@pytest.mark.parametrize("keep_bytes", [6, 200, 5000, 30000, -100])
 def test_truncated_model_is_refused(tmp_path, keep_bytes):
     model = tmp_path / "truncated.tflite"
     model.write_bytes(KWS.read_bytes()[:keep_bytes])
@@ -47,9 +47,9 @@ def test_missing_file_names_the_path(tmp_path):
 def test_float_model_is_refused_naming_op_tensor_and_dtype(tmp_path):
     out_dir = tmp_path / "out"
     with pytest.raises(ModelError) as info:
-        compile_model(shared_models_root() / "kws_ref_model_float32.tflite", out_dir)
+        compile_model(zoo_root() / "kws" / "float.tflite", out_dir)
     message = str(info.value)
-    assert "CONV_2D" in message and "float32" in message and "input_1" in message
+    assert "CONV_2D" in message and "float32" in message and "serving_default_keras_tensor_34:0" in message
     _assert_nothing_written(out_dir)
 
 
@@ -83,13 +83,13 @@ def test_failed_compile_leaves_a_previous_output_untouched(tmp_path):
 
 def test_recompiling_replaces_the_folder_and_leaves_no_temporaries(tmp_path):
     out_dir = tmp_path / "out"
-    compile_model(shared_models_root() / "ad01_int8.tflite", out_dir)
+    compile_model(zoo_root() / "ad" / "int8.tflite", out_dir)
     (out_dir / "stale.txt").write_text("from an earlier run")
     compiled = compile_model(KWS, out_dir)
     assert sorted(p.name for p in out_dir.iterdir()) == [
         "hb_model.c", "hb_model_config.h", "hb_model_data.c", "hb_model_data.h"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
-    assert compiled.model_name == "kws_ref_model"
+    assert compiled.model_name == "int8"   # the file's stem
 
 
 def test_unknown_kernel_set_is_refused(tmp_path):

@@ -14,9 +14,8 @@ from hilbench.compile import compile_model, runtime_dir
 from hilbench.compile.planner import ALIGNMENT, Buffer, plan_arena
 from hilbench.compile.quantization import (activation_range, quantize_multiplier,
                                            tflite_round)
-from hilbench.paths import shared_models_root
 
-# TFLM's arenas for these models, from the shared MLPerf Tiny README (bytes).
+# TFLM's arenas for these models, from the MLPerf Tiny models' README (bytes).
 TFLM_ARENA_BYTES = {"kws_ref_model": 22740, "vww_96_int8": 100596,
                     "pretrainedResnet_quant": 54292, "ad01_int8": 2244}
 
@@ -71,15 +70,14 @@ def test_planner_never_overlaps_live_buffers(specs):
 
 
 @pytest.mark.parametrize("kernels", ["portable", "auto"])
-def test_mlperf_arenas_are_no_larger_than_tflm(tmp_path, kernels):
+def test_mlperf_arenas_are_no_larger_than_tflm(tmp_path, kernels, mlperf_tiny):
     for name, tflm_bytes in TFLM_ARENA_BYTES.items():
-        compiled = compile_model(shared_models_root() / f"{name}.tflite", tmp_path / name,
-                                 kernels=kernels)
+        compiled = compile_model(mlperf_tiny(name), tmp_path / name, kernels=kernels)
         assert 0 < compiled.arena_bytes <= tflm_bytes, (name, compiled.arena_bytes)
 
 
-def test_compiled_model_describes_its_sources(tmp_path):
-    compiled = compile_model(shared_models_root() / "kws_ref_model.tflite", tmp_path / "kws")
+def test_compiled_model_describes_its_sources(tmp_path, mlperf_tiny):
+    compiled = compile_model(mlperf_tiny("kws_ref_model"), tmp_path / "kws")
     assert compiled.ops == ["CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "RESHAPE",
                             "FULLY_CONNECTED", "SOFTMAX"]
     assert [p.name for p in compiled.runtime_sources] == [

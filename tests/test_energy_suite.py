@@ -28,9 +28,7 @@ from hilbench.errors import MeasurementError
 from hilbench.procedure import (ENERGY_MODE_DEFINES, BenchmarkOptions, TimingPlan,
                                         benchmark_dut, energy_plan)
 from hilbench.measure.energy_capture import unix_to_jls_time
-from hilbench.paths import shared_models_root
 
-MODEL = shared_models_root() / "ad01_int8.tflite"   # the smallest MLPerf Tiny model
 SERIAL = "000415"
 BASE_RATE_HZ = 2_000_000      # a JS220 counts samples at 2 MHz
 RATE_HZ = 1_000_000           # output rate: marks within 1 us on windows of a few ms
@@ -147,8 +145,8 @@ def expected_energy_uj(marks: np.ndarray, inferences: int) -> float:
 
 
 @pytest.fixture(scope="module")
-def energy_firmware():
-    compiled = compile_model(MODEL, compiled_model_dir(MODEL, "portable"))
+def energy_firmware(unlabelled_model):
+    compiled = compile_model(unlabelled_model, compiled_model_dir(unlabelled_model, "portable"))
     return build_firmware("host", compiled, extra_defines=ENERGY_MODE_DEFINES)
 
 
@@ -165,12 +163,13 @@ def preflashed_board(tmp_path: Path, firmware, pin: Path, monkeypatch, probe: st
     return endpoint, board
 
 
-def test_probe_energy_through_the_benchmark(tmp_path, energy_firmware, monkeypatch):
+def test_probe_energy_through_the_benchmark(tmp_path, energy_firmware, monkeypatch,
+        unlabelled_model):
     pin = tmp_path / "pin"
     endpoint, board = preflashed_board(tmp_path, energy_firmware, pin, monkeypatch,
                                        f"kind: joulescope, serial: '{SERIAL}'")
     driver = SimulatedJoulescope(pin)
-    with endpoint, open_dut(board, MODEL) as dut:
+    with endpoint, open_dut(board, unlabelled_model) as dut:
         plan = energy_plan(board)
         assert (plan.source, plan.probe_serial) == ("probe", SERIAL)
         result = benchmark_dut(dut, BenchmarkOptions(max_vectors=3, timing=PLAN, idle_s=0.05,
@@ -197,12 +196,13 @@ def test_probe_energy_through_the_benchmark(tmp_path, energy_firmware, monkeypat
     assert result.bitexact_rate == 1.0
 
 
-def test_probe_that_misses_a_mark_gives_an_error_not_a_number(tmp_path, energy_firmware, monkeypatch):
+def test_probe_that_misses_a_mark_gives_an_error_not_a_number(tmp_path, energy_firmware, monkeypatch,
+        unlabelled_model):
     pin = tmp_path / "pin"
     endpoint, board = preflashed_board(tmp_path, energy_firmware, pin, monkeypatch,
                                        f"kind: joulescope, serial: '{SERIAL}'")
     driver = SimulatedJoulescope(pin, drop_mark=3)
-    with endpoint, open_dut(board, MODEL) as dut:
+    with endpoint, open_dut(board, unlabelled_model) as dut:
         with pytest.raises(MeasurementError, match=f"Joulescope {SERIAL}: found 5 timestamp marks"):
             benchmark_dut(dut, BenchmarkOptions(max_vectors=2, timing=PLAN, idle_s=0.05,
                                                 probe_driver_factory=lambda: driver))
@@ -241,12 +241,13 @@ class CaptureRecorder:
                     writer.utc(signal_id, sample, unix_to_jls_time(sample / RATE_HZ + unix_offset))
 
 
-def test_capture_energy_through_the_benchmark(tmp_path, energy_firmware, monkeypatch):
+def test_capture_energy_through_the_benchmark(tmp_path, energy_firmware, monkeypatch,
+        unlabelled_model):
     pin = tmp_path / "pin"
     capture = tmp_path / "bench-nano.jls"
     endpoint, board = preflashed_board(tmp_path, energy_firmware, pin, monkeypatch,
                                        f"kind: joulescope, serial: '{SERIAL}', capture: '{capture}'")
-    with endpoint, open_dut(board, MODEL) as dut:
+    with endpoint, open_dut(board, unlabelled_model) as dut:
         recorder = CaptureRecorder(pin, capture)   # recording spans the whole benchmark
         result = benchmark_dut(dut, BenchmarkOptions(max_vectors=2, timing=PLAN, idle_s=0.05,
                                                      capture_timeout_s=10,
@@ -260,22 +261,24 @@ def test_capture_energy_through_the_benchmark(tmp_path, energy_firmware, monkeyp
     assert result.figures["energy"]["idle_power_mw"] == pytest.approx(IDLE_A * SUPPLY_V * 1e3, rel=1e-3)
 
 
-def test_capture_that_was_not_recorded_is_named(tmp_path, energy_firmware, monkeypatch):
+def test_capture_that_was_not_recorded_is_named(tmp_path, energy_firmware, monkeypatch,
+        unlabelled_model):
     pin = tmp_path / "pin"
     endpoint, board = preflashed_board(tmp_path, energy_firmware, pin, monkeypatch,
                                        f"kind: joulescope, serial: '{SERIAL}'")
-    with endpoint, open_dut(board, MODEL) as dut:
+    with endpoint, open_dut(board, unlabelled_model) as dut:
         with pytest.raises(MeasurementError, match=r"energy capture .*nothing.jls does not exist"):
             benchmark_dut(dut, BenchmarkOptions(max_vectors=1, timing=PLAN, idle_s=0.01,
                                                 capture_timeout_s=0.3,
                                                 energy_capture=tmp_path / "nothing.jls"))
 
 
-def test_performance_firmware_on_a_probed_board_is_refused(tmp_path, monkeypatch):
-    performance = build_firmware("host", compile_model(MODEL, compiled_model_dir(MODEL, "portable")))
+def test_performance_firmware_on_a_probed_board_is_refused(tmp_path, monkeypatch, unlabelled_model):
+    performance = build_firmware("host", compile_model(unlabelled_model,
+                                                       compiled_model_dir(unlabelled_model, "portable")))
     endpoint, board = preflashed_board(tmp_path, performance, tmp_path / "pin", monkeypatch,
                                        f"kind: joulescope, serial: '{SERIAL}'")
-    with endpoint, open_dut(board, MODEL) as dut:
+    with endpoint, open_dut(board, unlabelled_model) as dut:
         with pytest.raises(MeasurementError, match="is in performance mode .*HB_DUT_ENERGY_MODE=1"):
             benchmark_dut(dut, BenchmarkOptions(max_vectors=1, timing=PLAN, idle_s=0.01,
                                                 probe_driver_factory=lambda: None))

@@ -27,9 +27,9 @@ from hilbench.deploy.flash import flash_board, flasher_for
 from hilbench.deploy.host import start_host_firmware
 from hilbench.deploy.platformio_project import PlatformioProject, generate_project
 from hilbench.errors import ConfigError, DeployError
-from hilbench.paths import shared_models_root
+from hilbench.paths import zoo_root
 
-AD01 = shared_models_root() / "ad01_int8.tflite"   # the smallest MLPerf Tiny model
+AD = zoo_root() / "ad" / "int8.tflite"   # the zoo's anomaly detector: FC only, the quickest to build
 
 # A stand-in for a flash tool: logs its name, argv and the sha256 of every existing file it is
 # given to $HB_FAKE_TOOL_LOG, prints $HB_FAKE_TOOL_OUTPUT, sleeps $HB_FAKE_TOOL_SLEEP seconds,
@@ -74,14 +74,14 @@ def fake_tools(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def ad01():
-    return compile_model(AD01, compiled_model_dir(AD01, "portable"))
+def ad():
+    return compile_model(AD, compiled_model_dir(AD, "portable"))
 
 
 @pytest.fixture(scope="module")
-def board_port(ad01):
-    """The 'board's serial port: a pty served by host firmware running ad01."""
-    with start_host_firmware(build_firmware("host", ad01)) as endpoint:
+def board_port(ad):
+    """The 'board's serial port: a pty served by host firmware running ad."""
+    with start_host_firmware(build_firmware("host", ad)) as endpoint:
         yield endpoint.url
 
 
@@ -99,9 +99,9 @@ def lab_board(tmp_path, port: str, extends: str, **fields: str) -> "ResolvedBoar
 # ---------------------------------------------------------------------------- pyOCD
 
 
-def test_pyocd_flashes_the_elf_through_the_lab_probe(tmp_path, fake_tools, board_port, ad01):
+def test_pyocd_flashes_the_elf_through_the_lab_probe(tmp_path, fake_tools, board_port, ad):
     board = lab_board(tmp_path, board_port, "nucleo-l4r5zi", flasher="{probe_serial: 066BFF535155}")
-    firmware = build_firmware("stm32l4r5", ad01)
+    firmware = build_firmware("stm32l4r5", ad)
     result = flash_board(board, firmware)
     [call] = fake_tools()
     assert call["tool"] == "pyocd"
@@ -111,9 +111,9 @@ def test_pyocd_flashes_the_elf_through_the_lab_probe(tmp_path, fake_tools, board
     assert result.command[0] == "pyocd" and result.seconds >= 0
 
 
-def test_pyocd_probe_defaults_to_the_boards_usb_serial_number(tmp_path, fake_tools, board_port, ad01):
+def test_pyocd_probe_defaults_to_the_boards_usb_serial_number(tmp_path, fake_tools, board_port, ad):
     """An on-board ST-LINK gives its virtual COM port and its debug interface one serial number."""
-    firmware = build_firmware("stm32u575", ad01)
+    firmware = build_firmware("stm32u575", ad)
     board = lab_board(tmp_path, board_port, "nucleo-u575zi")
     flash_board(board, firmware)
     assert fake_tools()[-1]["argv"] == ["flash", "--target", "stm32u575zitxq", str(firmware.elf_path)]
@@ -136,10 +136,10 @@ def test_pyocd_probe_defaults_to_the_boards_usb_serial_number(tmp_path, fake_too
     assert fake_tools()[-1]["argv"][-3:] == ["--uid", "0031003D", str(firmware.elf_path)]
 
 
-def test_pyocd_failure_shows_command_exit_code_and_output(tmp_path, fake_tools, board_port, ad01,
+def test_pyocd_failure_shows_command_exit_code_and_output(tmp_path, fake_tools, board_port, ad,
                                                           monkeypatch):
     board = lab_board(tmp_path, board_port, "nucleo-h7a3zi")
-    firmware = build_firmware("stm32h7a3", ad01)
+    firmware = build_firmware("stm32h7a3", ad)
     monkeypatch.setenv("HB_FAKE_TOOL_EXIT", "1")
     monkeypatch.setenv("HB_FAKE_TOOL_OUTPUT", "0000717 C No connected debug probes [__main__]\n")
     with pytest.raises(DeployError) as failure:
@@ -150,7 +150,7 @@ def test_pyocd_failure_shows_command_exit_code_and_output(tmp_path, fake_tools, 
     assert "No connected debug probes" in message
 
 
-def test_a_flash_that_hangs_is_stopped(tmp_path, fake_tools, board_port, ad01, monkeypatch):
+def test_a_flash_that_hangs_is_stopped(tmp_path, fake_tools, board_port, ad, monkeypatch):
     board = lab_board(tmp_path, board_port, "nucleo-l4r5zi")
     monkeypatch.setenv("HB_FAKE_TOOL_OUTPUT", "Erasing [=====     ]\n")
     monkeypatch.setenv("HB_FAKE_TOOL_SLEEP", "60")
@@ -159,12 +159,12 @@ def test_a_flash_that_hangs_is_stopped(tmp_path, fake_tools, board_port, ad01, m
     before = set(procs.live_processes())   # the board's host firmware behind the pty stays up
     with pytest.raises(DeployError, match=r"with pyocd did not finish within 1 s.\ncommand: pyocd "
                                           r"flash .*\nErasing"):
-        flasher_for(board).flash(board, build_firmware("stm32l4r5", ad01), timeout_s=1.0)
+        flasher_for(board).flash(board, build_firmware("stm32l4r5", ad), timeout_s=1.0)
     assert set(procs.live_processes()) == before   # the tool was stopped and reaped
 
 
-def test_missing_pyocd_is_a_clear_error(tmp_path, board_port, ad01, monkeypatch):
-    firmware = build_firmware("stm32l4r5", ad01)
+def test_missing_pyocd_is_a_clear_error(tmp_path, board_port, ad, monkeypatch):
+    firmware = build_firmware("stm32l4r5", ad)
     board = lab_board(tmp_path, board_port, "nucleo-l4r5zi")
     monkeypatch.setenv("PATH", str(tmp_path))   # nothing to run here
     with pytest.raises(DeployError, match=r"'pyocd' is not on PATH \(pip install pyocd.*"
@@ -172,10 +172,10 @@ def test_missing_pyocd_is_a_clear_error(tmp_path, board_port, ad01, monkeypatch)
         flash_board(board, firmware)
 
 
-def test_pyocd_without_a_target_names_the_setting(tmp_path, board_port, ad01):
+def test_pyocd_without_a_target_names_the_setting(tmp_path, board_port, ad):
     board = lab_board(tmp_path, board_port, "nano33", flasher="{kind: pyocd}")
     with pytest.raises(ConfigError, match="has no flasher.target .*boards.bench-board.flasher.target"):
-        flasher_for(board).command(board, build_firmware("stm32l4r5", ad01))
+        flasher_for(board).command(board, build_firmware("stm32l4r5", ad))
 
 
 def test_a_flasher_kind_without_a_flasher_is_refused(tmp_path, board_port):
@@ -188,7 +188,7 @@ def test_open_dut_flashes_then_checks_the_profile(tmp_path, fake_tools, board_po
     """The whole hardware path: build for the Nucleo, flash with pyOCD, talk over the port."""
     board = lab_board(tmp_path, board_port, "nucleo-l4r5zi")
     rows = np.random.default_rng(5).integers(-128, 128, size=(2, 640), dtype=np.int8)
-    with open_dut(board, AD01) as dut:
+    with open_dut(board, AD) as dut:
         assert (dut.mode, dut.latency_source) == ("hardware", "device-timer")
         assert dut.firmware.target == "stm32l4r5"
         [call] = fake_tools()
@@ -201,9 +201,9 @@ def test_a_board_that_reports_another_model_after_flashing_is_refused(tmp_path, 
     """pyOCD said yes, but the port answers with other firmware: the flash did not take (or the
     port belongs to another board)."""
     board = lab_board(tmp_path, board_port, "nucleo-l4r5zi")
-    with pytest.raises(DeployError, match=r"was flashed with 'kws_ref_model' .* but reports model "
-                                          r"'ad01_int8'.*the flash did not take"):
-        with open_dut(board, "kws_ref_model"):
+    with pytest.raises(DeployError, match=r"was flashed with '\w+' \(490 / 12 bytes\) but "
+                                          r"reports model '\w+' \(640 input.*the flash did not take"):
+        with open_dut(board, "kws"):
             pass
     assert len(fake_tools()) == 1
 
@@ -211,8 +211,8 @@ def test_a_board_that_reports_another_model_after_flashing_is_refused(tmp_path, 
 # ---------------------------------------------------------------------------- PlatformIO
 
 
-def test_platformio_project_for_nano33(ad01, tmp_path):
-    project = generate_project("nano33ble", ad01, baud=115200, opt_level="O3",
+def test_platformio_project_for_nano33(ad, tmp_path):
+    project = generate_project("nano33ble", ad, baud=115200, opt_level="O3",
                                extra_defines=("HB_DUT_ENERGY_MODE=1",), out_root=tmp_path)
     ini = (project.directory / "platformio.ini").read_text()
     assert "[env:nano33ble]" in ini
@@ -232,19 +232,19 @@ def test_platformio_project_for_nano33(ad01, tmp_path):
     assert project.target == "platformio:nano33ble"
     assert project.elf_path == project.directory / ".pio/build/nano33ble/firmware.elf"
     # same inputs, same project; another option, another one
-    assert generate_project("nano33ble", ad01, opt_level="O3", extra_defines=("HB_DUT_ENERGY_MODE=1",),
+    assert generate_project("nano33ble", ad, opt_level="O3", extra_defines=("HB_DUT_ENERGY_MODE=1",),
                             out_root=tmp_path) == project
-    assert generate_project("nano33ble", ad01, out_root=tmp_path).directory != project.directory
+    assert generate_project("nano33ble", ad, out_root=tmp_path).directory != project.directory
 
 
-def test_unknown_platformio_env_lists_the_templates(ad01, tmp_path):
+def test_unknown_platformio_env_lists_the_templates(ad, tmp_path):
     with pytest.raises(ConfigError, match=r"'nucleo_f746zg' has no project template .*known: nano33ble"):
-        generate_project("nucleo_f746zg", ad01, out_root=tmp_path)
+        generate_project("nucleo_f746zg", ad, out_root=tmp_path)
 
 
 def test_open_dut_on_nano33_uploads_with_platformio(tmp_path, fake_tools, board_port):
     board = lab_board(tmp_path, board_port, "nano33")
-    with open_dut(board, AD01) as dut:
+    with open_dut(board, AD) as dut:
         assert isinstance(dut.firmware, PlatformioProject)
         assert dut.mode == "hardware"
     [call] = fake_tools()
@@ -253,9 +253,9 @@ def test_open_dut_on_nano33_uploads_with_platformio(tmp_path, fake_tools, board_
                             "-t", "upload", "--upload-port", board_port]
 
 
-def test_platformio_offline_is_a_clear_error(tmp_path, fake_tools, board_port, ad01, monkeypatch):
+def test_platformio_offline_is_a_clear_error(tmp_path, fake_tools, board_port, ad, monkeypatch):
     board = lab_board(tmp_path, board_port, "nano33")
-    project = generate_project("nano33ble", ad01, out_root=tmp_path)
+    project = generate_project("nano33ble", ad, out_root=tmp_path)
     monkeypatch.setenv("HB_FAKE_TOOL_EXIT", "1")
     monkeypatch.setenv("HB_FAKE_TOOL_OUTPUT", PIO_OFFLINE_OUTPUT)
     with pytest.raises(DeployError) as failure:
@@ -267,9 +267,9 @@ def test_platformio_offline_is_a_clear_error(tmp_path, fake_tools, board_port, a
     assert "HTTPClientError" in message
 
 
-def test_missing_pio_is_a_clear_error(tmp_path, board_port, ad01, monkeypatch):
+def test_missing_pio_is_a_clear_error(tmp_path, board_port, ad, monkeypatch):
     board = lab_board(tmp_path, board_port, "nano33")
-    project = generate_project("nano33ble", ad01, out_root=tmp_path)
+    project = generate_project("nano33ble", ad, out_root=tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(DeployError, match=r"'pio' is not on PATH \(pip install platformio"):
         flash_board(board, project)

@@ -22,9 +22,9 @@ from hilbench.boards import load_boards
 from hilbench.build import build_firmware
 from hilbench.build.recipe import load_recipe
 from hilbench.compile import compile_model
-from hilbench.paths import firmware_root, shared_models_root
+from hilbench.paths import firmware_root, zoo_root
 
-AD01 = shared_models_root() / "ad01_int8.tflite"   # the smallest MLPerf Tiny model
+AD = zoo_root() / "ad" / "int8.tflite"   # the zoo's anomaly detector: FC only, the quickest to build
 
 # target -> (board, flash origin, flash bytes, RAM origin, RAM bytes, vector count), from the
 # reference manuals (RM0432, RM0455, RM0456), not from the recipes under test.
@@ -37,8 +37,8 @@ _PT_LOAD = "PT_LOAD"
 
 
 @pytest.fixture(scope="module")
-def ad01():
-    return compile_model(AD01, compiled_model_dir(AD01, "portable"))
+def ad():
+    return compile_model(AD, compiled_model_dir(AD, "portable"))
 
 
 def symbol(elf: ELFFile, name: str):
@@ -57,9 +57,9 @@ def read_at(elf: ELFFile, address: int, size: int) -> bytes:
 
 
 @pytest.mark.parametrize("target", sorted(MEMORY_MAPS))
-def test_target_builds_an_elf_that_fits_the_chip(target, ad01):
+def test_target_builds_an_elf_that_fits_the_chip(target, ad):
     board_name, flash_origin, flash_bytes, ram_origin, ram_bytes, vectors = MEMORY_MAPS[target]
-    firmware = build_firmware(target, ad01)
+    firmware = build_firmware(target, ad)
     assert (firmware.mode, firmware.latency_source) == ("hardware", "device-timer")
 
     with open(firmware.elf_path, "rb") as handle:
@@ -108,9 +108,9 @@ def test_target_builds_an_elf_that_fits_the_chip(target, ad01):
     assert ram_bytes <= board.ram_bytes and flash_bytes <= board.flash_bytes
 
 
-def test_energy_mode_build_drives_the_timestamp_pin(ad01):
+def test_energy_mode_build_drives_the_timestamp_pin(ad):
     """HB_DUT_ENERGY_MODE=1 makes every timestamp a pulse on the D7 pin, not a printed line."""
-    firmware = build_firmware("stm32l4r5", ad01, extra_defines=("HB_DUT_ENERGY_MODE=1",))
+    firmware = build_firmware("stm32l4r5", ad, extra_defines=("HB_DUT_ENERGY_MODE=1",))
     with open(firmware.elf_path, "rb") as handle:
         elf = ELFFile(handle)
         rodata = b"".join(s.data() for s in elf.iter_sections() if s.name.startswith((".text", ".rodata")))
@@ -127,11 +127,11 @@ def test_recipes_declare_the_clock_their_board_file_sets():
         assert recipe.defines["HB_CPU_CLOCK_HZ"] == f"{catalog.get(board_name).clock_hz}u"
 
 
-def test_a_board_file_refuses_a_clock_it_does_not_set(ad01, tmp_path):
+def test_a_board_file_refuses_a_clock_it_does_not_set(ad, tmp_path):
     from hilbench.errors import BuildError
 
     with pytest.raises(BuildError, match="must be 120000000u"):
-        build_firmware("stm32l4r5", ad01, extra_defines=("HB_CPU_CLOCK_HZ=80000000u",),
+        build_firmware("stm32l4r5", ad, extra_defines=("HB_CPU_CLOCK_HZ=80000000u",),
                        cache_dir=tmp_path)
 
 

@@ -114,3 +114,53 @@ def test_formula_cells_are_neutralised_in_the_leaderboard(tmp_path):
 def test_nothing_to_merge_is_a_clear_error(tmp_path):
     with pytest.raises(ResultsError, match="nothing to merge: no leaderboard at .* and no runs"):
         run_leaderboard("--results-dir", str(tmp_path / "empty"))
+
+
+@pytest.mark.parametrize("content", [
+    "schema_version,board\n1,caf\xe9\n".encode("latin-1"),      # a spreadsheet's latin-1 export
+    bytes(range(256)) * 4,                                       # not text at all
+    b"schema_version,board\n1,\x00\x00\n",                       # NUL bytes
+], ids=["latin-1", "binary", "nul"])
+@pytest.mark.parametrize("command", ["leaderboard", "compare", "report"])
+def test_a_csv_that_is_not_utf8_text_is_one_clear_error(tmp_path, capsys, content, command):
+    from hilbench.cli import main
+
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(content)
+    argv = {"leaderboard": ["leaderboard", str(bad), "-o", str(tmp_path / "lb.csv")],
+            "compare": ["compare", str(bad), str(bad)],
+            "report": ["report", str(bad), "-o", str(tmp_path / "r.html")]}[command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"hilbench: error: {bad} ")
+    assert "Traceback" not in err[0]
+    assert not (tmp_path / "lb.csv").exists() and not (tmp_path / "r.html").exists()
+
+
+def test_a_zero_latency_is_refused(tmp_path):
+    path = tmp_path / "zero.csv"
+    from hilbench.record.rows import write_results_csv
+
+    write_results_csv(path, [sample_row(), sample_row(board="nano33", latency_ms_p50=0.0)])
+    with pytest.raises(ResultsError, match=r"zero.csv: nano33/kws01/.*latency_ms_p50 0"):
+        run_leaderboard(str(path), "-o", str(tmp_path / "lb.csv"))
+    assert not (tmp_path / "lb.csv").exists()
+
+
+def test_duplicate_rows_of_one_run_are_refused(tmp_path):
+    from hilbench.record.rows import write_results_csv
+
+    path = tmp_path / "dup.csv"
+    write_results_csv(path, [sample_row(), sample_row(slower_by=2.0)])
+    with pytest.raises(ResultsError, match=r"dup.csv: run .* has 2 rows for nucleo-l4r5zi/kws01/"):
+        run_leaderboard(str(path), "-o", str(tmp_path / "lb.csv"))
+    # the very same row read twice (a run and an earlier leaderboard) merges
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    write_results_csv(first, [sample_row()])
+    write_results_csv(second, [sample_row()])
+    assert run_leaderboard(str(first), str(second), "-o", str(tmp_path / "lb.csv")) == 0
+    assert len(read_results_csv(tmp_path / "lb.csv")) == 1
+    # ... but not when its figures were changed in one of them
+    write_results_csv(second, [sample_row(slower_by=0.5)])
+    with pytest.raises(ResultsError, match="different figures for nucleo-l4r5zi/kws01"):
+        run_leaderboard(str(first), str(second), "-o", str(tmp_path / "lb2.csv"))

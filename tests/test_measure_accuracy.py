@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from hilbench.errors import MeasurementError
 from hilbench.measure.accuracy import (bitexact_rate, dequantize, evaluate_accuracy,
                                        reconstruction_error, roc_auc, top1_accuracy)
-from hilbench.paths import shared_models_root
 
 
 def pairwise_auc(scores, labels) -> float:
@@ -107,12 +106,12 @@ def test_evaluate_accuracy_reports_delta_against_float():
         evaluate_accuracy("classification", device, labels, device_raw_outputs=device)
 
 
-def test_real_model_outputs_from_the_reference_interpreter():
+def test_real_model_outputs_from_the_reference_interpreter(mlperf_tiny):
     """Outputs of the MLPerf Tiny KWS int8 model: top-1 is the same on raw and dequantized
     tensors, and one changed output byte shows up in the bit-exact rate."""
     from tflite_micro.python.tflite_micro import runtime
 
-    interpreter = runtime.Interpreter.from_file(str(shared_models_root() / "kws_ref_model.tflite"))
+    interpreter = runtime.Interpreter.from_file(str(mlperf_tiny("kws_ref_model")))
     details = interpreter.get_output_details(0)
     scale = float(details["quantization_parameters"]["scales"][0])
     zero_point = int(details["quantization_parameters"]["zero_points"][0])

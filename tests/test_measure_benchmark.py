@@ -20,10 +20,8 @@ from hilbench.procedure import (ENERGY_MODE_DEFINES, TIMING_PLANS, BenchmarkOpti
                                         TimingPlan, benchmark_dut, choose_inferences_per_window,
                                         energy_firmware_defines, energy_plan, evenly_spaced,
                                         wait_for_capture)
-from hilbench.paths import shared_models_root
 
 PORTS_DIR = Path(__file__).parent / "fixtures" / "list_ports"
-AD01 = shared_models_root() / "ad01_int8.tflite"
 
 
 @pytest.fixture(autouse=True)
@@ -47,8 +45,10 @@ def test_host_and_twins_get_no_or_modeled_energy():
     plan = energy_plan(twin)
     assert plan.source == "model" and "emulated twin" in plan.reason
     assert energy_firmware_defines(plan) == ()
-    # a capture cannot describe an emulator: the twin stays modeled
-    assert energy_plan(twin, energy_capture="run.jls").source == "model"
+    # a capture cannot describe an emulator or the host: refused before anything runs
+    for board in (twin, host):
+        with pytest.raises(MeasurementError, match="--energy-capture run.jls measures a board on hardware"):
+            energy_plan(board, energy_capture="run.jls")
     plan = energy_plan(no_profile)
     assert plan.source == "" and "has no power profile" in plan.reason
 
@@ -61,8 +61,12 @@ def test_hardware_energy_source_follows_the_lab_file(tmp_path):
     # --energy-capture wins over the live probe
     plan = energy_plan(probed, energy_capture=tmp_path / "run.jls")
     assert (plan.source, plan.capture_path) == ("capture", tmp_path / "run.jls")
-    captured = lab_board(tmp_path, "    power_probe: {kind: joulescope, capture: captures/a.jls}\n")
-    assert energy_plan(captured).capture_path == Path("captures/a.jls")
+    (tmp_path / "captures").mkdir()
+    captured = lab_board(tmp_path, f"    power_probe: {{kind: joulescope, capture: {tmp_path}/captures/a.jls}}\n")
+    assert energy_plan(captured).capture_path == tmp_path / "captures" / "a.jls"
+    # a recording can never appear in a folder that does not exist: said before the run
+    with pytest.raises(MeasurementError, match="the folder .*nowhere does not exist"):
+        energy_plan(probed, energy_capture=tmp_path / "nowhere" / "run.jls")
     unprobed = lab_board(tmp_path, "")
     plan = energy_plan(unprobed)
     assert plan.source == "model" and "no power probe" in plan.reason
@@ -107,10 +111,10 @@ def test_a_capture_must_be_written_after_the_energy_windows(tmp_path):
     assert time.monotonic() - started < 1
 
 
-def test_hardware_latency_with_more_inferences_than_ticks_kept(tmp_path):
+def test_hardware_latency_with_more_inferences_than_ticks_kept(tmp_path, unlabelled_model):
     """A hardware window longer than the DUT's tick memory: percentiles from the kept ticks,
     window length from the m-lap-us stamps, energy modeled (no probe in the lab)."""
-    firmware = build_firmware("host", compile_model(AD01, compiled_model_dir(AD01, "portable")))
+    firmware = build_firmware("host", compile_model(unlabelled_model, compiled_model_dir(unlabelled_model, "portable")))
     plan = TimingPlan(windows=3, warmup=2, min_window_s=0.03, max_inferences=None,
                       enforce_min_window=True, why="test")
     with start_host_firmware(firmware) as endpoint:
@@ -118,7 +122,7 @@ def test_hardware_latency_with_more_inferences_than_ticks_kept(tmp_path):
         lab.write_text("boards:\n  bench-nano:\n    extends: nano33\n"
                        f"    connection: {{port: '{endpoint.url}'}}\n    flasher: {{kind: none}}\n")
         [board] = resolve_boards(["bench-nano"], lab=lab)
-        with open_dut(board, AD01) as dut:
+        with open_dut(board, unlabelled_model) as dut:
             result = benchmark_dut(dut, BenchmarkOptions(max_vectors=2, timing=plan))
     latency = result.figures["latency"]
     assert latency["inferences_per_window"] > latency["ticks_kept_per_window"] == 128
@@ -132,10 +136,10 @@ def test_hardware_latency_with_more_inferences_than_ticks_kept(tmp_path):
     assert np.isfinite(row["energy_uj"]) and row.get("accuracy") is None   # random inputs: no labels
 
 
-def test_windows_under_the_minimum_are_timed_again_with_more_inferences(tmp_path):
+def test_windows_under_the_minimum_are_timed_again_with_more_inferences(tmp_path, unlabelled_model):
     """A capped first N gives windows far under an enforced minimum: N is scaled by what the
     windows showed and all windows run again."""
-    firmware = build_firmware("host", compile_model(AD01, compiled_model_dir(AD01, "portable")))
+    firmware = build_firmware("host", compile_model(unlabelled_model, compiled_model_dir(unlabelled_model, "portable")))
     plan = TimingPlan(windows=2, warmup=1, min_window_s=0.02, max_inferences=5,
                       enforce_min_window=True, why="test")
     with start_host_firmware(firmware) as endpoint:
@@ -143,7 +147,7 @@ def test_windows_under_the_minimum_are_timed_again_with_more_inferences(tmp_path
         lab.write_text("boards:\n  bench-nano:\n    extends: nano33\n"
                        f"    connection: {{port: '{endpoint.url}'}}\n    flasher: {{kind: none}}\n")
         [board] = resolve_boards(["bench-nano"], lab=lab)
-        with open_dut(board, AD01) as dut:
+        with open_dut(board, unlabelled_model) as dut:
             result = benchmark_dut(dut, BenchmarkOptions(max_vectors=1, timing=plan))
     latency = result.figures["latency"]
     rerun = latency["rerun_after_short_window"]

@@ -10,7 +10,7 @@ import pytest
 # Loaded here so that in-process pytester runs share it: numpy's C extension cannot be
 # imported a second time after pytester restores sys.modules.
 import hilbench.record.store  # noqa: F401
-from hilbench.paths import shared_models_root
+from tests.support.inner_pytest import FAST_INNER_PYTEST
 
 pytest_plugins = ["pytester"]
 
@@ -27,8 +27,8 @@ def isolated(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     """A pytester with nothing attached and results kept inside its folder."""
     monkeypatch.setenv("HILBENCH_LIST_PORTS", str(PORTS_DIR / "nothing.json"))
     monkeypatch.setenv("HILBENCH_RESULTS", str(pytester.path / "results"))
-    # Other installed plugins only slow each inner run down.
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:benchmark -p no:hypothesispytest -p no:cacheprovider")
+    # Only the test files written here: these tests are about the plugin, not the suite.
+    monkeypatch.setenv("PYTEST_ADDOPTS", f"{FAST_INNER_PYTEST} --no-reference-suite")
     return pytester
 
 
@@ -146,18 +146,17 @@ def test_test_parametrized_with_an_unknown_board_fails_cleanly(isolated):
     result.stdout.fnmatch_lines(["*hilbench: board 'nano34' is not in the catalog*"])
 
 
-def test_model_option_parametrizes_tflite_model(isolated):
-    model = shared_models_root() / "ad01_int8.tflite"
+def test_model_option_parametrizes_tflite_model(isolated, unlabelled_model):
     isolated.makepyfile("""
         def test_model(board, tflite_model):
-            print("MODEL", board.name, tflite_model.name)
+            print("MODEL", board.name, tflite_model.parent.name, tflite_model.name)
     """)
-    result = isolated.runpytest("--board=host", f"--model={model}", "--model=kws_ref_model", "-v", "-s")
+    result = isolated.runpytest("--board=host", f"--model={unlabelled_model}", "--model=kws", "-v", "-s")
     result.assert_outcomes(passed=2)
     out = result.stdout.str()
-    assert "test_model[host-ad01_int8]" in out and "test_model[host-kws_ref_model]" in out
-    assert "MODEL host kws_ref_model.tflite" in out
-    assert "hilbench models: ad01_int8, kws_ref_model" in out
+    assert "test_model[host-ad_plain]" in out and "test_model[host-kws]" in out
+    assert "MODEL host kws int8.tflite" in out
+    assert "hilbench models: ad_plain, kws" in out
 
 
 def test_unknown_model_is_a_usage_error(isolated):
@@ -180,7 +179,7 @@ def test_overridden_model_fixture_is_left_alone(isolated):
         def test_model(tflite_model):
             assert tflite_model.name == "my_model.tflite"
     """)
-    isolated.runpytest("--board=host", "--model=kws_ref_model").assert_outcomes(passed=1)
+    isolated.runpytest("--board=host", "--model=kws").assert_outcomes(passed=1)
 
 
 ROW_TEST = """
@@ -235,3 +234,31 @@ def test_two_boards_on_one_probe_is_a_usage_error(isolated, monkeypatch):
     result = isolated.runpytest("--board=nucleo-h7a3zi,nucleo-u575zi")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*boards nucleo-h7a3zi, nucleo-u575zi all resolve to /dev/ttyACM2*"])
+
+
+def test_two_models_with_one_name_are_a_usage_error(isolated):
+    from hilbench.bench import find_model
+
+    copy = isolated.path / "alt" / "ad" / "int8.tflite"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(find_model("ad").read_bytes())
+    isolated.makepyfile(MODES_TEST)
+    result = isolated.runpytest("--board=host", "--model=ad", f"--model={copy}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*two models go by the name 'ad' in one run (*/models_zoo/ad/int8.tflite "
+                                 "and */alt/ad/int8.tflite)*"])
+    assert not (isolated.path / "results").exists()
+
+
+def test_the_same_model_given_twice_runs_once(isolated):
+    isolated.makepyfile("def test_model(board, tflite_model):\n    pass\n")
+    result = isolated.runpytest("--board=host", "--model=ad", "--model=ad,ad")
+    result.assert_outcomes(passed=1)
+
+
+def test_boards_whose_file_names_collide_are_a_usage_error(isolated):
+    isolated.makefile(".yaml", lab="boards:\n  x_1:\n    extends: host\n  x 1:\n    extends: host\n")
+    isolated.makepyfile(MODES_TEST)
+    result = isolated.runpytest("--board=x_1,x 1", "--lab=lab.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*boards 'x_1' and 'x 1' would share the file name 'x_1' in the run folder*"])

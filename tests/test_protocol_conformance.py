@@ -56,7 +56,7 @@ def test_name_and_profile(dut):
     assert exchange(port, "profile") == [
         "m-profile-[ULPMark for tinyML Firmware V0.0.1]",
         "m-model-[stub40]",
-        "m-hb-caps-[raw-output,cycles,bulk-crc]",
+        "m-hb-caps-[raw-output,cycles,bulk-crc,quiet-infer]",
         "m-hb-timer-[clock_monotonic,1000000000]",
         "m-hb-model-[input-bytes=40,output-bytes=8,max-ticks=128,cmd-size=80]",
         "m-ready",
@@ -115,6 +115,17 @@ def test_infer_sequence_results_raw_and_ticks(dut):
     assert int(done.group(2), 16) == binascii.crc32(packed)
 
 
+def test_quiet_infer_is_infer_without_the_results_line(dut):
+    _, port = dut
+    load(port, VECTOR)
+    lines = exchange(port, "hb infer 2 1")
+    assert lines[:3] == ["m-warmup-start-1", "m-warmup-done", "m-infer-start-2"]
+    assert lines[5:] == ["m-infer-done", "m-ready"]
+    raw = expected_raw_output(VECTOR)
+    assert exchange(port, "hb raw")[0] == f"m-hb-raw-[{raw.hex()}]"
+    assert re.fullmatch(r"m-hb-ticks-\[\d+,\d+\]", exchange(port, "hb ticks")[0])
+
+
 def test_infer_reloads_input_before_every_inference(dut):
     """The stub model overwrites its input like a real planner; outputs must not change with N+W."""
     _, port = dut
@@ -161,7 +172,12 @@ def test_ticks_beyond_capacity_are_counted(dut):
         ("infer 1 x", "e-[Inference warmup must be >=0]"),
         ("infer 1 0", "e-[Input not loaded: have 0 of 40 bytes]"),
         ("results", "e-[No results: run 'infer' first]"),
-        ("hb", "e-[Command 'hb' requires a subcommand: bulk, raw or ticks]"),
+        ("hb", "e-[Command 'hb' requires a subcommand: bulk, infer, raw or ticks]"),
+        ("hb infer 0", "e-[Inference iterations must be >0]"),
+        ("hb infer 1 0", "e-[Input not loaded: have 0 of 40 bytes]"),
+        # The host-file channel exists on emulated twins only (tests/test_twin_channels.py).
+        ("hb raw file", "e-[Unknown hb raw option: file]"),
+        ("hb file 40 00000000", "e-[Unknown hb subcommand: file]"),
         ("hb frob", "e-[Unknown hb subcommand: frob]"),
         ("hb raw", "e-[No results: run 'infer' first]"),
         ("hb ticks", "e-[No ticks: run 'infer' first]"),

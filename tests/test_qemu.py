@@ -35,7 +35,7 @@ from hilbench.paths import cache_root
 from hilbench.session import DutSession
 
 from dut_fixtures.stub_model import expected_raw_output, stub_compiled_model
-from twin_fixtures import EXPECTED_TIMER, EXPECTED_TIMER_HZ, QEMU_TARGETS
+from twin_fixtures import EXPECTED_TIMER, EXPECTED_TIMER_HZ, QEMU_TARGETS, no_emulator_left_behind  # noqa: F401 (autouse fixture)
 from twin_fixtures.spin_model import INSTRUCTIONS_PER_SPIN, spin_compiled_model
 
 FIXTURES = Path(__file__).resolve().parent / "twin_fixtures"
@@ -70,14 +70,6 @@ def spin_firmware(firmware_cache):
         return built[target]
 
     return get
-
-
-@pytest.fixture(autouse=True)
-def no_emulator_left_behind():
-    yield
-    left = procs.live_processes()
-    procs.reap_all()
-    assert not left, f"test left emulator processes running: {[p.args for p in left]}"
 
 
 def _gone(pid: int) -> bool:
@@ -291,7 +283,10 @@ def test_close_stops_qemu_and_is_idempotent(stub_firmware):
 
 _CHILD_SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
+    # Ctrl-C must raise KeyboardInterrupt even when the test run was started in the background,
+    # whose shell starts its children with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from hilbench.deploy.qemu import start_qemu
     endpoint = start_qemu(sys.argv[1], "mps2-an386", "cortex-m4")
     print(endpoint.process.pid, flush=True)

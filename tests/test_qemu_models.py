@@ -17,27 +17,28 @@ from hilbench.build.builder import build_firmware
 from hilbench.compile import compile_model
 from hilbench.deploy import procs
 from hilbench.deploy.qemu import start_firmware
-from hilbench.paths import cache_root, shared_models_root
+from hilbench.paths import cache_root
 from hilbench.session import DutSession
 
 from support.tflm_reference import run_tflm
+from tests.support.mlperf_tiny import mlperf_tiny_model
 from twin_fixtures import EXPECTED_TIMER, QEMU_TARGETS
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
-KWS_MODEL = shared_models_root() / "kws_ref_model.tflite"
 N_INPUTS = 3
 
 
 @pytest.fixture(scope="module")
 def kws():
+    kws_model = mlperf_tiny_model("kws_ref_model")   # skips the module's tests without it
     # A fixed folder, so that the builder's content-keyed cache finds the firmware next time.
-    compiled = compile_model(KWS_MODEL, cache_root() / "test-models" / "kws_ref_model")
+    compiled = compile_model(kws_model, cache_root() / "test-models" / "kws_ref_model")
     rng = np.random.default_rng(20261126)
     spec = compiled.inputs[0]
     inputs = rng.integers(-128, 128, size=(N_INPUTS, *spec.shape), dtype=np.int8)
     inputs[0] = 0  # an all-zero input: every activation sits at its zero point
-    reference = run_tflm(KWS_MODEL, inputs)
+    reference = run_tflm(kws_model, inputs)
     return compiled, inputs, reference
 
 

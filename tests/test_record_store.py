@@ -4,6 +4,7 @@ killed or interrupted process leaves behind."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -140,7 +141,10 @@ def test_list_runs_is_oldest_first_and_load_results_accepts_folders_and_csvs(tmp
 # parent's signal lands while that file is written but not yet renamed: the worst moment.
 ROWS_BEFORE_SIGNAL = 3
 CHILD = textwrap.dedent("""
-    import os, stat, sys, time
+    import os, signal, stat, sys, time
+    # Ctrl-C must raise KeyboardInterrupt even when the test run was started in the background,
+    # whose shell starts its children with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np
     from hilbench.record.store import RunRecorder
     sys.path.insert(0, sys.argv[2])
@@ -162,6 +166,7 @@ CHILD = textwrap.dedent("""
         row = sample_row(slower_by=1 + index / 100)
         row = {k: row[k] for k in ("board", "model", "runtime", "mode", "latency_source",
                                    "latency_ms_p50", "energy_source", "energy_uj")}
+        row["model"] = f"kws01-{index}"  # one row per model: a run refuses a second row for one
         armed = index == rows_before_signal and stall_in == "raw"
         recorder.write_raw("nucleo-l4r5zi", f"kws01-{index}",
                            {"latency_ms": np.full(131072, row["latency_ms_p50"])})
@@ -224,3 +229,21 @@ def test_a_killed_run_keeps_every_finished_row_and_no_half_written_file(
     else:
         assert len(leftovers) == 1                 # the interrupted write, hidden and ignored
     assert list_runs(tmp_path) == [run_dir]
+
+
+@pytest.mark.parametrize("second, error", [
+    ({"board": "nano33"}, "already has a row for board 'nano33'"),     # the same row again
+    ({"board": "nano33!"}, "boards 'nano33' and 'nano33!' would share the file name 'nano33'"),
+    ({"model": "kws01?"}, "models 'kws01' and 'kws01?' would share the file name 'kws01'"),
+])
+def test_a_row_whose_files_would_overwrite_another_rows_is_refused(tmp_path, second, error):
+    recorder = RunRecorder.start(tmp_path, command_line=["x"])
+    first = measurement(board="nano33", model="kws01")
+    recorder.append_row(first)
+    recorder.write_raw("nano33", "kws01", {"latency_ms": [1.0]}, runtime=first["runtime"], mode=first["mode"])
+    with pytest.raises(ResultsError, match=re.escape(error)):
+        recorder.append_row({**first, **second})
+    [kept] = load_run(recorder.run_dir).rows
+    assert (kept["board"], kept["model"]) == ("nano33", "kws01")
+    assert [p.name for p in (recorder.run_dir / "raw").iterdir()] == \
+        [f"nano33__kws01__{first['runtime']}__{first['mode']}.npz"]

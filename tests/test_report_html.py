@@ -153,6 +153,12 @@ def test_report_renders_every_plot_with_labels(lab_results, tmp_path, capsys):
     assert ">16,044</td>" in cloud_table and ">41.70</td>" in cloud_table
     # legends explain the styles
     assert "energy_source model (estimate)" in dom and "hardware measurement" in dom
+    # reality check: every cross-validated prediction against its published latency, y = x drawn
+    predictions = by_chart["predicted-published"]
+    assert len(predictions) == 16 and all("hb-estimate" in m["cls"] for m in predictions)
+    assert 'class="hb-identity"' in dom and "y = x" in dom
+    reality = re.search(r'<table [^>]*id="reality-table".*?</table>', dom, re.S).group(0)
+    assert "twin: TFLM + CMSIS-NN" in reality and "published: X-CUBE-AI" in reality
 
 
 def test_report_without_energy_or_cloud_says_so(tmp_path):

@@ -7,17 +7,17 @@ import numpy as np
 import pytest
 
 from hilbench.compile import compile_model
-from hilbench.paths import shared_models_root
 from tests.support.m4_emulated import run_on_emulated_m4
+from tests.support.mlperf_tiny import reference_model
 from tests.support.tflm_reference import run_tflm
 
 pytestmark = pytest.mark.emulator
 
 
 @pytest.mark.parametrize("kernels", ["portable", "auto"])
-@pytest.mark.parametrize("model_name", ["kws_ref_model", "ad01_int8"])
+@pytest.mark.parametrize("model_name", ["kws_ref_model", "ad01_int8", "kws", "ad"])
 def test_emulated_cortex_m4_matches_tflm(model_name, kernels, tmp_path):
-    model_path = shared_models_root() / f"{model_name}.tflite"
+    model_path = reference_model(model_name)
     compiled = compile_model(model_path, tmp_path / "model_c", kernels=kernels)
     rng = np.random.default_rng(3)
     inputs = rng.integers(-128, 128, size=(2,) + compiled.inputs[0].shape, dtype=np.int8)

@@ -12,26 +12,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hilbench import zoo
+from hilbench import mlperf_tiny, zoo
 from hilbench.bench import open_dut
 from hilbench.boards import resolve_boards
 from hilbench.compile import compile_model
 from hilbench.measure.reference import interpreter_outputs
-from hilbench.paths import shared_models_root
 from tests.support.host_runner import run_model_on_host
+from tests.support.mlperf_tiny import reference_model
 from tests.support.tflm_reference import run_tflm
 
-MLPERF_INT8_MODELS = ["kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8"]
 VECTORS = 100
+# MLPerf Tiny models (used when present) and the zoo's (always there), by name.
+BIT_EXACT_MODELS = [*mlperf_tiny.INT8_MODELS, *(model.name for model in zoo.list_models())]
 
-BIT_EXACT_MODELS = ([shared_models_root() / f"{name}.tflite" for name in MLPERF_INT8_MODELS]
-                    + [model.int8_path for model in zoo.list_models()])
 
-
-@pytest.mark.parametrize("model_path", BIT_EXACT_MODELS,
-                         ids=[f"{p.parent.name}/{p.stem}" for p in BIT_EXACT_MODELS])
+@pytest.mark.parametrize("model_name", BIT_EXACT_MODELS)
 @pytest.mark.parametrize("kernels", ["portable", "auto"])
-def test_model_on_the_host_board_matches_tflm_bit_for_bit(model_path: Path, kernels: str):
+def test_model_on_the_host_board_matches_tflm_bit_for_bit(model_name: str, kernels: str):
+    model_path = reference_model(model_name)
     [host] = resolve_boards(["host"])
     with open_dut(host, model_path, kernels=kernels) as dut:
         spec = dut.input_spec
@@ -50,11 +48,11 @@ def test_model_on_the_host_board_matches_tflm_bit_for_bit(model_path: Path, kern
         f"tflm {reference[mismatched_rows[0]].ravel()[:16]}")
 
 
-@pytest.mark.parametrize("model_name", MLPERF_INT8_MODELS)
+@pytest.mark.parametrize("model_name", BIT_EXACT_MODELS)
 def test_dsp_kernel_path_matches_tflm_when_emulated(model_name, tmp_path):
     """kernels="auto" selects the SXTB16/SMLAD inner loops on DSP cores; HB_EMULATE_DSP runs
     that code on the host with the two instructions modelled in C."""
-    model_path = shared_models_root() / f"{model_name}.tflite"
+    model_path = reference_model(model_name)
     compiled = compile_model(model_path, tmp_path / "model_c", kernels="auto")
     assert "HB_PORTABLE_KERNELS" not in compiled.compile_definitions
     rng = np.random.default_rng(7)

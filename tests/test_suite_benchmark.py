@@ -5,7 +5,6 @@ folder, and the summary at the end. Host and one QEMU twin, one small model, few
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,11 @@ from tflite_micro.python.tflite_micro import runtime  # noqa: F401
 
 from hilbench.record import load_run
 from hilbench.record.schema import RESULT_COLUMNS
+from tests.support.inner_pytest import FAST_INNER_PYTEST as FAST
 
 pytest_plugins = ["pytester"]
 
-REPO = Path(__file__).resolve().parents[1]
-SUITE = REPO / "tests" / "benchmark_suite" / "test_reference_benchmark.py"
 PORTS_DIR = Path(__file__).parent / "fixtures" / "list_ports"
-FAST = "-p no:benchmark -p no:hypothesispytest -p no:cacheprovider"
 
 
 @pytest.fixture
@@ -29,8 +26,7 @@ def suite(pytester, monkeypatch):
     monkeypatch.setenv("PYTEST_ADDOPTS", FAST)
     monkeypatch.setenv("HILBENCH_LIST_PORTS", str(PORTS_DIR / "nothing.json"))
     monkeypatch.setenv("HILBENCH_RESULTS", str(pytester.path / "results"))
-    shutil.copy(SUITE, pytester.path / SUITE.name)
-    return pytester
+    return pytester   # an empty folder: --board adds the reference suite shipped in the package
 
 
 def test_suite_on_host_and_a_qemu_twin(suite):
@@ -40,9 +36,11 @@ def test_suite_on_host_and_a_qemu_twin(suite):
         "*hilbench results*",
         "host *host *gesture *hilbench-portable *ms (host-clock)*",
         "nano33 *emulated *gesture *hilbench-dsp *ms (icount)*uJ (model)*",
-        "host gesture: p50 * ms [[]95% CI *] (host-clock), 5 x * inferences; host round trip * ms (host-clock)",
+        "host gesture: p50 * ms [[]95% CI *] (host-clock), 5 x * inferences; host round trip * ms (host-clock); "
+        "vectors in via bulk-crc at * (host-clock)",
         "nano33 gesture: p50 * ms [[]95% CI *] (icount), 2 x * inferences; host round trip * ms "
-        "(host-clock); avg power * mW (model), idle * mW, idle energy * uJ/inference; stack >= * B, arena * B",
+        "(host-clock); avg power * mW (model), idle * mW, idle energy * uJ/inference; "
+        "vectors in via host-file at * (host-clock); stack >= * B, arena * B",
     ])
     [run_dir] = (suite.path / "results" / "runs").iterdir()
     rows = {row["board"]: row for row in load_run(run_dir).rows}
@@ -73,7 +71,12 @@ def test_suite_on_host_and_a_qemu_twin(suite):
     assert latency["host_round_trip_ms"] > 0 and latency["windows"] == 2
     assert latency["outputs_changed"] is False
     assert "icount is deterministic" in figures["timing_plan"]["why"]
-    assert figures["vectors"] == {"count": 4, "origin": "4 of 240 zoo test vectors"}
+    vectors = figures["vectors"]
+    assert (vectors["count"], vectors["origin"]) == (4, "4 of 240 zoo test vectors")
+    # How the harness moved them: the twin's host file, 4 x 128 x 3 int8 inputs, host-clock.
+    assert (vectors["harness"]["load_path"], vectors["harness"]["bytes_in"]) == ("host-file", 4 * 384)
+    assert vectors["harness"]["clock"] == "host-clock" and vectors["harness"]["load_bytes_per_s"] > 0
+    assert {"build", "boot twin", "vectors", "reference", "timing"} <= set(figures["harness_s"])
     energy = figures["energy"]
     assert energy["source"] == "model" and energy["idle_power_mw"] > 0
     assert energy["average_power_mw"] > energy["idle_power_mw"]

@@ -365,7 +365,11 @@ static void cmd_profile(void)
     out_char(']');
     out_eol();
     /* hilbench extensions: a plain MLPerf Tiny DUT has none of these lines. */
-    out_line("m-hb-caps-[raw-output,cycles,bulk-crc]");
+#if HB_HAL_HOST_FILE
+    out_line("m-hb-caps-[raw-output,cycles,bulk-crc,quiet-infer,host-file]");
+#else
+    out_line("m-hb-caps-[raw-output,cycles,bulk-crc,quiet-infer]");
+#endif
     out_str("m-hb-timer-[");
     out_str(hb_hal_timer_name());
     out_char(',');
@@ -397,8 +401,13 @@ static void cmd_help(void)
     out_line("infer N [W=10]: Execute N timed inferences after W warm-up inferences");
     out_line("results      : Print the dequantized outputs of the last inference");
     out_line("hb bulk N C  : Receive N raw input bytes whose CRC-32 is C (8 hex digits)");
+    out_line("hb infer N W : As infer N W, without the m-results line");
     out_line("hb raw       : Print the raw output bytes of the last inference as hex");
     out_line("hb ticks     : Print the ticks of each timed inference of the last infer");
+#if HB_HAL_HOST_FILE
+    out_line("hb file N C  : Read N input bytes whose CRC-32 is C from the host file " HB_HAL_HOST_FILE_NAME);
+    out_line("hb raw file  : Write the raw output bytes to the host file " HB_HAL_HOST_OUTPUT_FILE_NAME);
+#endif
 }
 
 static void cmd_db(char **tokens, int count)
@@ -472,7 +481,10 @@ static void cmd_db(char **tokens, int count)
     }
 }
 
-static void cmd_infer(char **tokens, int count)
+/* "infer N W" (print_results 1), and "hb infer N W" with tokens and count from "infer" on
+ * (print_results 0): the same inferences, without the m-results line, whose dequantized text
+ * takes longer on a serial line than a small model's inference when the output is large. */
+static void cmd_infer(char **tokens, int count, int print_results_line)
 {
     uint32_t n = 1u;
     uint32_t warmup = HB_DUT_DEFAULT_WARMUP;
@@ -529,7 +541,9 @@ static void cmd_infer(char **tokens, int count)
     s_ticks_count = n;
     s_have_results = 1;
     out_line("m-infer-done");
-    print_results();
+    if (print_results_line) {
+        print_results();
+    }
 }
 
 static void cmd_results(void)
@@ -541,13 +555,20 @@ static void cmd_results(void)
     print_results();
 }
 
-static void cmd_hb_raw(void)
+/* "hb raw" prints the output bytes as hex lines; "hb raw file" (twins with the host-file
+ * channel) writes them to the host file HB_HAL_HOST_OUTPUT_FILE_NAME instead. Both end with the
+ * same m-hb-raw-done line, whose CRC-32 the host checks against the bytes it got. */
+static void cmd_hb_raw(int to_host_file)
 {
     uint32_t t;
     uint32_t i;
     uint32_t on_line = 0;
     uint32_t total = 0;
     uint32_t crc = HB_CRC32_INIT;
+#if HB_HAL_HOST_FILE
+    const uint8_t *parts[HB_AT_LEAST_ONE(HB_MODEL_NUM_OUTPUTS)];
+    uint32_t lengths[HB_AT_LEAST_ONE(HB_MODEL_NUM_OUTPUTS)];
+#endif
 
     if (!s_have_results) {
         out_error("No results: run 'infer' first");
@@ -556,6 +577,16 @@ static void cmd_hb_raw(void)
     for (t = 0; t < hb_model_num_outputs; ++t) {
         const uint8_t *data = &s_arena[hb_model_outputs[t].arena_offset];
         crc = hb_crc32_update(crc, data, hb_model_outputs[t].bytes);
+        total += hb_model_outputs[t].bytes;
+#if HB_HAL_HOST_FILE
+        if (to_host_file) {
+            parts[t] = data;
+            lengths[t] = hb_model_outputs[t].bytes;
+            continue;
+        }
+#else
+        (void)to_host_file;
+#endif
         for (i = 0; i < hb_model_outputs[t].bytes; ++i) {
             if (on_line == 0u) {
                 out_str("m-hb-raw-[");
@@ -567,12 +598,17 @@ static void cmd_hb_raw(void)
                 on_line = 0;
             }
         }
-        total += hb_model_outputs[t].bytes;
     }
     if (on_line != 0u) {
         out_char(']');
         out_eol();
     }
+#if HB_HAL_HOST_FILE
+    if (to_host_file && hb_hal_host_file_write(parts, lengths, hb_model_num_outputs) != 0) {
+        out_error("hb raw file: cannot write the host file " HB_HAL_HOST_OUTPUT_FILE_NAME);
+        return;
+    }
+#endif
     out_str("m-hb-raw-done-[bytes=");
     out_u64(total);
     out_str(",crc32=");
@@ -631,41 +667,44 @@ static void cmd_hb_ticks(void)
     out_eol();
 }
 
-/* Receives the raw bytes of a bulk load straight from the serial line, then checks the CRC. */
-static void cmd_hb_bulk(char **tokens, int count)
+/* Starts a checked load ("hb bulk N C", "hb file N C"): parses a byte count of 1..input bytes
+ * and a CRC-32 in hex, then empties the input buffer for n new bytes. Replies with the error
+ * and returns 0 when the arguments are wrong (the loaded input then stays as it was). */
+static int begin_checked_load(const char *command, char **tokens, int count, uint32_t *n,
+                              uint32_t *expected_crc)
 {
-    uint32_t n;
-    uint32_t expected_crc;
-    uint32_t crc = HB_CRC32_INIT;
-    uint32_t i;
-
     if (count < 4) {
-        out_error("Command 'hb bulk' requires the # of bytes and their CRC-32 in hex");
-        return;
+        out_str("e-[Command '");
+        out_str(command);
+        out_str("' requires the # of bytes and their CRC-32 in hex]");
+        out_eol();
+        return 0;
     }
-    if (!parse_u32(tokens[2], 0xFFFFFFFFu, &n) || n == 0u || n > HB_MODEL_INPUT_BYTES) {
-        out_str("e-[hb bulk: byte count must be 1..");
+    if (!parse_u32(tokens[2], 0xFFFFFFFFu, n) || *n == 0u || *n > HB_MODEL_INPUT_BYTES) {
+        out_str("e-[");
+        out_str(command);
+        out_str(": byte count must be 1..");
         out_u64(HB_MODEL_INPUT_BYTES);
         out_char(']');
         out_eol();
-        return;
+        return 0;
     }
-    if (!parse_hex32(tokens[3], &expected_crc)) {
-        out_error("hb bulk: CRC-32 must be 1 to 8 hex digits");
-        return;
+    if (!parse_hex32(tokens[3], expected_crc)) {
+        out_str("e-[");
+        out_str(command);
+        out_str(": CRC-32 must be 1 to 8 hex digits]");
+        out_eol();
+        return 0;
     }
-    s_input_expected = n;
+    s_input_expected = *n;
     s_input_loaded = 0;
-    /* The host sends the bytes only after this line, so an error above never leaves it
-     * streaming binary data into the command parser. */
-    out_str("m-hb-bulk-ready-[");
-    out_u64(n);
-    out_char(']');
-    out_eol();
-    for (i = 0; i < n; ++i) {
-        s_input[i] = (uint8_t)hb_hal_getc();
-    }
-    crc = hb_crc32_final(hb_crc32_update(crc, s_input, n));
+    return 1;
+}
+
+/* Accepts the n bytes now in s_input if their CRC-32 is the announced one. */
+static void finish_checked_load(uint32_t n, uint32_t expected_crc)
+{
+    uint32_t crc = hb_crc32_final(hb_crc32_update(HB_CRC32_INIT, s_input, n));
     if (crc != expected_crc) {
         out_str("e-[CRC-32 mismatch: expected ");
         out_hex32(expected_crc);
@@ -679,16 +718,77 @@ static void cmd_hb_bulk(char **tokens, int count)
     out_line("m-load-done");
 }
 
+/* Receives the raw bytes of a bulk load straight from the serial line, then checks the CRC. */
+static void cmd_hb_bulk(char **tokens, int count)
+{
+    uint32_t n;
+    uint32_t expected_crc;
+    uint32_t i;
+
+    if (!begin_checked_load("hb bulk", tokens, count, &n, &expected_crc)) {
+        return;
+    }
+    /* The host sends the bytes only after this line, so an error above never leaves it
+     * streaming binary data into the command parser. */
+    out_str("m-hb-bulk-ready-[");
+    out_u64(n);
+    out_char(']');
+    out_eol();
+    for (i = 0; i < n; ++i) {
+        s_input[i] = (uint8_t)hb_hal_getc();
+    }
+    finish_checked_load(n, expected_crc);
+}
+
+#if HB_HAL_HOST_FILE
+/* "hb file N C": the input from the host file instead of the serial line (twins only); the
+ * same byte count and CRC-32 checks as "hb bulk", so both loads end in the same state. */
+static void cmd_hb_file(char **tokens, int count)
+{
+    uint32_t n;
+    uint32_t expected_crc;
+
+    if (!begin_checked_load("hb file", tokens, count, &n, &expected_crc)) {
+        return;
+    }
+    if (hb_hal_host_file_read(s_input, n) != 0) {
+        out_str("e-[hb file: cannot read ");
+        out_u64(n);
+        out_str(" bytes from the host file " HB_HAL_HOST_FILE_NAME "; input discarded]");
+        out_eol();
+        return;
+    }
+    finish_checked_load(n, expected_crc);
+}
+#endif
+
 static void cmd_hb(char **tokens, int count)
 {
     if (count < 2) {
-        out_error("Command 'hb' requires a subcommand: bulk, raw or ticks");
+        out_error("Command 'hb' requires a subcommand: bulk, infer, raw or ticks");
     } else if (strcmp(tokens[1], "raw") == 0) {
-        cmd_hb_raw();
+        if (count < 3) {
+            cmd_hb_raw(0);
+#if HB_HAL_HOST_FILE
+        } else if (strcmp(tokens[2], "file") == 0) {
+            cmd_hb_raw(1);
+#endif
+        } else {
+            out_str("e-[Unknown hb raw option: ");
+            out_str(tokens[2]);
+            out_char(']');
+            out_eol();
+        }
+    } else if (strcmp(tokens[1], "infer") == 0) {
+        cmd_infer(tokens + 1, count - 1, 0);
     } else if (strcmp(tokens[1], "ticks") == 0) {
         cmd_hb_ticks();
     } else if (strcmp(tokens[1], "bulk") == 0) {
         cmd_hb_bulk(tokens, count);
+#if HB_HAL_HOST_FILE
+    } else if (strcmp(tokens[1], "file") == 0) {
+        cmd_hb_file(tokens, count);
+#endif
     } else {
         out_str("e-[Unknown hb subcommand: ");
         out_str(tokens[1]);
@@ -739,7 +839,7 @@ static void dispatch(char *command)
     } else if (strcmp(tokens[0], "db") == 0) {
         cmd_db(tokens, count);
     } else if (strcmp(tokens[0], "infer") == 0) {
-        cmd_infer(tokens, count);
+        cmd_infer(tokens, count, 1);
     } else if (strcmp(tokens[0], "results") == 0) {
         cmd_results();
     } else if (strcmp(tokens[0], "hb") == 0) {

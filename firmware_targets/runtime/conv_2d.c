@@ -9,18 +9,19 @@
  * is precomputed per channel (acc_init).
  * 1x1 convolutions without padding use the input pixel itself as the patch. Pixels go in
  * pairs and output channels in pairs, so that each loaded byte serves two products.
+ *
+ * Two paths (hb_target.h):
+ *   - portable C: filters as the model stores them (OHWI);
+ *   - DSP: the two patches of a pixel pair are sign-extended once (hb_unpack_pair_s8) and every
+ *     pair of output channels is one hb_dot_2x2_packed over a filter the compiler laid out in
+ *     blocks of two rows (hb_dot.h). Scratch: the unpacked pair (16 bytes per group of four
+ *     patch values), then the two gathered patches.
  */
 #include <string.h>
 
 #include "hb_dot.h"
 #include "hb_fixedpoint.h"
 #include "hb_kernels.h"
-
-static inline int8_t requantize(int32_t acc, int32_t multiplier, int32_t shift,
-                                int32_t output_offset, int32_t act_min, int32_t act_max) {
-    acc = hb_mul_by_quantized_multiplier(acc, multiplier, shift) + output_offset;
-    return (int8_t)hb_clamp_i32(acc, act_min, act_max);
-}
 
 /* Copy the patch of the output pixel whose window starts at (in_y_origin, in_x_origin);
  * taps outside the image get pad_value (the input zero point). */
@@ -93,8 +94,9 @@ static void conv_grouped(const hb_conv_params_t *p, const int8_t *input, const i
                             acc += hb_dot_s8_offset(f, x, p->filter_c, p->input_offset);
                         }
                     }
-                    *output++ = requantize(acc, p->multiplier[out_c], p->shift[out_c],
-                                           p->output_offset, p->act_min, p->act_max);
+                    *output++ = hb_requantize_s8(acc, p->multiplier[out_c], p->shift[out_c],
+                                                 p->requantize, p->output_offset, p->act_min,
+                                                 p->act_max);
                 }
             }
         }
@@ -104,7 +106,7 @@ static void conv_grouped(const hb_conv_params_t *p, const int8_t *input, const i
 /* Parameters the channel loops use, copied out of the params struct: stores through int8_t
  * pointers may alias it as far as the compiler knows, and locals stay in registers. */
 typedef struct {
-    int32_t output_c, patch_size, input_offset, output_offset, act_min, act_max;
+    int32_t output_c, patch_size, input_offset, output_offset, act_min, act_max, requantize;
     const int32_t *multiplier, *shift, *acc_init;
 } channel_loop_t;
 
@@ -113,18 +115,17 @@ static inline int32_t initial_acc(const channel_loop_t *l, int32_t c) {
 }
 
 static inline int8_t finish(const channel_loop_t *l, int32_t acc, int32_t c) {
-    return requantize(acc, l->multiplier[c], l->shift[c], l->output_offset, l->act_min,
-                      l->act_max);
+    return hb_requantize_s8(acc, l->multiplier[c], l->shift[c], l->requantize, l->output_offset,
+                            l->act_min, l->act_max);
 }
 
-/* All output channels of one pixel. */
+#if !defined(HB_DOT_USE_DSP)
+/* All output channels of one pixel (portable path). */
 static void pixel_single(const channel_loop_t *l, const int8_t *patch, const int8_t *filter,
                          int8_t *output) {
     const int32_t k = l->patch_size;
     int32_t c = 0;
-#if !defined(HB_DOT_USE_DSP)
-    /* Four channels per pass pays off in plain C; with SMLAD, four accumulators plus the
-     * unpacked operands spill registers on Cortex-M4, so two it is. */
+    /* Four channels per pass pays off in plain C. */
     for (; c + 4 <= l->output_c; c += 4) {
         int32_t acc[4] = {initial_acc(l, c), initial_acc(l, c + 1), initial_acc(l, c + 2),
                           initial_acc(l, c + 3)};
@@ -133,7 +134,6 @@ static void pixel_single(const channel_loop_t *l, const int8_t *patch, const int
             output[c + j] = finish(l, acc[j], c + j);
         }
     }
-#endif
     for (; c + 2 <= l->output_c; c += 2) {
         int32_t acc0 = initial_acc(l, c), acc1 = initial_acc(l, c + 1);
         const int8_t *f0 = filter + (size_t)c * k;
@@ -170,6 +170,14 @@ static void pixel_pair(const channel_loop_t *l, const int8_t *patch0, const int8
     }
 }
 
+#endif
+
+/* 1x1 convolutions without padding read each patch straight from the input (the compiler gives
+ * them no gather scratch: hilbench/compile/lowering.py, _lower_conv_2d). */
+static inline int reads_input_directly(const hb_conv_params_t *p) {
+    return p->filter_h == 1 && p->filter_w == 1 && p->pad_h == 0 && p->pad_w == 0;
+}
+
 /* The patch of output pixel (out_y, out_x): gathered into `scratch`, or, for 1x1 convolutions
  * without padding (scratch NULL), the input pixel itself. */
 static inline const int8_t *pixel_patch(const hb_conv_params_t *p, const int8_t *input_batch,
@@ -183,8 +191,65 @@ static inline const int8_t *pixel_patch(const hb_conv_params_t *p, const int8_t 
     return scratch;
 }
 
+#if defined(HB_DOT_USE_DSP)
+/* Both pixels of a pair (unpacked) by every block of two output channels. output1 is NULL
+ * when the pair's second pixel is a stand-in (an odd pixel count). */
+static void pixel_pair_packed(const channel_loop_t *l, const uint32_t *unpacked, int32_t groups,
+                              const int8_t *filter, int8_t *output0, int8_t *output1) {
+    for (int32_t c = 0; c < l->output_c; c += 2, filter += 8 * groups) {
+        const int has_second = c + 1 < l->output_c; /* the last block may be half padding */
+        const int32_t init0 = initial_acc(l, c), init1 = has_second ? initial_acc(l, c + 1) : 0;
+        int32_t acc[4] = {init0, init1, init0, init1};
+        hb_dot_2x2_packed(unpacked, filter, groups, acc);
+        output0[c] = finish(l, acc[0], c);
+        if (output1) {
+            output1[c] = finish(l, acc[2], c);
+        }
+        if (has_second) {
+            output0[c + 1] = finish(l, acc[1], c + 1);
+            if (output1) {
+                output1[c + 1] = finish(l, acc[3], c + 1);
+            }
+        }
+    }
+}
+
+static void conv_packed(const hb_conv_params_t *p, const channel_loop_t *l, const int8_t *input,
+                        const int8_t *filter, int8_t *output, int8_t *scratch) {
+    const int32_t groups = (l->patch_size + 3) / 4;
+    uint32_t *unpacked = (uint32_t *)(void *)scratch;
+    int8_t *gather0 = reads_input_directly(p) ? NULL : scratch + 16 * groups;
+    int8_t *gather1 = gather0 ? gather0 + l->patch_size : NULL;
+    const size_t input_batch_size = (size_t)p->input_h * p->input_w * p->input_c;
+    const int32_t pixels = p->output_h * p->output_w;
+    for (int32_t batch = 0; batch < p->batches; batch++) {
+        const int8_t *input_batch = input + (size_t)batch * input_batch_size;
+        int32_t out_y = 0, out_x = 0;
+        for (int32_t pixel = 0; pixel < pixels; pixel += 2) {
+            const int8_t *patch0 = pixel_patch(p, input_batch, out_y, out_x, gather0);
+            const int8_t *patch1 = patch0;
+            if (++out_x == p->output_w) {
+                out_x = 0;
+                out_y++;
+            }
+            const int pair = pixel + 1 < pixels;
+            if (pair) {
+                patch1 = pixel_patch(p, input_batch, out_y, out_x, gather1);
+                if (++out_x == p->output_w) {
+                    out_x = 0;
+                    out_y++;
+                }
+            }
+            hb_unpack_pair_s8(patch0, patch1, l->patch_size, unpacked);
+            pixel_pair_packed(l, unpacked, groups, filter, output, pair ? output + l->output_c : NULL);
+            output += (pair ? 2 : 1) * l->output_c;
+        }
+    }
+}
+#endif
+
 void hb_conv_2d_s8(const hb_conv_params_t *p, const int8_t *input, const int8_t *filter,
-                   const int32_t *bias, int8_t *output, int8_t *patch_scratch) {
+                   const int32_t *bias, int8_t *output, int8_t *scratch) {
     if (p->filter_c != p->input_c) {
         conv_grouped(p, input, filter, bias, output);
         return;
@@ -192,11 +257,16 @@ void hb_conv_2d_s8(const hb_conv_params_t *p, const int8_t *input, const int8_t 
     const channel_loop_t loop = {
         .output_c = p->output_c, .patch_size = p->filter_h * p->filter_w * p->input_c,
         .input_offset = p->input_offset, .output_offset = p->output_offset,
-        .act_min = p->act_min, .act_max = p->act_max, .multiplier = p->multiplier,
+        .act_min = p->act_min, .act_max = p->act_max, .requantize = p->requantize,
+        .multiplier = p->multiplier,
         .shift = p->shift, .acc_init = p->acc_init};
-    /* Two patch buffers, one per pixel of a pair. */
-    int8_t *scratch0 = patch_scratch;
-    int8_t *scratch1 = patch_scratch ? patch_scratch + loop.patch_size : NULL;
+#if defined(HB_DOT_USE_DSP)
+    conv_packed(p, &loop, input, filter, output, scratch);
+#else
+    /* Two patch buffers, one per pixel of a pair (a model compiled with kernels="auto" has the
+     * DSP path's scratch, whose start serves as well). */
+    int8_t *scratch0 = reads_input_directly(p) ? NULL : scratch;
+    int8_t *scratch1 = scratch0 ? scratch0 + loop.patch_size : NULL;
     const size_t input_batch_size = (size_t)p->input_h * p->input_w * p->input_c;
     const int32_t pixels = p->output_h * p->output_w;
 
@@ -224,4 +294,5 @@ void hb_conv_2d_s8(const hb_conv_params_t *p, const int8_t *input, const int8_t 
             output += loop.output_c;
         }
     }
+#endif
 }

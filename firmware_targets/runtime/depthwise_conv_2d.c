@@ -24,8 +24,8 @@ static void valid_taps(int32_t origin, int32_t dilation, int32_t taps, int32_t i
 }
 
 static inline int8_t requantize(const hb_depthwise_conv_params_t *p, int32_t acc, int32_t c) {
-    acc = hb_mul_by_quantized_multiplier(acc, p->multiplier[c], p->shift[c]) + p->output_offset;
-    return (int8_t)hb_clamp_i32(acc, p->act_min, p->act_max);
+    return hb_requantize_s8(acc, p->multiplier[c], p->shift[c], p->requantize, p->output_offset,
+                            p->act_min, p->act_max);
 }
 
 /* Depth multiplier 1 (output channel c reads input channel c), four channels at a time in

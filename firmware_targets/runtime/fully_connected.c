@@ -8,8 +8,8 @@ static inline int8_t finish(const hb_fully_connected_params_t *p, int32_t acc, i
      * wrap-around arithmetic, so only (filter + filter_offset) * input is summed here. */
     acc = (int32_t)((uint32_t)acc + (uint32_t)p->folded_bias[out_c]);
     const int32_t channel = p->per_channel ? out_c : 0;
-    acc = hb_mul_by_quantized_multiplier(acc, p->multiplier[channel], p->shift[channel]);
-    return (int8_t)hb_clamp_i32(acc + p->output_offset, p->act_min, p->act_max);
+    return hb_requantize_s8(acc, p->multiplier[channel], p->shift[channel], p->requantize,
+                            p->output_offset, p->act_min, p->act_max);
 }
 
 void hb_fully_connected_s8(const hb_fully_connected_params_t *p, const int8_t *input,
@@ -20,15 +20,17 @@ void hb_fully_connected_s8(const hb_fully_connected_params_t *p, const int8_t *i
         int32_t out_c = 0;
 #if defined(HB_DOT_USE_DSP)
         if (p->filter_offset == 0 && unpacked_input != NULL) {
-            /* The input row is sign-extended once, not once per pair of output rows. */
-            hb_unpack_s8_pairs(input_row, depth, unpacked_input);
-            for (; out_c + 2 <= p->output_depth; out_c += 2) {
-                const int8_t *f0 = filter + (size_t)out_c * depth;
-                int32_t acc0 = 0, acc1 = 0;
-                hb_dot2_unpacked_s8(unpacked_input, input_row, f0, f0 + depth, depth, &acc0,
-                                    &acc1);
-                output[out_c] = finish(p, acc0, out_c);
-                output[out_c + 1] = finish(p, acc1, out_c + 1);
+            /* The compiler laid the filter out in blocks of four rows (hb_dot.h); the input row
+             * is sign-extended once, then serves every block. */
+            const int32_t groups = (depth + 3) / 4;
+            const int8_t *block = filter;
+            hb_unpack_s8(input_row, depth, unpacked_input);
+            for (; out_c < p->output_depth; out_c += 4, block += 16 * groups) {
+                int32_t acc[4] = {0, 0, 0, 0};
+                hb_dot_1x4_packed(unpacked_input, block, groups, acc);
+                for (int32_t j = 0; j < 4 && out_c + j < p->output_depth; j++) {
+                    output[out_c + j] = finish(p, acc[j], out_c + j);
+                }
             }
         }
 #else

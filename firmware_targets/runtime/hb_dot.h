@@ -16,9 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if !defined(HB_PORTABLE_KERNELS) && (defined(__ARM_FEATURE_DSP) || defined(HB_EMULATE_DSP))
-#define HB_DOT_USE_DSP 1
-#endif
+#include "hb_target.h"
 
 #if defined(HB_DOT_USE_DSP)
 #if defined(__ARM_FEATURE_DSP) && !defined(HB_EMULATE_DSP)
@@ -160,48 +158,110 @@ static inline void hb_dot2_s8(const int8_t *x, const int8_t *f0, const int8_t *f
 }
 
 #if defined(HB_DOT_USE_DSP)
-/* Sign-extend x[0..n/4*4) once into halfword pairs, (x0, x2) then (x1, x3) per group of four:
- * the operands SMLAD takes after SXTB16. An operand shared by many dot products (the input row
- * of FULLY_CONNECTED) is then unpacked once instead of once per pair of output rows. */
-static inline void hb_unpack_s8_pairs(const int8_t *x, int32_t n, uint32_t *out) {
-    for (int32_t i = 0; i + 4 <= n; i += 4) {
-        const uint32_t w = hb_load_u32(x + i);
-        *out++ = hb_sxtb16(w);
-        *out++ = hb_sxtb16_ror8(w);
+/*
+ * Packed operands. The filters these loops read are laid out ahead of time by the model
+ * compiler (hilbench/compile/layout.py): output channels (filter rows) go in blocks of B rows,
+ * and inside a block, group by group of four depth values, the four bytes of row 0, then those
+ * of row 1, ...: one pointer walks a block with word loads. Rows are padded with zeros to a
+ * multiple of B, depth to a multiple of four.
+ * The shared operand (an input row, or a patch) is sign-extended once into the halfword pairs
+ * SMLAD takes, per group of four: (x0, x2) then (x1, x3), zero-padded like the filter, and then
+ * serves every output channel.
+ */
+
+/* The packed loops need every register of a Cortex-M4: inlined into a kernel's channel loop,
+ * GCC spills their pointers inside the loop, which costs more than one call per block. */
+#if defined(__GNUC__)
+#define HB_NOINLINE __attribute__((noinline))
+#else
+#define HB_NOINLINE
+#endif
+
+/* The four bytes at x; when fewer than four remain (n < 4), the missing ones are zero. */
+static inline uint32_t hb_load_group(const int8_t *x, int32_t n) {
+    if (n >= 4) {
+        return hb_load_u32(x);
+    }
+    uint32_t word = 0;
+    for (int32_t i = 0; i < n; i++) {
+        word |= (uint32_t)(uint8_t)x[i] << (8 * i);
+    }
+    return word;
+}
+
+/* x[0..n) unpacked: two words per group of four. */
+static inline void hb_unpack_s8(const int8_t *x, int32_t n, uint32_t *out) {
+    for (int32_t i = 0; i < n; i += 4, out += 2) {
+        const uint32_t word = hb_load_group(x + i, n - i);
+        out[0] = hb_sxtb16(word);
+        out[1] = hb_sxtb16_ror8(word);
     }
 }
 
-/* hb_dot2_s8 with the shared operand also given unpacked (from hb_unpack_s8_pairs). */
-static inline void hb_dot2_unpacked_s8(const uint32_t *x_pairs, const int8_t *x, const int8_t *f0,
-                                       const int8_t *f1, int32_t n, int32_t *acc0, int32_t *acc1) {
-    int32_t a0 = *acc0, a1 = *acc1;
-    int32_t i = 0;
-    for (; i + 8 <= n; i += 8, x_pairs += 4) {
-        uint32_t w0 = hb_load_u32(f0 + i), w1 = hb_load_u32(f1 + i);
-        a0 = hb_smlad(hb_sxtb16(w0), x_pairs[0], a0);
-        a0 = hb_smlad(hb_sxtb16_ror8(w0), x_pairs[1], a0);
-        a1 = hb_smlad(hb_sxtb16(w1), x_pairs[0], a1);
-        a1 = hb_smlad(hb_sxtb16_ror8(w1), x_pairs[1], a1);
-        w0 = hb_load_u32(f0 + i + 4);
-        w1 = hb_load_u32(f1 + i + 4);
-        a0 = hb_smlad(hb_sxtb16(w0), x_pairs[2], a0);
-        a0 = hb_smlad(hb_sxtb16_ror8(w0), x_pairs[3], a0);
-        a1 = hb_smlad(hb_sxtb16(w1), x_pairs[2], a1);
-        a1 = hb_smlad(hb_sxtb16_ror8(w1), x_pairs[3], a1);
+/* Two operands unpacked side by side, per group x0's two words then x1's. */
+static inline void hb_unpack_pair_s8(const int8_t *x0, const int8_t *x1, int32_t n,
+                                     uint32_t *out) {
+    for (int32_t i = 0; i < n; i += 4, out += 4) {
+        const uint32_t word0 = hb_load_group(x0 + i, n - i);
+        const uint32_t word1 = hb_load_group(x1 + i, n - i);
+        out[0] = hb_sxtb16(word0);
+        out[1] = hb_sxtb16_ror8(word0);
+        out[2] = hb_sxtb16(word1);
+        out[3] = hb_sxtb16_ror8(word1);
     }
-    for (; i + 4 <= n; i += 4, x_pairs += 2) {
-        const uint32_t w0 = hb_load_u32(f0 + i), w1 = hb_load_u32(f1 + i);
-        a0 = hb_smlad(hb_sxtb16(w0), x_pairs[0], a0);
-        a0 = hb_smlad(hb_sxtb16_ror8(w0), x_pairs[1], a0);
-        a1 = hb_smlad(hb_sxtb16(w1), x_pairs[0], a1);
-        a1 = hb_smlad(hb_sxtb16_ror8(w1), x_pairs[1], a1);
+}
+
+/* Two pixels (hb_unpack_pair_s8) by a block of two filter rows: acc = {x0.f0, x0.f1, x1.f0,
+ * x1.f1} added to. Per group: 4 input loads, 2 filter loads, 4 SXTB16 and 8 SMLAD for 16
+ * multiply-accumulates; each sign-extended weight serves both pixels. */
+HB_NOINLINE static void hb_dot_2x2_packed(const uint32_t *x, const int8_t *w, int32_t groups,
+                                          int32_t acc[4]) {
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    for (const uint32_t *end = x + 4 * groups; x != end; x += 4, w += 8) {
+        uint32_t word = hb_load_u32(w);
+        uint32_t even = hb_sxtb16(word), odd = hb_sxtb16_ror8(word);
+        a00 = hb_smlad(even, x[0], a00);
+        a00 = hb_smlad(odd, x[1], a00);
+        a10 = hb_smlad(even, x[2], a10);
+        a10 = hb_smlad(odd, x[3], a10);
+        word = hb_load_u32(w + 4);
+        even = hb_sxtb16(word);
+        odd = hb_sxtb16_ror8(word);
+        a01 = hb_smlad(even, x[0], a01);
+        a01 = hb_smlad(odd, x[1], a01);
+        a11 = hb_smlad(even, x[2], a11);
+        a11 = hb_smlad(odd, x[3], a11);
     }
-    for (; i < n; i++) {
-        a0 += (int32_t)x[i] * f0[i];
-        a1 += (int32_t)x[i] * f1[i];
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+/* One row (hb_unpack_s8) by a block of four filter rows: acc[r] += x . f_r. Per group: 2 input
+ * loads, 4 filter loads, 8 SXTB16 and 8 SMLAD for 16 multiply-accumulates. */
+HB_NOINLINE static void hb_dot_1x4_packed(const uint32_t *x, const int8_t *w, int32_t groups,
+                                          int32_t acc[4]) {
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    for (const uint32_t *end = x + 2 * groups; x != end; x += 2, w += 16) {
+        const uint32_t x_even = x[0], x_odd = x[1];
+        uint32_t word = hb_load_u32(w);
+        a0 = hb_smlad(hb_sxtb16(word), x_even, a0);
+        a0 = hb_smlad(hb_sxtb16_ror8(word), x_odd, a0);
+        word = hb_load_u32(w + 4);
+        a1 = hb_smlad(hb_sxtb16(word), x_even, a1);
+        a1 = hb_smlad(hb_sxtb16_ror8(word), x_odd, a1);
+        word = hb_load_u32(w + 8);
+        a2 = hb_smlad(hb_sxtb16(word), x_even, a2);
+        a2 = hb_smlad(hb_sxtb16_ror8(word), x_odd, a2);
+        word = hb_load_u32(w + 12);
+        a3 = hb_smlad(hb_sxtb16(word), x_even, a3);
+        a3 = hb_smlad(hb_sxtb16_ror8(word), x_odd, a3);
     }
-    *acc0 = a0;
-    *acc1 = a1;
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
 }
 #endif
 

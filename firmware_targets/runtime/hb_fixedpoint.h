@@ -11,6 +11,8 @@
 
 #include <stdint.h>
 
+#include "hb_target.h"
+
 static inline int32_t hb_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
 static inline int32_t hb_max_i32(int32_t a, int32_t b) { return a > b ? a : b; }
 static inline int32_t hb_clamp_i32(int32_t x, int32_t lo, int32_t hi) {
@@ -54,6 +56,41 @@ static inline int32_t hb_mul_by_quantized_multiplier(int32_t x, int32_t multipli
     const int64_t product = (int64_t)(int32_t)((uint32_t)x << left_shift) * multiplier;
     const int32_t high = (int32_t)((product + ((int64_t)1 << 30)) >> 31); /* as hb_srdhm */
     return hb_rounding_divide_by_pot(high, right_shift);
+}
+
+/* round(a * b / 2^32), ties up: SMMULR on DSP cores. */
+static inline int32_t hb_mul_high_rounded(int32_t a, int32_t b) {
+#if defined(HB_DOT_USE_DSP) && defined(__ARM_FEATURE_DSP) && !defined(HB_EMULATE_DSP)
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+/* hb_mul_by_quantized_multiplier for the case the model compiler proves ahead of time for a
+ * layer (hilbench/compile/quantization.py, narrow_requantization): |x| < 2^30 and shift <= -1
+ * (a right shift). Same integers, about half the instructions:
+ *   - SaturatingRoundingDoublingHighMul(x, m) = floor((x*m + 2^30) / 2^31)
+ *     = floor((2x*m + 2^31) / 2^32), one SMMULR of 2x (which fits in 32 bits) by m;
+ *   - RoundingDivideByPOT(h, e), half away from zero, = floor((h - [h < 0] + 2^(e-1)) / 2^e)
+ *     = (((h - [h < 0]) >> (e - 1)) + 1) >> 1, since floor(floor(y) + 1) / 2) =
+ *     floor((y + 1) / 2) for y = (h - [h < 0]) / 2^(e-1); and e - 1 = ~shift. */
+static inline int32_t hb_mul_by_quantized_multiplier_narrow(int32_t x, int32_t multiplier,
+                                                            int32_t shift) {
+    int32_t high = hb_mul_high_rounded((int32_t)((uint32_t)x << 1), multiplier);
+    high = (high + (high >> 31)) >> ~shift;
+    return (high + 1) >> 1;
+}
+
+/* Requantize an int32 accumulator of CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED to int8:
+ * scale, add the output zero point, clamp to the fused activation's range. */
+static inline int8_t hb_requantize_s8(int32_t acc, int32_t multiplier, int32_t shift, int narrow,
+                                      int32_t output_offset, int32_t act_min, int32_t act_max) {
+    const int32_t scaled = narrow ? hb_mul_by_quantized_multiplier_narrow(acc, multiplier, shift)
+                                  : hb_mul_by_quantized_multiplier(acc, multiplier, shift);
+    return (int8_t)hb_clamp_i32(scaled + output_offset, act_min, act_max);
 }
 
 /* gemmlowp SaturatingRoundingMultiplyByPOT for a positive exponent (saturating left shift). */

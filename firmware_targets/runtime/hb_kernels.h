@@ -17,6 +17,14 @@
 
 #define HB_MAX_BROADCAST_DIMS 6
 
+/* How CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED scale accumulators to int8 (the params'
+ * `requantize` field, chosen per layer by the model compiler): GENERAL is tflite's
+ * MultiplyByQuantizedMultiplier for any accumulator; NARROW gives the same integers in fewer
+ * instructions when the compiler has proven that every accumulator of the layer stays under
+ * 2^30 in magnitude and every shift is a right shift (hb_fixedpoint.h). */
+#define HB_REQUANTIZE_GENERAL 0
+#define HB_REQUANTIZE_NARROW 1
+
 /* CONV_2D, int8 input/output, int8 filter (OHWI) with per-channel quantization, int32 bias. */
 typedef struct {
     int32_t batches;
@@ -33,6 +41,7 @@ typedef struct {
     /* Per output channel: bias + input_offset * sum(filter taps), folded ahead of time (exact in
      * 32-bit wrap-around arithmetic); used with zero-point padding, see conv_2d.c. */
     const int32_t *acc_init;
+    int32_t requantize; /* HB_REQUANTIZE_GENERAL or HB_REQUANTIZE_NARROW */
 } hb_conv_params_t;
 /* patch_scratch: 2 * filter_h * filter_w * input_c bytes of arena (two pixels' patches), or
  * NULL for a 1x1 convolution without padding (which reads its patches from the input). */
@@ -54,6 +63,7 @@ typedef struct {
     const int32_t *multiplier;
     const int32_t *shift;
     const int32_t *acc_init; /* per output channel: bias + input_offset * sum(filter taps) */
+    int32_t requantize;      /* HB_REQUANTIZE_GENERAL or HB_REQUANTIZE_NARROW */
 } hb_depthwise_conv_params_t;
 /* pad_row: input_c bytes of arena scratch (depth multiplier 1), or NULL for the general path. */
 void hb_depthwise_conv_2d_s8(const hb_depthwise_conv_params_t *p, const int8_t *input,
@@ -70,6 +80,7 @@ typedef struct {
     const int32_t *shift;
     /* Per output: bias + input_offset * sum(filter row + filter_offset), folded ahead of time. */
     const int32_t *folded_bias;
+    int32_t requantize; /* HB_REQUANTIZE_GENERAL or HB_REQUANTIZE_NARROW */
 } hb_fully_connected_params_t;
 /* unpacked_input: accum_depth / 4 * 8 bytes of arena scratch where the DSP path keeps the
  * sign-extended input row, or NULL (the portable path never uses it). */

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass
@@ -303,12 +304,16 @@ def _convert(hint: Any, value: Any, meta: Mapping[str, Any], file: Path, dotted:
 
 
 def _check_range(value: float, meta: Mapping[str, Any], fail) -> None:
-    minimum = meta.get("minimum")
-    if minimum is None:
-        return
-    if value < minimum or (meta.get("exclusive_minimum") and value == minimum):
-        comparison = "greater than" if meta.get("exclusive_minimum") else "at least"
-        fail(f"{meta['expect']}, {comparison} {minimum}")
+    """Every number in a board file: finite (YAML reads .nan and .inf as floats), and within
+    its field's minimum and maximum."""
+    if isinstance(value, float) and not math.isfinite(value):
+        fail(f"{meta['expect']}, a finite number")
+    minimum, maximum = meta.get("minimum"), meta.get("maximum")
+    low = "" if minimum is None else f"{'greater than' if meta.get('exclusive_minimum') else 'at least'} {minimum}"
+    if minimum is not None and (value < minimum or (meta.get("exclusive_minimum") and value == minimum)):
+        fail(f"{meta['expect']}, {low}" + (f" and at most {maximum}" if maximum is not None else ""))
+    if maximum is not None and value > maximum:
+        fail(f"{meta['expect']}, " + (f"{low} and " if low else "") + f"at most {maximum}")
 
 
 def _reject_unknown_keys(data: Mapping, known: list[str] | tuple[str, ...], file: Path, key_path: str) -> None:

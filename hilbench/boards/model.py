@@ -27,7 +27,16 @@ class BoardRuleError(ValueError):
         self.message = message
 
 
+# Upper bounds that no microcontroller board comes near: a value beyond one is a typo (or a
+# YAML .inf), and would turn into a nonsense figure much later.
+MAX_CURRENT_MA = 100_000.0
+MAX_MEMORY_BYTES = 2**40
+
+
 def _expect(text: str, **extra) -> dict:
+    """A field's description for error messages, plus its number range (minimum,
+    exclusive_minimum, maximum): the loader checks every number against it, and that it is
+    finite."""
     return {"expect": text, **extra}
 
 
@@ -82,7 +91,8 @@ class Connection:
     url: str | None = field(
         default=None,
         metadata=_expect("a pyserial URL, e.g. rfc2217://lab-pi:4000 or socket://host:port"))
-    baud: int = field(default=115200, metadata=_expect("bits per second, e.g. 115200", minimum=1))
+    baud: int = field(default=115200, metadata=_expect("bits per second, e.g. 115200", minimum=1,
+                                                       maximum=100_000_000))
 
 
 @dataclass(frozen=True)
@@ -104,7 +114,8 @@ class PowerProbe:
     serial: str | None = field(
         default=None, metadata=_expect("the probe's serial number, e.g. '000415'"))
     gpi: int = field(default=0, metadata=_expect(
-        "the probe's general-purpose input wired to the DUT's timestamp pin (0 to 3)", minimum=0))
+        "the probe's general-purpose input wired to the DUT's timestamp pin (0 to 3)", minimum=0,
+        maximum=3))
     capture: str | None = field(
         default=None, metadata=_expect(
             "a JLS file that the Joulescope software records during the run, analysed instead "
@@ -119,9 +130,12 @@ class PowerProfile:
     """
 
     active_ma: float = field(metadata=_expect(
-        "current in mA while running code at the board's clock and voltage", minimum=0.0))
-    idle_ma: float = field(metadata=_expect("current in mA while waiting (WFI)", minimum=0.0))
-    voltage_v: float = field(metadata=_expect("supply voltage in volts, e.g. 3.3", minimum=0.0))
+        "current in mA while running code at the board's clock and voltage", minimum=0.0,
+        exclusive_minimum=True, maximum=MAX_CURRENT_MA))
+    idle_ma: float = field(metadata=_expect("current in mA while waiting (WFI)", minimum=0.0,
+                                            maximum=MAX_CURRENT_MA))
+    voltage_v: float = field(metadata=_expect("supply voltage in volts, e.g. 3.3", minimum=0.0,
+                                              exclusive_minimum=True, maximum=60.0))
     source: str = field(metadata=_expect(
         "where the figures come from: datasheet name and section (say 'approximate' if unsure)"))
 
@@ -171,12 +185,13 @@ class Board:
     mcu: str = field(metadata=_expect("the microcontroller part, e.g. nRF52840"))
     core: str = field(metadata=_expect("the CPU core, e.g. cortex-m4f"))
     clock_hz: int = field(metadata=_expect(
-        "the CPU clock in Hz, e.g. 64000000 (0 = unknown, for the host)", minimum=0))
-    ram_bytes: int = field(metadata=_expect("RAM size in bytes", minimum=0))
-    flash_bytes: int = field(metadata=_expect("flash size in bytes", minimum=0))
+        "the CPU clock in Hz, e.g. 64000000 (0 = unknown, for the host)", minimum=0,
+        maximum=10_000_000_000))
+    ram_bytes: int = field(metadata=_expect("RAM size in bytes", minimum=0, maximum=MAX_MEMORY_BYTES))
+    flash_bytes: int = field(metadata=_expect("flash size in bytes", minimum=0, maximum=MAX_MEMORY_BYTES))
     cpi: float = field(default=1.0, metadata=_expect(
         "cycles per instruction, used to turn emulated instruction counts into cycles "
-        "(1.0 = uncalibrated assumption)", minimum=0.0, exclusive_minimum=True))
+        "(1.0 = uncalibrated assumption)", minimum=0.0, exclusive_minimum=True, maximum=100.0))
     cpi_calibration: CpiCalibration | None = field(default=None, metadata=_expect(
         "a mapping with source (and optional fit, error_band_pct); none: the cpi is uncalibrated"))
     build: BuildRecipe = field(default_factory=BuildRecipe, metadata=_expect("a mapping"))

@@ -59,6 +59,9 @@ def load_ports(path: str | Path) -> list[PortInfo]:
         records = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the recorded port list: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not a recorded port list (byte {error.start} is not UTF-8 "
+                          f"text); record one with 'hilbench ports --save FILE'") from None
     except json.JSONDecodeError as error:
         raise ConfigError(f"{path}:{error.lineno}: not valid JSON: {error.msg}") from None
     known = {f.name for f in fields(PortInfo)}
@@ -84,6 +87,9 @@ def scan_ports() -> list[PortInfo]:
 
 def record_ports(path: str | Path) -> int:
     """Write the live port list to ``path`` as JSON (to reproduce a lab setup); return the count."""
+    from hilbench.record.atomic import atomic_write_text, check_output_path
+
+    destination = check_output_path(path, "--save")
     ports = live_ports()
-    Path(path).write_text(json.dumps([p.to_json() for p in ports], indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(destination, json.dumps([p.to_json() for p in ports], indent=2) + "\n")
     return len(ports)

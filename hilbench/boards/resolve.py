@@ -136,9 +136,11 @@ def _find_port(board: Board, ports: Sequence[PortInfo],
                pinned: Mapping[str, str]) -> tuple[tuple[str, PortInfo | None, str] | None, str]:
     """Find the board's serial line; return ((port, info, how found) or None, what was searched)."""
     connection = board.connection
-    if connection.url:
-        # A network port (rfc2217://, socket://) cannot be listed; the lab file vouches for it.
-        return (connection.url, None, f"lab file gives the URL {connection.url}"), ""
+    # A network port (rfc2217://, socket://) cannot be listed; the lab file vouches for it,
+    # whether it is given as the url or as the port (open_dut checks that it answers).
+    for url in (connection.url, connection.port):
+        if url and "://" in url:
+            return (url, None, f"lab file gives the URL {url}"), ""
     if connection.port:
         for info in ports:
             if info.device == connection.port:

@@ -13,8 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from hilbench.calibration import cpi_fit, power
-from hilbench.calibration.published import (PROVENANCE, PUBLISHED_CSV, TFLM_COUNTS_CSV,
-                                            load_published, load_tflm_counts)
+from hilbench.calibration.published import (BENCHMARK_MODELS, PROVENANCE, PUBLISHED_CSV,
+                                            RUNTIME_COUNTS_CSV, TFLM_COUNTS_CSV, load_published,
+                                            load_tflm_counts)
 
 PAIR_COLUMNS = {"board": "board", "catalog_board": "catalog", "core": "core",
                 "clock_mhz": "MHz", "benchmark": "model", "family": "software",
@@ -69,6 +70,21 @@ def catalog_differences(fitted: dict[str, cpi_fit.BoardCpi],
     return notes
 
 
+def measure_runtime(catalog, output: Path) -> None:
+    """``--measure-runtime``: count hilbench's instructions on every twin, write ``output``."""
+    import sys
+
+    from hilbench import mlperf_tiny
+    from hilbench.calibration.runtime_counts import measure_runtime_counts
+
+    # The MLPerf Tiny reference models: a missing or wrong file is refused by name, saying how
+    # to get it.
+    models = {benchmark: mlperf_tiny.model_path(name) for benchmark, name in BENCHMARK_MODELS.items()}
+    count = measure_runtime_counts(catalog, output, models,
+                                   log=lambda message: print(message, file=sys.stderr, flush=True))
+    print(f"wrote {output}: {count} instruction counts")
+
+
 def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``hilbench calibrate``."""
     parser.description = (
@@ -84,6 +100,19 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--csv", type=Path, metavar="FILE",
                         help="also write every pair (with its sources) to FILE")
+    parser.add_argument("--measure-runtime", action="store_true",
+                        help="first measure hilbench's own instructions per inference of the "
+                             "MLPerf Tiny models on every catalog twin (QEMU, several minutes) "
+                             "and rewrite the counts file the reality check reads")
+    parser.add_argument("--runtime-counts", type=Path, default=RUNTIME_COUNTS_CSV, metavar="FILE",
+                        help="hilbench's instruction counts (default: the shipped file)")
+    parser.add_argument("--reality", action="store_true",
+                        help="also print the reality check as a markdown table: per catalog "
+                             "board x model, the twin's predictions for hilbench and for TFLM + "
+                             "CMSIS-NN beside the fastest published result of each software")
+    parser.add_argument("--plot", type=Path, metavar="FILE.svg",
+                        help="also write the cross-validated predictions against the published "
+                             "latency as a log-log SVG plot with the y = x line")
     parser.add_argument("--lab", metavar="FILE",
                         help="lab file whose boards' CPI and power profiles are checked too "
                              "(default: ./hilbench.yaml when it exists)")
@@ -92,9 +121,19 @@ def add_calibrate_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Run ``hilbench calibrate``."""
     from hilbench.boards import load_boards
+    from hilbench.errors import ConfigError
     from hilbench.record.atomic import atomic_write_text
 
+    outputs = [("--csv", args.csv), ("--plot", args.plot)]
+    if args.measure_runtime:
+        outputs.append(("--runtime-counts", args.runtime_counts))
+    for option, path in outputs:
+        # Checked before any work: a long measurement must not end in an unwritable path.
+        if path is not None and not Path(path).parent.is_dir():
+            raise ConfigError(f"{option} {path}: folder {Path(path).parent} does not exist")
     catalog = load_boards(args.lab)
+    if args.measure_runtime:
+        measure_runtime(catalog, args.runtime_counts)
     validated = calibrate()
     if args.csv:
         atomic_write_text(args.csv, validated.to_csv(index=False))
@@ -122,6 +161,31 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     for note in catalog_differences(fitted, power_refits, catalog):
         print(f"warning: {note}")
     print()
+    if args.reality:
+        from hilbench.calibration import reality
+        from hilbench.calibration.published import load_runtime_counts
+
+        counts = load_runtime_counts(args.runtime_counts)
+        long = reality.reality_check(catalog, published, load_tflm_counts(), counts)
+        print("Reality check, ms per inference (published: fastest per software, its round):")
+        print(reality.markdown(reality.reality_table(long)))
+        if counts is not None and len(counts):
+            from hilbench.calibration.runtime_counts import changed_since
+
+            measured_at = str(counts["git_sha"].iloc[0])
+            changed = changed_since(measured_at)
+            if changed:
+                print(f"warning: hilbench's counts were measured at {measured_at[:10]}; "
+                      f"{', '.join(changed)} changed since, so they may be stale: run "
+                      "hilbench calibrate --measure-runtime")
+        print()
+    if args.plot:
+        from hilbench.calibration.reality import prediction_points
+        from hilbench.report.svg import scatter_predicted_published
+
+        atomic_write_text(args.plot, scatter_predicted_published(
+            "predicted-published", prediction_points(validated)))
+        print(f"wrote {args.plot}")
     everywhere, count_all = cpi_fit.median_abs_error(validated)
     print(f"all boards with published CMSIS-NN results: median absolute error {everywhere:.1f}% "
           f"over {count_all} pairs")

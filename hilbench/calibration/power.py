@@ -41,7 +41,8 @@ def carries_over(rows: pd.DataFrame, voltage_v: float, clock_mhz: float) -> pd.S
     """Which rows' current is the catalog's current at ``voltage_v`` and ``clock_mhz``."""
     same_clock = rows["clock_mhz"] == clock_mhz
     ldo = rows["regulator"] == "LDO"
-    smps_same_voltage = (rows["regulator"] == "SMPS") & ((rows["supply_v"] - voltage_v).abs() < 0.05)
+    same_voltage = (rows["supply_v"] - voltage_v).abs() < 0.05
+    smps_same_voltage = (rows["regulator"] == "SMPS") & same_voltage
     return same_clock & (ldo | smps_same_voltage)
 
 
@@ -96,9 +97,11 @@ def refits(published: pd.DataFrame, catalog) -> dict[str, PowerRefit]:
         usable = mine[carries_over(mine, profile.voltage_v, board.clock_hz / 1e6)]
         if usable.empty:
             continue
-        setups = ", ".join(f"{submitter} {rnd} at {volts:g} V {regulator}" for (submitter, rnd, volts, regulator)
-                           in usable[["submitter", "round", "supply_v", "regulator"]]
-                           .drop_duplicates().itertuples(index=False))
+        setups = ", ".join(
+            f"{submitter} {rnd} at {volts:g} V {regulator}"
+            for submitter, rnd, volts, regulator
+            in usable[["submitter", "round", "supply_v", "regulator"]].drop_duplicates()
+            .itertuples(index=False))
         result[board.name] = PowerRefit(board.name, float(usable["current_ma"].median()),
                                         len(usable), setups)
     return result

@@ -113,7 +113,10 @@ def load_published(path: Path = PUBLISHED_CSV) -> pd.DataFrame:
     if missing:
         raise ConfigError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
     families = table["software"].map(software_family)
-    table["family"] = families.map(lambda family: family.name)
+    # Bosch's *_float systems ran the float32 model: same software text, another workload.
+    float_model = table["system"].str.contains("_float", regex=False)
+    table["family"] = families.map(lambda family: family.name).where(
+        ~float_model, families.map(lambda family: family.name) + " (float32 model)")
     table["cmsis_nn"] = families.map(lambda family: family.cmsis_nn)
     table["board_cpi"] = families.map(lambda family: family.board_cpi)
     table["catalog_board"] = table["board"].map(CATALOG_BOARDS).fillna("")

@@ -24,7 +24,7 @@ def add_cloud_serve_arguments(parser: argparse.ArgumentParser) -> None:
         "models",
         nargs="*",
         metavar="MODEL",
-        help="float .tflite path, models_zoo entry name (its float.tflite) or shared MLPerf Tiny model name (e.g. ad01_fp32)",
+        help="float .tflite path, models_zoo entry name (its float.tflite) or MLPerf Tiny model name (e.g. ad01_fp32)",
     )
     parser.add_argument("--port", type=int, default=0, help="HTTP port on 127.0.0.1 (default: a free port)")
     parser.add_argument(

@@ -21,6 +21,7 @@ from hilbench.cloud.measure import CloudMeasurement
 from hilbench.cloud.network import MODEL_LABEL, NetworkProfile, get_profile, load_profiles, uplink_cost
 from hilbench.errors import MeasurementError
 from hilbench.record.schema import ENERGY_SOURCES, LATENCY_SOURCES, MODES
+from hilbench.report.table import format_text_table
 
 EDGE = "edge"
 CLOUD = "cloud"
@@ -196,10 +197,7 @@ def format_table(rows: Sequence[Mapping]) -> str:
             _cell(row["energy_uj"], row["energy_source"], 1),
             _cell(row["bytes_on_air"], row["bytes_on_air_source"], 0),
         ))
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in [header, *body]]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    return format_text_table(header, body)
 
 
 __all__ = [

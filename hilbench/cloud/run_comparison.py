@@ -16,9 +16,7 @@ Every file is replaced atomically (hilbench.record), so a crash leaves the old r
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -26,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 import hilbench
 from hilbench import zoo
@@ -143,12 +142,9 @@ def measure_test_sets(
 
 
 def _table_csv(rows: Sequence[Mapping[str, object]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(TABLE_COLUMNS)
-    for row in rows:
-        writer.writerow(["" if row[column] is None else row[column] for column in TABLE_COLUMNS])
-    return buffer.getvalue()
+    # object dtype: every cell is written as the value it is (an int stays "1", not "1.0")
+    table = pd.DataFrame(list(rows), columns=list(TABLE_COLUMNS), dtype=object)
+    return table.to_csv(index=False, lineterminator="\r\n", na_rep="")
 
 
 def _measurement_record(measurement: CloudMeasurement, test_set: CloudTestSet) -> dict:

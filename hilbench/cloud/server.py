@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hilbench.errors import DeployError, ModelError
-from hilbench.paths import cache_root, shared_models_root, zoo_root
+from hilbench import mlperf_tiny
+from hilbench.paths import cache_root, zoo_root
 
 # Pinned so that every machine serves with the same code; bump both together after testing.
 SERVER_REQUIREMENTS = ("mlserver==1.7.1", "ai-edge-litert==2.3.0")
@@ -42,9 +43,10 @@ LOOPBACK_HOST = "127.0.0.1"
 DEFAULT_STARTUP_TIMEOUT_S = 120.0
 STOP_GRACE_S = 10.0
 LOG_TAIL_LINES = 25
+TFLITE_IDENTIFIER = b"TFL3"
+MAX_TCP_PORT = 65535
 # Open Inference Protocol model names end up in URL paths.
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-TFLITE_IDENTIFIER = b"TFL3"
 
 
 def server_env_dir() -> Path:
@@ -98,16 +100,18 @@ def _run_setup_step(command: list[str], what: str) -> None:
 
 def resolve_model(spec: str | os.PathLike) -> Path:
     """Find a float .tflite model: a path, a models_zoo/<name> entry (its float.tflite) or the
-    stem of a model in the shared MLPerf Tiny folder (e.g. ``ad01_fp32``)."""
+    name of an MLPerf Tiny reference model (e.g. ``ad01_fp32``, see :mod:`hilbench.mlperf_tiny`)."""
     candidates = [Path(spec)]
     if not Path(spec).suffix:
-        candidates += [zoo_root() / str(spec) / "float.tflite", shared_models_root() / f"{spec}.tflite"]
+        if mlperf_tiny.is_reference_name(str(spec)):
+            return mlperf_tiny.model_path(str(spec))   # refuses a missing or wrong file, naming it
+        candidates.append(zoo_root() / str(spec) / "float.tflite")
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
     raise ModelError(
         f"model '{spec}' not found (looked at: {', '.join(str(c) for c in candidates)}); "
-        "give a .tflite path, a models_zoo entry name or a shared MLPerf Tiny model name"
+        "give a .tflite path, a models_zoo entry name or an MLPerf Tiny model name"
     )
 
 
@@ -116,11 +120,25 @@ def default_model_name(model_path: Path) -> str:
     return model_path.parent.name if model_path.stem == "float" else model_path.stem
 
 
-def _check_tflite(model_path: Path) -> None:
+def _check_float_model(model_path: Path) -> None:
+    """The cloud side runs the float model: an int8 one would be served, and compared with the
+    edge, as if it were the float reference."""
+    from hilbench.compile.reader import read_model
+
     with open(model_path, "rb") as handle:
         header = handle.read(8)
     if header[4:8] != TFLITE_IDENTIFIER:
         raise ModelError(f"{model_path} is not a TensorFlow Lite flatbuffer (no 'TFL3' identifier); give a .tflite file")
+    try:
+        graph, _ = read_model(model_path)
+    except ModelError:
+        return  # damaged beyond the header: the server's own loader says how, in its log
+    ends = [graph.tensors[index] for index in (*graph.inputs, *graph.outputs)]
+    not_float = [f"{tensor.name} ({tensor.dtype})" for tensor in ends if tensor.dtype != "float32"]
+    if not_float:
+        raise ModelError(f"{model_path} is not a float model: its input/output tensors "
+                         f"{', '.join(not_float)} are not float32; the cloud serves the float "
+                         "model, e.g. models_zoo/<name>/float.tflite")
 
 
 def _named_models(models: Sequence[str | os.PathLike] | Mapping[str, str | os.PathLike]) -> dict[str, Path]:
@@ -139,7 +157,7 @@ def _named_models(models: Sequence[str | os.PathLike] | Mapping[str, str | os.Pa
     for name, path in named.items():
         if not MODEL_NAME_PATTERN.match(name):
             raise ModelError(f"model name '{name}' (for {path}) must match {MODEL_NAME_PATTERN.pattern} to be used in URLs")
-        _check_tflite(path)
+        _check_float_model(path)
     return named
 
 
@@ -251,6 +269,8 @@ def start_server(
     The caller must call ``stop()``; prefer ``serve_models``.
     """
     named = _named_models(models)
+    if not 0 <= port <= MAX_TCP_PORT:  # checked before the server's environment is set up
+        raise DeployError(f"port {port} is not a TCP port (0 to {MAX_TCP_PORT}; 0 picks a free one)")
     python = ensure_server_python()
     http_port = _free_loopback_port(port)
     grpc_port = _free_loopback_port()

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hilbench.compile.layout import PackedFilter
 from hilbench.compile.lowering import KernelCall, c_int
 from hilbench.compile.reader import Graph, Tensor
+from hilbench.errors import ModelError
 
 _DTYPE_ENUMS = {"int8": "HB_DTYPE_INT8", "uint8": "HB_DTYPE_UINT8", "int16": "HB_DTYPE_INT16",
                 "int32": "HB_DTYPE_INT32", "float32": "HB_DTYPE_FLOAT32"}
@@ -38,6 +40,24 @@ def referenced_constants(graph: Graph, calls: list[KernelCall]) -> list[Tensor]:
     return [graph.tensors[i] for i in indices if graph.tensors[i].is_constant]
 
 
+def packed_filters(graph: Graph, calls: list[KernelCall]) -> dict[int, PackedFilter]:
+    """Constant tensors with a DSP layout (tensor index -> layout). A tensor has one layout in
+    flash, so every kernel that reads it must want the same one."""
+    packed: dict[int, PackedFilter] = {}
+    for call in calls:
+        for index, layout in call.packed_filters.items():
+            if index in packed and not np.array_equal(packed[index].data, layout.data):
+                raise ModelError(f"filter {graph.tensors[index].describe()} is read by two "
+                                 "operators that need different layouts")
+            packed[index] = layout
+    readers = [(int(m), call) for call in calls for m in _PLACEHOLDER.findall(call.statement)]
+    for index, call in readers:
+        if index in packed and index not in call.packed_filters:
+            raise ModelError(f"filter {graph.tensors[index].describe()} is also read by operator "
+                             f"#{call.op.index} {call.op.name}, which needs the model's layout")
+    return packed
+
+
 def _c_string(text: str) -> str:
     escaped = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\?' else f"\\{ord(ch):03o}"
                       for ch in text)
@@ -58,15 +78,25 @@ def _format_values(values: np.ndarray, dtype: str) -> str:
     return "\n".join(lines)
 
 
-def render_data_c(graph: Graph, constants: list[Tensor], header: str) -> str:
-    """hb_model_data.c: one const, 16-byte-aligned array per constant tensor (flash)."""
-    parts = [header, "#include <stdint.h>\n\n#include \"hb_model_data.h\"\n"]
+def _constant_array(tensor: Tensor, values: np.ndarray) -> str:
+    return (f"HB_MODEL_CONST_ALIGNED const {_CTYPES[tensor.dtype]} {constant_symbol(tensor)}"
+            f"[{max(values.size, 1)}] = {{\n{_format_values(values, tensor.dtype)}\n}};\n")
+
+
+def render_data_c(graph: Graph, constants: list[Tensor], packed: dict[int, PackedFilter],
+                  header: str) -> str:
+    """hb_model_data.c: one const, 16-byte-aligned array per constant tensor (flash); a filter
+    the DSP kernels read packed has both layouts, one of them compiled in (hb_target.h)."""
+    parts = [header, "#include <stdint.h>\n\n#include \"hb_model_data.h\"\n#include \"hb_target.h\"\n"]
     for tensor in constants:
-        ctype = _CTYPES[tensor.dtype]
         values = tensor.data.reshape(-1)
-        parts.append(f"/* {tensor.describe()} */\n"
-                     f"HB_MODEL_CONST_ALIGNED const {ctype} {constant_symbol(tensor)}"
-                     f"[{max(values.size, 1)}] = {{\n{_format_values(values, tensor.dtype)}\n}};\n")
+        if tensor.index in packed:
+            layout = packed[tensor.index]
+            parts.append(f"/* {tensor.describe()} */\n#if defined(HB_DOT_USE_DSP)\n"
+                         f"/* {layout.description} */\n{_constant_array(tensor, layout.data)}"
+                         f"#else\n{_constant_array(tensor, values)}#endif\n")
+        else:
+            parts.append(f"/* {tensor.describe()} */\n{_constant_array(tensor, values)}")
     return "\n".join(parts)
 
 
@@ -78,7 +108,8 @@ def render_data_h(constants: list[Tensor], header: str) -> str:
              "#else", "#define HB_MODEL_CONST_ALIGNED", "#endif", ""]
     for tensor in constants:
         ctype = _CTYPES[tensor.dtype]
-        lines.append(f"extern const {ctype} {constant_symbol(tensor)}[{max(tensor.num_elements, 1)}];")
+        # No size: a packed filter's length depends on the kernel set (hb_target.h).
+        lines.append(f"extern const {ctype} {constant_symbol(tensor)}[];")
     lines += ["", "#endif", ""]
     return "\n".join(lines)
 

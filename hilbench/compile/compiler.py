@@ -16,11 +16,13 @@ from hilbench.compile.lowering import KernelCall, lower_operator
 from hilbench.compile.planner import Buffer, plan_arena
 from hilbench.compile.reader import Graph, Tensor, read_model
 from hilbench.errors import ModelError
+from hilbench.mlperf_tiny import device_model_name
 from hilbench.paths import firmware_root
 
 KERNEL_SETS = ("portable", "auto")
 # Headers every kernel build needs, beside the per-operator .c files.
-RUNTIME_HEADERS = ("hb_model_api.h", "hb_kernels.h", "hb_fixedpoint.h", "hb_dot.h")
+RUNTIME_HEADERS = ("hb_model_api.h", "hb_kernels.h", "hb_fixedpoint.h", "hb_dot.h",
+                   "hb_target.h")
 _EDGE_DTYPES = ("int8", "int16", "float32")
 
 
@@ -138,6 +140,9 @@ def compile_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
                   kernels: str = "portable") -> CompiledModel:
     """Compile `model_path` into C sources in `out_dir` (replaced as a whole, atomically).
 
+    The firmware reports the model ('m-model-[...]') by the file's stem, or by its MLPerf Tiny
+    id (kws01, ...) for a reference model, as MLPerf Tiny's runner expects.
+
     kernels: "portable" forces the portable C kernels (HB_PORTABLE_KERNELS); "auto" lets a
     kernel use a DSP inner loop where the target has one (__ARM_FEATURE_DSP).
     Raises ModelError, before writing anything, for a corrupt model or an unsupported op/dtype.
@@ -146,6 +151,7 @@ def compile_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
         raise ValueError(f"kernels={kernels!r} is not one of {', '.join(KERNEL_SETS)}")
     model_path = Path(model_path)
     out_dir = Path(out_dir)
+    name = device_model_name(model_path.stem)
     graph, raw = read_model(model_path)
     _check_edges(graph)
     calls = [lower_operator(graph, op, kernels) for op in graph.operators]
@@ -154,13 +160,14 @@ def compile_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     model_sha = hashlib.sha256(raw).hexdigest()
     header = codegen.HEADER_COMMENT.format(model=model_path.name, sha=model_sha[:16])
     constants = codegen.referenced_constants(graph, calls)
+    packed = codegen.packed_filters(graph, calls)
     inputs = [graph.tensors[i] for i in graph.inputs]
     outputs = [graph.tensors[i] for i in graph.outputs]
     files = {
         "hb_model_config.h": codegen.render_config_h(placement, inputs, outputs, header),
         "hb_model_data.h": codegen.render_data_h(constants, header),
-        "hb_model_data.c": codegen.render_data_c(graph, constants, header),
-        "hb_model.c": codegen.render_model_c(model_path.stem, graph, calls, placement, header),
+        "hb_model_data.c": codegen.render_data_c(graph, constants, packed, header),
+        "hb_model.c": codegen.render_model_c(name, graph, calls, placement, header),
     }
     _write_atomically(out_dir, files)
 
@@ -175,7 +182,7 @@ def compile_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
         if call.op.name not in ops:
             ops.append(call.op.name)
     return CompiledModel(
-        model_name=model_path.stem,
+        model_name=name,
         model_sha256=model_sha,
         source_files=[out_dir / "hb_model.c", out_dir / "hb_model_data.c"],
         include_dirs=[out_dir, runtime_dir()],

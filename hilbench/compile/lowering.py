@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from hilbench.compile import quantization as q
+from hilbench.compile.layout import PackedFilter, pack_rows
 from hilbench.compile.reader import Graph, Operator, Tensor
 from hilbench.errors import ModelError
 
@@ -35,6 +36,8 @@ class KernelCall:
     statement: str
     scratch_bytes: int = 0
     alias_of: int | None = None     # RESHAPE: the output shares the input's bytes
+    # Constant tensors the DSP kernels read in another layout (tensor index -> that layout).
+    packed_filters: dict[int, PackedFilter] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -225,13 +228,17 @@ def _conv_operands(ctx: OpContext) -> tuple[Tensor, Tensor, Tensor]:
     return input_, filter_, output
 
 
+def _requantize_field(narrow: bool) -> str:
+    return "HB_REQUANTIZE_NARROW" if narrow else "HB_REQUANTIZE_GENERAL"
+
+
 def _conv_params(ctx: OpContext, params_type: str, input_: Tensor, filter_: Tensor, output: Tensor,
-                 filter_sums: np.ndarray, shape_fields: dict[str, str]
+                 filter_rows: np.ndarray, shape_fields: dict[str, str]
                  ) -> tuple[list[str], dict[str, int], Tensor | None]:
     """What conv and depthwise conv share, precomputed: per-channel requantization, the bias
     folded into acc_init, strides/dilations/paddings and the activation range.
 
-    filter_sums: the sum of the filter taps per output channel. shape_fields: the op's own
+    filter_rows: the filter taps, one row per output channel. shape_fields: the op's own
     dimension fields of its params struct, which come first in it.
     Returns the C declarations (params struct and its arrays), the geometry and the bias.
     """
@@ -242,7 +249,9 @@ def _conv_params(ctx: OpContext, params_type: str, input_: Tensor, filter_: Tens
     multipliers, shifts = q.per_channel_multipliers(input_.scale, filter_.scales, output.scale,
                                                     out_c)
     act_min, act_max = ctx.activation(output)
-    acc_init = _acc_init(filter_sums, bias, input_.zero_point)
+    acc_init = _acc_init(filter_rows.astype(np.int64).sum(axis=1), bias, input_.zero_point)
+    narrow = q.narrow_requantization(shifts, None if bias is None else bias.data, filter_rows, 0,
+                                     input_.zero_point)
     p = ctx.prefix
     declarations = [c_array(f"{p}_multiplier", "int32_t", multipliers),
                     c_array(f"{p}_shift", "int32_t", shifts),
@@ -254,7 +263,8 @@ def _conv_params(ctx: OpContext, params_type: str, input_: Tensor, filter_: Tens
                         "output_offset": c_int(output.zero_point),
                         "act_min": c_int(act_min), "act_max": c_int(act_max),
                         "multiplier": f"{p}_multiplier", "shift": f"{p}_shift",
-                        "acc_init": f"{p}_acc_init"})]
+                        "acc_init": f"{p}_acc_init",
+                        "requantize": _requantize_field(narrow)})]
     return declarations, geometry, bias
 
 
@@ -275,19 +285,27 @@ def _lower_conv_2d(ctx: OpContext) -> KernelCall:
                        f"and output {output.describe()}")
     declarations, geometry, bias = _conv_params(
         ctx, "hb_conv_params_t", input_, filter_, output,
-        filter_.data.astype(np.int64).reshape(out_c, -1).sum(axis=1),
+        filter_.data.reshape(out_c, -1),
         {"batches": c_int(batches), "input_h": c_int(in_h), "input_w": c_int(in_w),
          "input_c": c_int(in_c), "filter_h": c_int(f_h), "filter_w": c_int(f_w),
          "filter_c": c_int(f_c), "output_h": c_int(out_h),
          "output_w": c_int(out_w), "output_c": c_int(out_c)})
     # The kernel gathers each output pixel's receptive field into arena scratch, except for
-    # 1x1 convolutions without padding, whose receptive field is one input pixel.
+    # 1x1 convolutions without padding, whose receptive field is one input pixel (the same
+    # test as reads_input_directly() in conv_2d.c).
     direct = (f_h, f_w) == (1, 1) and geometry["pad_h"] == 0 and geometry["pad_w"] == 0
     grouped = f_c != in_c
-    scratch_bytes = 0 if direct or grouped else 2 * f_h * f_w * in_c  # two pixels at a time
+    patch = f_h * f_w * in_c
+    scratch_bytes = 0 if direct or grouped else 2 * patch  # two pixels at a time
+    packed = {}
+    if ctx.kernels != "portable" and not grouped:
+        # DSP path: the two patches unpacked to halfword pairs (16 bytes per group of four
+        # values) before them, and the filter in blocks of two output channels.
+        scratch_bytes += 16 * -(-patch // 4)
+        packed[filter_.index] = pack_rows(filter_.data.reshape(out_c, patch), 2)
     statement = _conv_statement(ctx, "hb_conv_2d_s8", input_, filter_, bias, output, scratch_bytes)
     return KernelCall(ctx.op, ["conv_2d.c"], declarations, statement,
-                      scratch_bytes=scratch_bytes)
+                      scratch_bytes=scratch_bytes, packed_filters=packed)
 
 
 def _lower_depthwise_conv_2d(ctx: OpContext) -> KernelCall:
@@ -300,7 +318,7 @@ def _lower_depthwise_conv_2d(ctx: OpContext) -> KernelCall:
                        f"and output {output.describe()}")
     declarations, _geometry, bias = _conv_params(
         ctx, "hb_depthwise_conv_params_t", input_, filter_, output,
-        filter_.data.astype(np.int64).reshape(-1, out_c).sum(axis=0),
+        filter_.data.reshape(-1, out_c).T,
         {"batches": c_int(batches), "input_h": c_int(in_h), "input_w": c_int(in_w),
          "input_c": c_int(in_c), "filter_h": c_int(f_h), "filter_w": c_int(f_w),
          "output_h": c_int(out_h), "output_w": c_int(out_w),
@@ -343,6 +361,8 @@ def _lower_fully_connected(ctx: OpContext) -> KernelCall:
     # The kernel adds filter_offset to each weight, so the folded row sums include it too.
     row_sums = filter_.data.astype(np.int64).sum(axis=1) + filter_offset * accum_depth
     folded_bias = _acc_init(row_sums, bias, input_.zero_point)
+    narrow = q.narrow_requantization(shifts, None if bias is None else bias.data, filter_.data,
+                                     filter_offset, input_.zero_point)
     p = ctx.prefix
     declarations = [c_array(f"{p}_multiplier", "int32_t", multipliers),
                     c_array(f"{p}_shift", "int32_t", shifts),
@@ -354,13 +374,19 @@ def _lower_fully_connected(ctx: OpContext) -> KernelCall:
                         "act_min": c_int(act_min), "act_max": c_int(act_max),
                         "per_channel": c_int(int(per_channel)),
                         "multiplier": f"{p}_multiplier", "shift": f"{p}_shift",
-                        "folded_bias": f"{p}_folded_bias"})]
-    # With DSP kernels the input row is unpacked once into arena scratch (see hb_dot.h).
-    scratch_bytes = accum_depth // 4 * 8 if ctx.kernels != "portable" else 0
+                        "folded_bias": f"{p}_folded_bias",
+                        "requantize": _requantize_field(narrow)})]
+    # DSP path: the input row unpacked once into arena scratch (8 bytes per group of four
+    # values) and the filter in blocks of four rows (see hb_dot.h).
+    packed = {}
+    scratch_bytes = 0
+    if ctx.kernels != "portable" and filter_offset == 0:
+        scratch_bytes = 8 * -(-accum_depth // 4)
+        packed[filter_.index] = pack_rows(filter_.data.reshape(out_depth, accum_depth), 4)
     statement = (f"hb_fully_connected_s8(&{p}_params, {ptr(input_)}, {ptr(filter_)}, "
                  f"{ptr(output)}, {'(uint32_t *)@SCRATCH@' if scratch_bytes else 'NULL'});")
     return KernelCall(ctx.op, ["fully_connected.c"], declarations, statement,
-                      scratch_bytes=scratch_bytes)
+                      scratch_bytes=scratch_bytes, packed_filters=packed)
 
 
 def _lower_pool(ctx: OpContext, kernel: str, source: str) -> KernelCall:

@@ -169,3 +169,17 @@ def add_params(input1_scale: np.float32, input2_scale: np.float32,
         "input2_multiplier": input2_multiplier, "input2_shift": input2_shift,
         "output_multiplier": output_multiplier, "output_shift": output_shift,
     }
+
+
+def narrow_requantization(shifts, bias, filter_rows: np.ndarray, filter_offset: int,
+                          input_zero_point: int) -> bool:
+    """Whether a layer can use HB_REQUANTIZE_NARROW (firmware_targets/runtime/hb_fixedpoint.h):
+    every shift a right shift, and every accumulator under 2^30 in magnitude whatever the int8
+    input. filter_rows: [output channels, taps]; the accumulator is bias + sum over taps of
+    (filter + filter_offset) * (x - input_zero_point), with x in [-128, 127]."""
+    if any(shift > -1 for shift in shifts):
+        return False
+    widest_input = max(INT8_MAX - input_zero_point, input_zero_point - INT8_MIN)
+    weights = np.abs(filter_rows.astype(np.int64) + filter_offset).sum(axis=1)
+    bias_values = np.abs(np.asarray(bias, dtype=np.int64)) if bias is not None else 0
+    return bool(np.all(bias_values + weights * widest_input < (1 << 30)))

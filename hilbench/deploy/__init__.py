@@ -41,6 +41,9 @@ class Endpoint:
     procs.spawn, so close() stops its whole process group.
     boot_lines: the boot banner, when the backend read it while checking that the DUT started.
     cleanups: callables run by close() after the process is stopped (close fds, remove files).
+    host_file_dir: the folder where the DUT's host-file channel reads its inputs and writes its
+    outputs (an emulated twin's semihosting, docs/protocol.md 'hb file'); None when it has no
+    such channel and all data travels over the serial line.
     """
 
     url: str
@@ -52,6 +55,7 @@ class Endpoint:
     log_path: Path | None = None
     boot_lines: list[str] = field(default_factory=list)
     cleanups: list[Callable[[], None]] = field(default_factory=list)
+    host_file_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -15,6 +15,12 @@ the same firmware and input give the same count on every run. These are QEMU ins
 
 The UART is a TCP server on 127.0.0.1; the returned endpoint's url is ``socket://127.0.0.1:PORT``
 for pyserial. No QEMU process outlives its endpoint (see hilbench/deploy/procs.py).
+
+Bulk data can also move through files: QEMU runs with Arm semihosting enabled, in a folder of
+its own (endpoint.host_file_dir), where the firmware's ``hb file`` reads an input and
+``hb raw file`` writes the outputs (docs/protocol.md). An emulated CMSDK UART moves one byte
+per interrupt, some 20-40 KB/s; a file moves a whole tensor at once. Only the channel differs:
+the same CRC-32 checks, the same inference on the same bytes.
 """
 
 from __future__ import annotations
@@ -88,8 +94,12 @@ def qemu_command(
     *,
     icount_shift: int = ICOUNT_SHIFT,
     qemu_binary: str = QEMU_BINARY,
+    realtime: bool = False,
 ) -> list[str]:
-    """The QEMU command line: one machine, its UART0 as a TCP server on 127.0.0.1:port."""
+    """The QEMU command line: one machine, its UART0 as a TCP server on 127.0.0.1:port.
+
+    realtime: pace virtual time to the wall clock (see :func:`icount_option`).
+    """
     if not 0 <= icount_shift <= MAX_ICOUNT_SHIFT:
         raise DeployError(f"icount shift must be 0..{MAX_ICOUNT_SHIFT}, got {icount_shift}")
     return [
@@ -98,13 +108,28 @@ def qemu_command(
         "-cpu", cpu,
         "-nographic",
         "-monitor", "none",
-        # Virtual time = instructions x 2^N ns: deterministic, and never waits for the host clock.
-        "-icount", f"shift={icount_shift},align=off,sleep=off",
+        "-icount", icount_option(icount_shift, realtime),
         # wait=on: the guest does not start until we are connected, so no boot output is lost.
         # nodelay=on: replies are short lines; Nagle + delayed ACK would add 40 ms to each.
         "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
+        # The host-file input channel ('hb file'): semihosting calls read files in QEMU's
+        # working folder, which start_qemu makes private to this twin.
+        "-semihosting-config", "enable=on,target=native",
         "-kernel", str(kernel),
     ]
+
+
+def icount_option(icount_shift: int, realtime: bool) -> str:
+    """QEMU's -icount value. Virtual time is always instructions x 2^N ns, so instruction
+    counts stay exact either way.
+
+    Default: the twin runs as fast as the host can (far faster than the board) and never
+    waits for the host clock. realtime: QEMU sleeps whenever virtual time runs ahead of the
+    wall clock (align=on), and lets virtual time pass while the guest idles (sleep=on), so a
+    window of 10 s on the DUT's timer also lasts 10 s for a tool that watches the wall clock
+    (MLPerf Tiny's runner checks its performance window that way).
+    """
+    return f"shift={icount_shift},align=on,sleep=on" if realtime else f"shift={icount_shift},align=off,sleep=off"
 
 
 @dataclass(eq=False)
@@ -147,6 +172,7 @@ def start_qemu(
     icount_shift: int = ICOUNT_SHIFT,
     boot_timeout_s: float = BOOT_TIMEOUT_S,
     qemu_binary: str = QEMU_BINARY,
+    realtime: bool = False,
 ) -> QemuEndpoint:
     """Starts QEMU on kernel (an ELF) and waits until the firmware prints m-ready.
 
@@ -154,7 +180,7 @@ def start_qemu(
     QEMU is missing, exits, or no m-ready arrives within boot_timeout_s. QEMU is never left
     running after an error.
     """
-    kernel = Path(kernel)
+    kernel = Path(kernel).absolute()  # QEMU runs in a folder of its own
     if not kernel.is_file():
         raise DeployError(f"firmware image {kernel} does not exist; build the firmware first")
     binary = shutil.which(qemu_binary)
@@ -163,16 +189,17 @@ def start_qemu(
 
     for _attempt in range(_PORT_ATTEMPTS):
         port = tcp_uart.free_port()
-        command = qemu_command(machine, cpu, kernel, port, icount_shift=icount_shift, qemu_binary=binary)
-        log_file = tempfile.NamedTemporaryFile(prefix="hilbench-qemu-", suffix=".log", delete=False)
-        log_path = Path(log_file.name)
+        command = qemu_command(machine, cpu, kernel, port, icount_shift=icount_shift, qemu_binary=binary,
+                               realtime=realtime)
+        # QEMU's working folder: the firmware's host-file channel works here.
+        work_dir = Path(tempfile.mkdtemp(prefix="hilbench-twin-"))
+        log_path = work_dir / "qemu.log"
         try:
-            process = procs.spawn(command, stdout=log_file, stderr=subprocess.STDOUT)
+            with log_path.open("wb") as log_file:  # QEMU has its own copy once started
+                process = procs.spawn(command, stdout=log_file, stderr=subprocess.STDOUT, cwd=work_dir)
         except OSError as exc:
-            log_path.unlink(missing_ok=True)
+            shutil.rmtree(work_dir, ignore_errors=True)
             raise DeployError(f"cannot start {binary}: {exc}\ncommand: {' '.join(command)}") from exc
-        finally:
-            log_file.close()  # QEMU has its own copy
         endpoint = QemuEndpoint(
             url=tcp_uart.socket_url(port),
             mode="emulated",
@@ -181,7 +208,8 @@ def start_qemu(
             command=tuple(command),
             description=f"QEMU {machine} ({cpu}) running {kernel.name}, UART on 127.0.0.1:{port}",
             log_path=log_path,
-            cleanups=[lambda p=log_path: p.unlink(missing_ok=True)],
+            cleanups=[lambda d=work_dir: shutil.rmtree(d, ignore_errors=True)],
+            host_file_dir=work_dir,
             machine=machine,
             cpu=cpu,
             kernel=kernel,
@@ -199,7 +227,8 @@ def start_qemu(
     raise DeployError(f"QEMU could not bind a free TCP port on 127.0.0.1 after {_PORT_ATTEMPTS} attempts")
 
 
-def start_firmware(firmware, *, icount_shift: int = ICOUNT_SHIFT, boot_timeout_s: float = BOOT_TIMEOUT_S) -> QemuEndpoint:
+def start_firmware(firmware, *, icount_shift: int = ICOUNT_SHIFT, boot_timeout_s: float = BOOT_TIMEOUT_S,
+                   realtime: bool = False) -> QemuEndpoint:
     """Starts a firmware built by hilbench.build for an emulated target.
 
     The target folder is named after the QEMU machine (mps2-an386, ...), and the CPU comes from
@@ -214,6 +243,7 @@ def start_firmware(firmware, *, icount_shift: int = ICOUNT_SHIFT, boot_timeout_s
         cpu=cpu_from_flags(recipe.cpu_flags),
         icount_shift=icount_shift,
         boot_timeout_s=boot_timeout_s,
+        realtime=realtime,
     )
 
 

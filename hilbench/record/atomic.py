@@ -6,6 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
+from hilbench.errors import ConfigError
+
 # Temporary files are hidden and carry this marker, so readers and listings skip them even
 # when a SIGKILL left one behind between write and rename.
 TEMP_MARKER = ".tmp-"
@@ -41,6 +43,20 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         temporary.unlink(missing_ok=True)
         raise
     fsync_directory(path.parent)
+
+
+def check_output_path(path: str | Path, what: str) -> Path:
+    """Refuse, before any work starts, a destination that atomic_write_bytes could not write:
+    ``what`` names the option in the error (e.g. '--output')."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{what} {path} is a folder; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(f"{what} {path}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {path}: the folder {folder} is not writable")
+    return path
 
 
 def atomic_write_text(path: Path, text: str) -> None:

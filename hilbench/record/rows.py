@@ -253,13 +253,25 @@ def read_results_csv(path: Path) -> list[Row]:
             text = stream.read()
     except FileNotFoundError:
         raise ResultsError(f"results file {path} does not exist") from None
+    except UnicodeDecodeError as error:
+        raise ResultsError(f"{path} is not a hilbench results CSV: byte {error.start} is not "
+                           "UTF-8 text (hilbench writes UTF-8; was the file saved in another "
+                           "encoding, or is it binary?)") from None
+    except IsADirectoryError:
+        raise ResultsError(f"{path} is a folder, not a results CSV") from None
+    if "\0" in text:
+        raise ResultsError(f"{path} is not a hilbench results CSV: it holds NUL bytes "
+                           f"(first at character {text.index(chr(0))}); it looks binary")
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+        raw_rows = list(reader)
+    except csv.Error as error:
+        raise ResultsError(f"{path} line {reader.line_num}: not valid CSV ({error})") from None
     if not header or "schema_version" not in header:
         raise ResultsError(f"{path} is not a hilbench results CSV (no schema_version column "
                            "in its first line)")
     version_index = header.index("schema_version")
-    raw_rows = list(reader)
     for line_number, cells in enumerate(raw_rows, start=2):
         version = cells[version_index] if version_index < len(cells) else ""
         if version != str(SCHEMA_VERSION):

@@ -75,6 +75,30 @@ def safe_filename(name: str) -> str:
     return cleaned or "unnamed"
 
 
+def check_unique_names(kind: str, named: Iterable[tuple[str, str]]) -> None:
+    """Refuse two things of one kind that a run folder could not tell apart.
+
+    ``named`` holds (name, what it stands for), e.g. (model name, .tflite path). Rows are told
+    apart by their names, and raw/, figures/ and serial/ files by safe_filename(name): two
+    different things with the same name, or with names that differ only in characters the
+    file names replace ('x_1' and 'x 1'), would share rows or overwrite each other's files.
+    """
+    seen: dict[str, tuple[str, str]] = {}
+    for name, source in named:
+        key = safe_filename(name)
+        other = seen.setdefault(key, (name, source))
+        if other == (name, source):
+            continue
+        if other[0] == name:
+            raise ResultsError(
+                f"two {kind}s go by the name '{name}' in one run ({other[1]} and {source}): their "
+                f"rows and raw/, figures/ and serial/ files would be mixed up; rename one or run "
+                "them separately")
+        raise ResultsError(
+            f"{kind}s '{other[0]}' and '{name}' would share the file name '{key}' in the run "
+            f"folder (raw/, figures/, serial/); rename one")
+
+
 class RunRecorder:
     """Writes one run folder while a benchmark runs. Create it with ``RunRecorder.start``."""
 
@@ -164,11 +188,24 @@ class RunRecorder:
                                f"{completed['schema_version']}) cannot be added to run "
                                f"{self.run_id} (schema_version {SCHEMA_VERSION})")
         clean = validate_row(completed, f"row for run {self.run_id}")
-        with self._locked():   # other processes may have added rows since: keep theirs
+        with self._locked():   # other processes (xdist workers) may have added rows: keep theirs
             stored = read_results_csv(self.run_dir / RESULTS_CSV)
+            self._check_new_row(clean, stored)
             atomic_write_text(self.run_dir / RESULTS_CSV, rows_to_csv(stored + [clean]))
         self._rows.append(clean)
         return dict(clean)
+
+    def _check_new_row(self, row: Row, stored: list[Row]) -> None:
+        """A row must not share its identity, or its files' names, with an earlier one of the
+        run (``stored``: every row in results.csv, whichever process wrote it)."""
+        identity = [str(row[key]) for key in ("board", "model", "runtime", "mode")]
+        for earlier in stored:
+            if [str(earlier[key]) for key in ("board", "model", "runtime", "mode")] == identity:
+                raise ResultsError(f"run {self.run_id} already has a row for board '{identity[0]}', "
+                                   f"model '{identity[1]}', runtime '{identity[2]}', mode '{identity[3]}'; "
+                                   "a second one would overwrite its files")
+        for kind, key in (("board", "board"), ("model", "model")):
+            check_unique_names(kind, [(str(r[key]), str(r[key])) for r in (*stored, row)])
 
     def write_raw(self, board: str, model: str, arrays: Mapping[str, np.ndarray], *,
                   runtime: str = "", mode: str = "") -> Path:
@@ -253,7 +290,7 @@ def load_run(run_dir: Path) -> ResultSet:
     if provenance_path.is_file():
         try:
             provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ResultsError(f"{provenance_path} is not valid JSON ({error})") from None
     run_ids = tuple(sorted({str(row["run_id"]) for row in rows})) or (run_dir.name,)
     return ResultSet(rows, run_dir, "run", provenance, run_ids)

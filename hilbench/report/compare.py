@@ -14,7 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from hilbench.record.rows import ResultsError, row_key
+from hilbench.record.schema import KEY_COLUMNS
 from hilbench.record.store import ResultSet, load_results
 from hilbench.report.figures import FIGURES, Figure, row_title
 from hilbench.report.leaderboard import latest_rows
@@ -146,6 +149,14 @@ def _compare_figure(rule: FailOn, run_row: Mapping, base_row: Mapping,
         f"({change_text}, limit {rule.limit_text()}) {against}")))
 
 
+def _keyed(rows: Sequence[Mapping]) -> pd.DataFrame:
+    """The latest row per key as a frame of the key columns, ``row`` holding the row itself."""
+    latest = latest_rows(rows)
+    frame = pd.DataFrame([row_key(row) for row in latest], columns=list(KEY_COLUMNS))
+    frame["row"] = pd.Series(latest, dtype=object)
+    return frame
+
+
 def compare_results(run: ResultSet, baseline: ResultSet, rules: Sequence[FailOn]) -> Comparison:
     """Compare every figure named by ``rules`` between matching rows of run and baseline.
 
@@ -153,19 +164,23 @@ def compare_results(run: ResultSet, baseline: ResultSet, rules: Sequence[FailOn]
     measure (e.g. a board that fell back to its emulated twin) is reported as not compared.
     """
     comparison = Comparison(run.name, baseline.name)
-    baseline_rows = {row_key(row): row for row in latest_rows(baseline.rows)}
-    run_rows = {row_key(row): row for row in latest_rows(run.rows)}
+    group = list(KEY_COLUMNS[:3])   # board, model, runtime: the row without its mode
+    merged = _keyed(run.rows).merge(_keyed(baseline.rows), on=list(KEY_COLUMNS), how="outer",
+                                    suffixes=("_run", "_base"), indicator="side")
+    merged = merged.sort_values(list(KEY_COLUMNS), kind="stable")
+    # The modes each side measured per board x model x runtime.
+    modes = merged.groupby(group)[["side", "mode"]].apply(lambda rows: pd.Series({
+        "run": set(rows.loc[rows["side"] != "right_only", "mode"]),
+        "base": set(rows.loc[rows["side"] != "left_only", "mode"])}))
 
-    def modes(keys, group):
-        return {key[3] for key in keys if key[:3] == group}
-
-    for key, run_row in sorted(run_rows.items()):
-        base_row = baseline_rows.get(key)
-        if base_row is not None:
+    for line in merged[merged["side"] != "right_only"].itertuples():
+        run_row = line.row_run
+        if line.side == "both":
             for rule in rules:
-                _compare_figure(rule, run_row, base_row, comparison)
+                _compare_figure(rule, run_row, line.row_base, comparison)
             continue
-        unmatched_baseline_modes = modes(baseline_rows, key[:3]) - modes(run_rows, key[:3])
+        measured = modes.loc[tuple(getattr(line, column) for column in group)]
+        unmatched_baseline_modes = measured["base"] - measured["run"]
         if unmatched_baseline_modes:
             comparison.findings.append(Finding("not-compared", (
                 f"{row_title(run_row)}: not compared: the run measured it in mode "
@@ -173,11 +188,10 @@ def compare_results(run: ResultSet, baseline: ResultSet, rules: Sequence[FailOn]
                 f"{', '.join(sorted(unmatched_baseline_modes))}")))
         else:
             comparison.only_in_run.append(row_title(run_row))
-    for key, base_row in sorted(baseline_rows.items()):
-        if key in run_rows:
-            continue
-        if not modes(run_rows, key[:3]) - modes(baseline_rows, key[:3]):
-            comparison.only_in_baseline.append(row_title(base_row))
+    for line in merged[merged["side"] == "right_only"].itertuples():
+        measured = modes.loc[tuple(getattr(line, column) for column in group)]
+        if not measured["run"] - measured["base"]:
+            comparison.only_in_baseline.append(row_title(line.row_base))
         # else: already reported above as measured in another mode
     return comparison
 

@@ -20,7 +20,7 @@ from hilbench.record.store import add_results_dir_argument, default_results_root
 from hilbench.report.figures import FIGURES
 from hilbench.report.leaderboard import LEADERBOARD_CSV, latest_rows
 from hilbench.report.svg import bar_chart, board_colours, edge_cloud_chart, is_estimate, \
-    scatter_energy_latency
+    scatter_energy_latency, scatter_predicted_published
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px;
@@ -178,12 +178,52 @@ def edge_cloud_networks_section(comparisons: Sequence[Mapping], rows: Sequence[R
             f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
+def reality_section(catalog) -> str:
+    """Twin predictions beside published hardware results (hilbench.calibration.reality), and
+    the cross-validated predictions against published latency, log-log with y = x."""
+    from hilbench.calibration import cpi_fit, reality
+    from hilbench.calibration.cli import calibrate
+    from hilbench.calibration.published import (PROVENANCE, load_published, load_runtime_counts,
+                                                load_tflm_counts)
+
+    long = reality.reality_check(catalog, load_published(), load_tflm_counts(),
+                                 load_runtime_counts())
+    table = reality.reality_table(long).reset_index()
+    validated = calibrate()
+    median, count = cpi_fit.median_abs_error(validated[validated["catalog_board"] != ""])
+    points = reality.prediction_points(validated)
+    labels = long[long["what"].str.startswith("twin")][["board", "model", "what", "label", "source"]]
+    published = long[long["what"].str.startswith("published")][
+        ["board", "model", "what", "round", "latency_ms", "label", "source"]]
+    return f"""<h2>Reality check: twins against published hardware</h2>
+<p class="note">Twin predictions (estimates: instructions x CPI / clock, labelled icount) beside
+MLPerf Tiny results published for real boards, fastest per software with its round, in ms.
+The TFLM + CMSIS-NN prediction uses the Cortex-M4 instruction count as a proxy on the Cortex-M7
+and M33. Data and sources: {escape(PROVENANCE)}.</p>
+<div class="scroll">{table.to_html(index=False, table_id="reality-table", border=0)}</div>
+<h3>Twin predictions against published latency</h3>
+<p class="note">Each CMSIS-NN result predicted with the CPI fitted on the board's other models
+(leave-one-model-out): median absolute error {median:.1f}% over {count} pairs on catalog
+boards. Dashed: y = x.</p>
+{scatter_predicted_published("predicted-published", points)}
+<details><summary>How each prediction was made</summary><div class="scroll">
+{labels.to_html(index=False, table_id="reality-labels", border=0)}</div></details>
+<details><summary>Published results and their sources</summary><div class="scroll">
+{published.to_html(index=False, table_id="reality-sources", border=0, na_rep="-",
+                   float_format=lambda value: f"{value:.6g}")}</div></details>
+"""
+
+
 def render_report(rows: Sequence[Row], title: str, sources: Sequence[str],
-                  comparisons: Sequence[Mapping] = ()) -> str:
+                  comparisons: Sequence[Mapping] = (), catalog=None) -> str:
     """The report page as a string (rows: one per board x model x runtime x mode).
 
     ``comparisons``: edge_vs_cloud.json documents of the runs, for the per-network table.
+    ``catalog``: the boards whose twins the reality check shows (default: the shipped catalog).
     """
+    from hilbench.boards import load_boards
+
+    catalog = catalog or load_boards()   # the catalog and ./hilbench.yaml, as every command
     if not rows:
         raise ResultsError("no result rows to report; run the benchmark first")
     rows = sorted(rows, key=row_key)
@@ -216,6 +256,7 @@ modes: {''.join(_label(m) for m in modes)}</p>
 {_accuracy_section(rows, colours)}
 {_cloud_section(rows, colours)}
 {edge_cloud_networks_section(comparisons, rows)}
+{reality_section(catalog)}
 </body></html>
 """
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
+
+import pandas as pd
 
 import hilbench
 from hilbench.record.atomic import atomic_write_text
 from hilbench.record.provenance import utc_now_iso
 from hilbench.record.rows import ResultsError, Row, row_key, write_results_csv
-from hilbench.record.schema import MODES, SCHEMA_VERSION
+from hilbench.record.schema import KEY_COLUMNS, LATENCY_FIGURES, MODES, SCHEMA_VERSION
 from hilbench.record.store import (ResultSet, add_results_dir_argument, default_results_root, list_runs,
                                    load_results)
 from hilbench.report.table import format_results_table
@@ -31,19 +32,27 @@ def sources_path(leaderboard_csv: Path) -> Path:
     return leaderboard_csv.with_name(leaderboard_csv.stem + ".sources.json")
 
 
-def _recency(row: Mapping[str, object]) -> tuple[datetime, str]:
-    # validate_row guarantees an ISO 8601 timestamp with a time zone
-    return datetime.fromisoformat(str(row["timestamp"])), str(row["run_id"])
+def _rows_frame(rows: Sequence[Mapping[str, object]]) -> pd.DataFrame:
+    """The columns that order and identify rows, one line per row, ``position`` = its index."""
+    frame = pd.DataFrame({column: [str(row[column]) for row in rows]
+                          for column in (*KEY_COLUMNS, "run_id")})
+    # validate_row guarantees ISO 8601 timestamps with a time zone; compare them in UTC
+    frame["when"] = pd.to_datetime([str(row["timestamp"]) for row in rows], utc=True,
+                                   format="ISO8601")
+    frame["position"] = range(len(rows))
+    return frame
 
 
 def _latest_per_key(tagged: Iterable[tuple[Mapping[str, object], object]]) -> list[tuple]:
-    """(row, tag) pairs reduced to the latest row per key, sorted by key."""
-    latest: dict[tuple[str, ...], tuple[Mapping[str, object], object]] = {}
-    for row, tag in tagged:
-        key = row_key(row)
-        if key not in latest or _recency(row) > _recency(latest[key][0]):
-            latest[key] = (row, tag)
-    return [latest[key] for key in sorted(latest)]
+    """(row, tag) pairs reduced to the latest row (timestamp, then run id) per key, sorted by
+    key. On a tie the pair given first wins."""
+    tagged = list(tagged)
+    if not tagged:
+        return []
+    frame = _rows_frame([row for row, _ in tagged])
+    ordered = frame.sort_values(["when", "run_id", "position"], ascending=[True, True, False])
+    latest = ordered.drop_duplicates(list(KEY_COLUMNS), keep="last").sort_values(list(KEY_COLUMNS))
+    return [tagged[position] for position in latest["position"]]
 
 
 def latest_rows(rows: Iterable[Mapping[str, object]]) -> list[Row]:
@@ -52,6 +61,44 @@ def latest_rows(rows: Iterable[Mapping[str, object]]) -> list[Row]:
     Sorted by board, model, runtime, mode, so the same inputs always give the same file.
     """
     return [dict(row) for row, _ in _latest_per_key((row, None) for row in rows)]
+
+
+def check_mergeable(result_sets: Sequence[ResultSet]) -> None:
+    """Refuse rows that would make a wrong leaderboard, naming the file and the row:
+
+    - a latency of 0 (a timer that never ran is no measurement);
+    - one run with two rows for the same board x model x runtime x mode, within a file, or
+      across inputs with different figures (the same row read from a run folder and from an
+      earlier leaderboard is fine).
+    """
+    rows = [(row, index) for index, result_set in enumerate(result_sets) for row in result_set.rows]
+    for row, index in rows:
+        for column in LATENCY_FIGURES:
+            if row.get(column) == 0:
+                raise ResultsError(
+                    f"{result_sets[index].source}: {'/'.join(row_key(row))} (run {row['run_id']}) "
+                    f"has {column} 0; a zero latency is not a measurement: re-run it or remove "
+                    "the row")
+    if not rows:
+        return
+    frame = _rows_frame([row for row, _ in rows]).assign(input=[index for _, index in rows])
+    identity = ["run_id", *KEY_COLUMNS]
+    within = frame[frame.duplicated(["input", *identity], keep=False)]
+    if not within.empty:
+        first = within.iloc[0]
+        raise ResultsError(
+            f"{result_sets[first['input']].source}: run {first['run_id']} has "
+            f"{len(within[(within[identity] == first[identity]).all(axis=1)])} rows for "
+            f"{'/'.join(first[list(KEY_COLUMNS)])}; the leaderboard cannot tell which is right "
+            "(two models or boards of one name in one run?)")
+    for _, group in frame[frame.duplicated(identity, keep=False)].groupby(identity):
+        versions = [rows[position][0] for position in group["position"]]
+        if any(version != versions[0] for version in versions[1:]):
+            sources = ", ".join(str(result_sets[index].source) for index in group["input"])
+            raise ResultsError(
+                f"run {group.iloc[0]['run_id']} has different figures for "
+                f"{'/'.join(group.iloc[0][list(KEY_COLUMNS)])} in {sources}; one of them was "
+                "changed after the run: merge only the one you trust")
 
 
 def _run_facts(run_id: str, result_set: ResultSet) -> dict:
@@ -77,8 +124,8 @@ def _run_facts(run_id: str, result_set: ResultSet) -> dict:
     if side_file.is_file():
         try:
             earlier = json.loads(side_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            return {}
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return {}  # the side file only adds facts; the rows themselves were checked
         for entry in earlier.get("runs") or ():
             if str(entry.get("run_id")) == run_id:
                 return {key: value for key, value in entry.items()
@@ -88,7 +135,11 @@ def _run_facts(run_id: str, result_set: ResultSet) -> dict:
 
 def build_leaderboard(result_sets: Sequence[ResultSet],
                       modes: Sequence[str] | None = None) -> tuple[list[Row], dict]:
-    """Merge result sets into leaderboard rows, and describe where each row came from."""
+    """Merge result sets into leaderboard rows, and describe where each row came from.
+
+    Raises ResultsError for rows no leaderboard should hold (see check_mergeable).
+    """
+    check_mergeable(result_sets)
     kept = _latest_per_key((row, result_set) for result_set in result_sets
                            for row in result_set.rows if not modes or row["mode"] in modes)
     runs: dict[str, dict] = {}

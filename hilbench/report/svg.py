@@ -195,15 +195,17 @@ def _log_axis(values: Sequence[float]) -> tuple[float, float]:
     return low, high if high > low else low + 1
 
 
-def scatter_energy_latency(chart_id: str, rows: Sequence[Mapping[str, object]],
-                           colours: Mapping[str, str]) -> str:
-    """Energy per inference against latency p50, log-log, marker shape = energy_source."""
-    rows = [row for row in rows if row.get("energy_uj") is not None
-            and row.get("latency_ms_p50") is not None
-            and row["energy_uj"] > 0 and row["latency_ms_p50"] > 0]
-    left, top, plot_width, plot_height = 80, 20, WIDTH - 80 - 300, 320
-    x_low, x_high = _log_axis([float(r["latency_ms_p50"]) for r in rows])
-    y_low, y_high = _log_axis([float(r["energy_uj"]) for r in rows])
+def _log_log_frame(x_values: Sequence[float], y_values: Sequence[float], x_label: str,
+                   y_label: str, left: int = 80, top: int = 20, plot_width: int = WIDTH - 380,
+                   plot_height: int = 320, same_scale: bool = False):
+    """Axes, decade grid and labels of a log-log plot: (svg parts, x(value), y(value)).
+
+    ``same_scale`` gives both axes the same decades (for predicted-against-measured plots)."""
+    x_low, x_high = _log_axis(x_values)
+    y_low, y_high = _log_axis(y_values)
+    if same_scale:
+        x_low = y_low = min(x_low, y_low)
+        x_high = y_high = max(x_high, y_high)
 
     def x(value: float) -> float:
         return left + (math.log10(value) - x_low) / (x_high - x_low) * plot_width
@@ -211,25 +213,57 @@ def scatter_energy_latency(chart_id: str, rows: Sequence[Mapping[str, object]],
     def y(value: float) -> float:
         return top + plot_height - (math.log10(value) - y_low) / (y_high - y_low) * plot_height
 
-    parts = [
-             f'<rect x="{left}" y="{top}" width="{plot_width}" height="{plot_height}" '
+    parts = [f'<rect x="{left}" y="{top}" width="{plot_width}" height="{plot_height}" '
              'fill="none" stroke="#999"/>']
     for exponent in range(int(x_low), int(x_high) + 1):
-        position = left + (exponent - x_low) / (x_high - x_low) * plot_width
+        position = x(10.0 ** exponent)
         parts.append(f'<line x1="{position:.1f}" y1="{top}" x2="{position:.1f}" '
                      f'y2="{top + plot_height}" stroke="#eee"/><text x="{position:.1f}" '
                      f'y="{top + plot_height + 16}" text-anchor="middle" fill="#444">'
                      f'{tick_text(10.0 ** exponent)}</text>')
     for exponent in range(int(y_low), int(y_high) + 1):
-        position = top + plot_height - (exponent - y_low) / (y_high - y_low) * plot_height
+        position = y(10.0 ** exponent)
         parts.append(f'<line x1="{left}" y1="{position:.1f}" x2="{left + plot_width}" '
                      f'y2="{position:.1f}" stroke="#eee"/><text x="{left - 6}" '
                      f'y="{position + 4:.1f}" text-anchor="end" fill="#444">'
                      f'{tick_text(10.0 ** exponent)}</text>')
     parts.append(f'<text x="{left + plot_width / 2}" y="{top + plot_height + 36}" '
-                 'text-anchor="middle" fill="#444">latency p50 [ms] (log)</text>'
+                 f'text-anchor="middle" fill="#444">{escape(x_label)}</text>'
                  f'<text transform="translate(16,{top + plot_height / 2}) rotate(-90)" '
-                 'text-anchor="middle" fill="#444">energy per inference [uJ] (log)</text>')
+                 f'text-anchor="middle" fill="#444">{escape(y_label)}</text>')
+    return parts, x, y
+
+
+def _point_legend(x: float, y: float, colours: Mapping[str, str],
+                  markers: Sequence[tuple[str, str, str]], note: str) -> tuple[str, int]:
+    """A scatter plot's legend: a swatch per board colour, then (shape, style, text) per marker
+    kind, then a note. Returns the SVG group and how many lines it takes."""
+    legend = [f'<g class="hb-legend" transform="translate({x},{y})">']
+    line = 0
+    for board, colour in colours.items():
+        legend.append(f'<rect x="0" y="{line * 18}" width="12" height="12" fill="{colour}"/>'
+                      f'<text x="18" y="{line * 18 + 10}">{escape(board)}</text>')
+        line += 1
+    line += 1
+    for shape, style, text in markers:
+        legend.append(_marker(shape, 6, line * 18 + 6, style)
+                      + f'<text x="18" y="{line * 18 + 10}">{escape(text)}</text>')
+        line += 1
+    legend.append(f'<text x="0" y="{line * 18 + 14}" fill="#444">{escape(note)}</text></g>')
+    return "".join(legend), line
+
+
+def scatter_energy_latency(chart_id: str, rows: Sequence[Mapping[str, object]],
+                           colours: Mapping[str, str]) -> str:
+    """Energy per inference against latency p50, log-log, marker shape = energy_source."""
+    rows = [row for row in rows if row.get("energy_uj") is not None
+            and row.get("latency_ms_p50") is not None
+            and row["energy_uj"] > 0 and row["latency_ms_p50"] > 0]
+    left, top, plot_width, plot_height = 80, 20, WIDTH - 80 - 300, 320
+    parts, x, y = _log_log_frame([float(r["latency_ms_p50"]) for r in rows],
+                                 [float(r["energy_uj"]) for r in rows],
+                                 "latency p50 [ms] (log)", "energy per inference [uJ] (log)",
+                                 left, top, plot_width, plot_height)
     for row in rows:
         estimate = is_estimate(row, "energy_uj")
         shape = ENERGY_MARKERS[str(row["energy_source"])]
@@ -244,27 +278,16 @@ def scatter_energy_latency(chart_id: str, rows: Sequence[Mapping[str, object]],
             f'{_tooltip(row, ["latency_ms_p50", "energy_uj"])}'
             f'{_marker(shape, x(float(row["latency_ms_p50"])), y(float(row["energy_uj"])), style)}'
             '</g>')
-    legend_x, legend_y = left + plot_width + 20, top + 6
-    legend = [f'<g class="hb-legend" transform="translate({legend_x},{legend_y})">']
-    line = 0
-    for board, colour in colours.items():
-        if any(str(r["board"]) == board for r in rows):
-            legend.append(f'<rect x="0" y="{line * 18}" width="12" height="12" '
-                          f'fill="{colour}"/><text x="18" y="{line * 18 + 10}">'
-                          f'{escape(board)}</text>')
-            line += 1
-    line += 1
-    for source, shape in ENERGY_MARKERS.items():
-        style = ('fill="none" stroke="#555" stroke-dasharray="4 2"' if source == "model"
-                 else 'fill="#555" stroke="#555"')
-        note = " (estimate)" if source == "model" else ""
-        legend.append(_marker(shape, 6, line * 18 + 6, style)
-                      + f'<text x="18" y="{line * 18 + 10}">energy_source {source}{note}</text>')
-        line += 1
-    legend.append(f'<text x="0" y="{line * 18 + 14}" fill="#444">hollow, dashed: emulated, '
-                  'host or modeled</text></g>')
-    parts.append("".join(legend))
-    height = max(top + plot_height + 50, legend_y + line * 18 + 30)
+    shown = {board: colour for board, colour in colours.items()
+             if any(str(r["board"]) == board for r in rows)}
+    markers = [(shape, 'fill="none" stroke="#555" stroke-dasharray="4 2"' if source == "model"
+                else 'fill="#555" stroke="#555"',
+                f"energy_source {source}{' (estimate)' if source == 'model' else ''}")
+               for source, shape in ENERGY_MARKERS.items()]
+    legend, lines = _point_legend(left + plot_width + 20, top + 6, shown, markers,
+                                  "hollow, dashed: emulated, host or modeled")
+    parts.append(legend)
+    height = max(top + plot_height + 50, top + 6 + lines * 18 + 30)
     return _svg(chart_id, height, "".join(parts), "energy per inference vs latency")
 
 
@@ -318,3 +341,51 @@ def edge_cloud_chart(chart_id: str, rows: Sequence[Mapping[str, object]],
     parts.append(_style_legend(axis_y + 38, "emulated / host edge figure: estimate", rows,
                                "latency_source"))
     return _svg(chart_id, axis_y + 78, "".join(parts), "edge vs cloud latency")
+
+
+PREDICTION_MARKERS = ("circle", "square", "diamond")
+
+
+def scatter_predicted_published(chart_id: str, points: Sequence[Mapping[str, object]]) -> str:
+    """Twin predictions against published hardware latency, log-log, with the y = x line.
+
+    Each point: ``predicted_ms``, ``published_ms``, ``board``, ``family`` (marker shape),
+    ``title`` (tooltip). Predictions are estimates: hollow, dashed markers."""
+    points = [p for p in points
+              if (p.get("predicted_ms") or 0) > 0 and (p.get("published_ms") or 0) > 0]
+    left, top, plot_width, plot_height = 80, 20, 360, 360
+    parts, x, y = _log_log_frame([float(p["published_ms"]) for p in points],
+                                 [float(p["predicted_ms"]) for p in points],
+                                 "published hardware latency [ms] (log)",
+                                 "twin prediction [ms] (log)", left, top, plot_width,
+                                 plot_height, same_scale=True)
+    # both axes span the same decades in a square frame: y = x is the diagonal
+    parts.append(f'<line class="hb-identity" x1="{left}" y1="{top + plot_height}" '
+                 f'x2="{left + plot_width}" y2="{top}" stroke="#555" stroke-dasharray="6 3"/>'
+                 f'<text x="{left + plot_width - 4}" y="{top + 14}" text-anchor="end" '
+                 'fill="#555">y = x</text>')
+    boards = sorted({str(p["board"]) for p in points})
+    colours = {board: PALETTE[i % len(PALETTE)] for i, board in enumerate(boards)}
+    families = sorted({str(p["family"]) for p in points})
+    shapes = {family: PREDICTION_MARKERS[i % len(PREDICTION_MARKERS)]
+              for i, family in enumerate(families)}
+    for point in points:
+        colour = colours[str(point["board"])]
+        style = (f'fill="#fff" fill-opacity="0.7" stroke="{colour}" stroke-width="2" '
+                 'stroke-dasharray="3 2"')
+        parts.append(
+            f'<g class="hb-mark hb-point hb-estimate" data-board="{escape(str(point["board"]))}" '
+            'data-mode="emulated" data-latency-source="icount" '
+            f'data-predicted-ms="{float(point["predicted_ms"]):.6g}" '
+            f'data-published-ms="{float(point["published_ms"]):.6g}">'
+            f'<title>{escape(str(point.get("title", "")))}\nmode: emulated (prediction: '
+            'icount x CPI); published: hardware</title>'
+            + _marker(shapes[str(point["family"])], x(float(point["published_ms"])),
+                      y(float(point["predicted_ms"])), style) +
+            '</g>')
+    markers = [(shape, 'fill="none" stroke="#555"', family) for family, shape in shapes.items()]
+    legend, lines = _point_legend(left + plot_width + 20, top + 6, colours, markers,
+                                  "hollow, dashed: predictions (icount x CPI, estimates)")
+    parts.append(legend)
+    height = max(top + plot_height + 50, top + lines * 18 + 40)
+    return _svg(chart_id, height, "".join(parts), "twin predictions against published latency")

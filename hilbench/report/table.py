@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from hilbench.report.figures import FIGURES
 
@@ -16,6 +16,16 @@ SHOWN_WHEN_PRESENT = ("cycles_per_inference", "bitexact_rate", "flash_bytes", "r
 FIGURE_ORDER = ("latency_ms_p50", "latency_ms_p90", "cycles_per_inference", "energy_uj",
                 "accuracy", "accuracy_delta", "bitexact_rate", "flash_bytes", "ram_bytes",
                 "cloud_latency_ms")
+
+
+def format_text_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A plain-text table with left-aligned columns under a dashed rule; None shows as empty."""
+    text_rows = [["" if cell is None else str(cell) for cell in row] for row in rows]
+    widths = [max([len(header)] + [len(row[i]) for row in text_rows]) for i, header in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in text_rows]
+    return "\n".join(lines)
 
 
 def _header(column: str) -> str:

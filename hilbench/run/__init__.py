@@ -7,13 +7,15 @@ model overwrote. Timings come from 'infer N W'. time_inferences() compares the o
 """
 
 from hilbench.run.runner import (
+    HarnessTimes,
     OutputsChangedWarning,
     TicksDroppedWarning,
     TimingRun,
     VectorRun,
+    join_vector_runs,
     run_vectors,
     split_output_tensors,
     time_inferences,
 )
 
-__all__ = ["OutputsChangedWarning", "TicksDroppedWarning", "TimingRun", "VectorRun", "run_vectors", "split_output_tensors", "time_inferences"]
+__all__ = ["HarnessTimes", "join_vector_runs", "OutputsChangedWarning", "TicksDroppedWarning", "TimingRun", "VectorRun", "run_vectors", "split_output_tensors", "time_inferences"]

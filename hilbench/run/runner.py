@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import warnings
-from dataclasses import dataclass
-from typing import Iterable, Sequence, Union
+from dataclasses import dataclass, replace
+from typing import Callable, Iterable, Sequence, Union
 
 import numpy as np
 
@@ -20,6 +22,45 @@ class OutputsChangedWarning(UserWarning):
 
 class TicksDroppedWarning(UserWarning):
     """The DUT kept per-inference ticks for only some of the timed inferences (N > max-ticks)."""
+
+
+@dataclass(frozen=True)
+class HarnessTimes:
+    """Where the harness's own time went during a vector run: host-clock seconds, summed over
+    the DUTs that ran vectors, never a device figure.
+
+    load_path: the channel that carried the inputs ('host-file', 'bulk-crc' or 'hex', see
+    DutSession.load_path); bytes_in / bytes_out: input and raw output bytes moved.
+    load_s: loading inputs; infer_s: the infer commands (device compute, plus the command's
+    round trip and the tick readout); read_s: reading the outputs back. wall_s: from the first
+    vector to the last, as a user waits for it; duts: how many DUTs shared the vectors.
+    """
+
+    load_path: str
+    bytes_in: int
+    bytes_out: int
+    load_s: float
+    infer_s: float
+    read_s: float
+    wall_s: float
+    duts: int = 1
+
+    @property
+    def load_bytes_per_s(self) -> float | None:
+        """Effective input bytes per second of the load channel (host-clock)."""
+        return self.bytes_in / self.load_s if self.load_s > 0 else None
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "load_bytes_per_s": self.load_bytes_per_s, "clock": "host-clock"}
+
+    def __add__(self, other: "HarnessTimes") -> "HarnessTimes":
+        """Two parts of one run, one after the other (wall times add up)."""
+        if other.load_path != self.load_path:
+            raise DutError(f"vector runs over different channels ({self.load_path}, {other.load_path}) "
+                           "cannot be added up")
+        return HarnessTimes(self.load_path, self.bytes_in + other.bytes_in, self.bytes_out + other.bytes_out,
+                            self.load_s + other.load_s, self.infer_s + other.infer_s,
+                            self.read_s + other.read_s, self.wall_s + other.wall_s, max(self.duts, other.duts))
 
 
 @dataclass(frozen=True)
@@ -40,6 +81,8 @@ class VectorRun:
     timer_hz: int | None
     mode: str | None
     latency_source: str | None
+    harness: HarnessTimes | None = None
+    """Where the harness's time went (host-clock); None when not recorded."""
 
     def as_array(self, dtype: np.dtype | str) -> np.ndarray:
         """Raw outputs as an array of shape (vectors, bytes // itemsize) in the model's dtype."""
@@ -100,34 +143,105 @@ def _as_bytes(vector: bytes | bytearray | memoryview | np.ndarray) -> bytes:
     return bytes(vector)
 
 
-def run_vectors(session: DutSession, inputs: Iterable[bytes | np.ndarray]) -> VectorRun:
+def run_vectors(session: DutSession | Sequence[DutSession], inputs: Iterable[bytes | np.ndarray],
+                on_vector: Callable[[], None] | None = None) -> VectorRun:
     """Runs each input vector with 'infer 1 0' and reads its outputs (raw bytes if available).
 
     A numpy input row is sent as its bytes (the caller quantizes it to the model's input dtype).
+    Several sessions, on DUTs that run the same firmware, share the vectors: each takes the
+    next vector when it is free (one thread per extra session), and the outputs and ticks come
+    back in input order. on_vector() is called after each vector, from any of those threads.
     """
-    caps = session.capabilities or session.profile()
-    outputs: list[Outputs] = []
-    ticks: list[int] = []
-    window_us: list[int | None] = []
-    timer_hz = caps.timer_hz
-    for vector in inputs:
-        session.load_input(_as_bytes(vector))
-        result = session.infer(1, 0)
-        outputs.append(session.read_outputs())
-        window_us.append(result.window_us)
-        if result.ticks:
-            ticks.append(result.ticks[0])
-            timer_hz = result.timer_hz  # the checksummed rate, not the profile's unprotected one
+    sessions = [session] if isinstance(session, DutSession) else list(session)
+    rows = [_as_bytes(vector) for vector in inputs]
+    caps = [s.capabilities or s.profile() for s in sessions]
+    paths = {s.load_path for s in sessions}
+    if any(c != caps[0] for c in caps[1:]) or len(paths) > 1:
+        raise DutError("the DUTs sharing the vectors run different firmware or channels: "
+                       + "; ".join(f"{s.url}: {c.model}, {sorted(c.extensions)}, {s.load_path}"
+                                   for s, c in zip(sessions, caps)))
+    started = time.perf_counter()
+    results: list[_VectorResult | None] = [None] * len(rows)
+    next_row = iter(range(len(rows)))
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def work(dut: DutSession) -> None:
+        while not failures:
+            with lock:
+                index = next(next_row, None)
+            if index is None:
+                return
+            try:
+                results[index] = _run_one(dut, caps[0], rows[index])
+            except BaseException as error:  # stop the other threads, re-raised below
+                failures.append(error)
+                return
+            if on_vector is not None:
+                on_vector()
+
+    threads = [threading.Thread(target=work, args=(dut,), daemon=True) for dut in sessions[1:]]
+    for thread in threads:
+        thread.start()
+    work(sessions[0])
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    done = [r for r in results if r is not None]
+    times = HarnessTimes(
+        load_path=paths.pop() if paths else "", bytes_in=sum(len(r) for r in rows),
+        bytes_out=sum(len(r.outputs) for r in done if isinstance(r.outputs, bytes)),
+        load_s=sum(r.load_s for r in done), infer_s=sum(r.infer_s for r in done),
+        read_s=sum(r.read_s for r in done), wall_s=time.perf_counter() - started, duts=len(sessions))
     return VectorRun(
-        outputs=tuple(outputs),
-        output_kind="raw" if caps.raw_output else "results",
-        ticks=tuple(ticks) if caps.cycles else None,
-        window_us=tuple(window_us),
-        timer_name=caps.timer_name,
-        timer_hz=timer_hz,
-        mode=session.mode,
-        latency_source=session.latency_source,
+        outputs=tuple(r.outputs for r in done),
+        output_kind="raw" if caps[0].raw_output else "results",
+        ticks=tuple(r.tick for r in done) if caps[0].cycles else None,
+        window_us=tuple(r.window_us for r in done),
+        timer_name=caps[0].timer_name,
+        # the checksummed rate of the ticks replies, not the profile's unprotected one
+        timer_hz=done[-1].timer_hz if done and done[-1].timer_hz else caps[0].timer_hz,
+        mode=sessions[0].mode,
+        latency_source=sessions[0].latency_source,
+        harness=times,
     )
+
+
+def join_vector_runs(first: VectorRun, second: VectorRun) -> VectorRun:
+    """One run of first's vectors, then second's (from DUTs with the same firmware)."""
+    if (first.output_kind, first.timer_hz, first.mode) != (second.output_kind, second.timer_hz, second.mode):
+        raise DutError("vector runs from different firmware or modes cannot be joined")
+    ticks = None if first.ticks is None or second.ticks is None else first.ticks + second.ticks
+    harness = None if first.harness is None or second.harness is None else first.harness + second.harness
+    return replace(first, outputs=first.outputs + second.outputs, ticks=ticks,
+                   window_us=first.window_us + second.window_us, harness=harness)
+
+
+@dataclass(frozen=True)
+class _VectorResult:
+    outputs: Outputs
+    window_us: int | None
+    tick: int | None
+    timer_hz: int | None
+    load_s: float
+    infer_s: float
+    read_s: float
+
+
+def _run_one(session: DutSession, caps, data: bytes) -> _VectorResult:
+    """One vector: load it, 'infer 1 0', read the outputs; with the host time of each step."""
+    started = time.perf_counter()
+    session.load_input(data)
+    loaded = time.perf_counter()
+    # quiet: the outputs come from read_outputs(), the printed results are not needed.
+    result = session.infer(1, 0, quiet=caps.raw_output)
+    inferred = time.perf_counter()
+    outputs = session.read_outputs()
+    return _VectorResult(outputs=outputs, window_us=result.window_us,
+                         tick=result.ticks[0] if result.ticks else None, timer_hz=result.timer_hz,
+                         load_s=loaded - started, infer_s=inferred - loaded,
+                         read_s=time.perf_counter() - inferred)
 
 
 def time_inferences(

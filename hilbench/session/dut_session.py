@@ -34,6 +34,8 @@ NAME_REPLY = re.compile(r"m-name-.+-\[.*\]")  # "m-name-%s-[%s]" in the referenc
 # Bytes per 'db <hex>' command, as the MLPerf Tiny runner sends them: 'db ' + 62 hex digits stays
 # well inside the reference firmware's 80-character command buffer.
 DB_CHUNK_BYTES = 31
+# Input channels of load_input, fastest first.
+LOAD_HOST_FILE, LOAD_BULK, LOAD_HEX = "host-file", "bulk-crc", "hex"
 _POLL_S = 0.02
 # The m-lap-us stamps are device microseconds rounded down: their difference is within 1 us of
 # the window's ticks.
@@ -81,7 +83,10 @@ class DutSession:
     timeout: seconds allowed for a plain command's reply; inference_timeout: extra seconds
     allowed per inference of an 'infer' command; retries: how many times a command is repeated
     after line noise or silence before DutError. mode and latency_source label what runs
-    behind the URL (see DutSession.from_endpoint).
+    behind the URL (see DutSession.from_endpoint). host_file_dir: the folder of an emulated
+    twin's host-file channel; when given and the DUT announces the channel, inputs and raw
+    outputs move through files there ('hb file', 'hb raw file') instead of over the serial
+    line. Set it to None to move everything over the serial line, as on a real board.
     """
 
     def __init__(
@@ -94,9 +99,11 @@ class DutSession:
         retries: int = 2,
         mode: str | None = None,
         latency_source: str | None = None,
+        host_file_dir: Path | None = None,
         max_device_speedup: float | None = None,
     ) -> None:
         self.url = url
+        self.host_file_dir = host_file_dir
         self.timeout = timeout
         self.inference_timeout = inference_timeout
         self.retries = retries
@@ -119,7 +126,8 @@ class DutSession:
     def from_endpoint(cls, endpoint, **options) -> "DutSession":
         """A session on a deploy Endpoint, carrying its mode and latency_source labels."""
         options.setdefault("max_device_speedup", getattr(endpoint, "max_device_speedup", None))
-        session = cls(endpoint.url, mode=endpoint.mode, latency_source=endpoint.latency_source, **options)
+        session = cls(endpoint.url, mode=endpoint.mode, latency_source=endpoint.latency_source,
+                      host_file_dir=endpoint.host_file_dir, **options)
         # If the backend already read the boot banner, sync() trusts it instead of waiting for one.
         session.boot_lines = list(getattr(endpoint, "boot_lines", []))
         return session
@@ -198,7 +206,8 @@ class DutSession:
     def load_input(self, data: bytes) -> None:
         """Loads one input (all input tensors back to back) into the DUT.
 
-        Uses the binary bulk load with CRC-32 when the DUT announces it, else 'db load N'
+        The channel (:attr:`load_path`): an emulated twin's host file when both sides have
+        it, else the binary bulk load with CRC-32 when the DUT announces it, else 'db load N'
         and 'db <hex>' commands as the MLPerf Tiny runner does.
         """
         data = bytes(data)
@@ -207,24 +216,39 @@ class DutSession:
             raise DutError(f"input is {len(data)} bytes but the DUT's model '{caps.model}' takes {caps.input_bytes}")
         if not data:
             raise DutError("input is empty")
-        load = self._load_bulk if caps.bulk_crc else self._load_hex
+        load = {LOAD_HOST_FILE: self._load_host_file, LOAD_BULK: self._load_bulk,
+                LOAD_HEX: self._load_hex}[self.load_path]
         self._with_retries(f"load {len(data)} input bytes", lambda: load(data))
 
-    def infer(self, n: int = 1, warmup: int = 0) -> InferResult:
+    @property
+    def load_path(self) -> str:
+        """How load_input moves an input: 'host-file', 'bulk-crc' (serial) or 'hex' (serial)."""
+        if self._uses_host_files():
+            return LOAD_HOST_FILE
+        return LOAD_BULK if self._caps().bulk_crc else LOAD_HEX
+
+    def _uses_host_files(self) -> bool:
+        return self.host_file_dir is not None and self._caps().host_file
+
+    def infer(self, n: int = 1, warmup: int = 0, *, quiet: bool = False) -> InferResult:
         """Runs 'infer N W': W warm-up then N timed inferences on the loaded input.
 
         With the 'cycles' extension, also reads the per-inference ticks ('hb ticks'). Every
         device time is checked against the host's own clock and, with ticks, against the
         checksummed window the DUT reports; a figure that cannot be true counts as line noise,
         and the inference is repeated.
+        quiet: a caller that reads the outputs with raw_output() does not need the printed
+        m-results line; a DUT with the 'quiet-infer' extension then leaves it out ('hb infer
+        N W'), which saves its serial time (results then stays empty).
         """
         if n < 1 or warmup < 0:
             raise DutError(f"infer needs n >= 1 and warmup >= 0, got n={n}, warmup={warmup}")
-        text = f"infer {n} {warmup}"
+        quiet = quiet and self._caps().quiet_infer
+        text = f"{'hb infer' if quiet else 'infer'} {n} {warmup}"
         timeout = self.timeout + (n + warmup) * self.inference_timeout
 
         def attempt() -> InferResult:
-            reply = replies.parse_infer(self._exchange_checked(text, timeout), n, warmup)
+            reply = replies.parse_infer(self._exchange_checked(text, timeout), n, warmup, with_results=not quiet)
             host_s = self._last_reply_s
             if reply.lap_us:
                 self._check_device_time(text, (reply.lap_us[1] - reply.lap_us[0]) / 1e6, host_s)
@@ -281,6 +305,17 @@ class DutSession:
         """The raw output bytes of the last inference, all output tensors back to back."""
         if not self._caps().raw_output:
             raise DutError(f"DUT on {self.url} does not announce the raw-output extension; use results()")
+        if self._uses_host_files():
+            path = self.host_file_dir / replies.HOST_OUTPUT_FILE
+
+            def from_file(lines: list[str]) -> bytes:
+                try:
+                    data = path.read_bytes()
+                except OSError as error:
+                    raise BadReply(f"cannot read the outputs from {path}: {error}") from error
+                return replies.check_raw_output(lines, data)
+
+            return self._transact("hb raw file", from_file)
         return self._transact("hb raw", replies.parse_raw_output)
 
     def read_outputs(self) -> bytes | tuple[float, ...]:
@@ -398,6 +433,16 @@ class DutSession:
                 raise BadReply(f"no m-load-done after the last of {count} bytes")
             if not last and "m-load-done" in lines:
                 raise BadReply(f"m-load-done after {offset + len(chunk)} of {count} bytes")
+
+    def _load_host_file(self, data: bytes) -> None:
+        count, crc = len(data), binascii.crc32(data)
+        path = self.host_file_dir / replies.HOST_INPUT_FILE
+        # The twin waits for a command while the file is written, so it never reads half of it.
+        path.write_bytes(data)
+        self.log.add(NOTE, f"wrote {count} input bytes (crc32 {crc:08x}) to {path}")
+        lines = self._exchange_checked(f"hb file {count} {crc:08x}", self.timeout)
+        if "m-load-done" not in lines:
+            raise BadReply("no m-load-done after 'hb file'")
 
     def _load_bulk(self, data: bytes) -> None:
         count, crc = len(data), binascii.crc32(data)

@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 EXTENSION_RAW_OUTPUT = "raw-output"
 EXTENSION_CYCLES = "cycles"
 EXTENSION_BULK_CRC = "bulk-crc"
+EXTENSION_QUIET_INFER = "quiet-infer"
+EXTENSION_HOST_FILE = "host-file"
+# The files of the host-file channel, in the folder the DUT's emulator runs in
+# (firmware_targets/common/hb_hal.h).
+HOST_INPUT_FILE = "hb_input.bin"
+HOST_OUTPUT_FILE = "hb_output.bin"
 # MLPerf Tiny reference limit on a command's length (EE_CMD_SIZE): a plain DUT truncates longer ones.
 MLPERF_CMD_SIZE = 80
 
@@ -45,6 +51,16 @@ class Capabilities:
     @property
     def bulk_crc(self) -> bool:
         return EXTENSION_BULK_CRC in self.extensions
+
+    @property
+    def quiet_infer(self) -> bool:
+        """'hb infer N W': infer without printing the dequantized m-results line."""
+        return EXTENSION_QUIET_INFER in self.extensions
+
+    @property
+    def host_file(self) -> bool:
+        """The firmware moves inputs and outputs through host files ('hb file', 'hb raw file')."""
+        return EXTENSION_HOST_FILE in self.extensions
 
     @property
     def plain_mlperf(self) -> bool:
@@ -139,7 +155,8 @@ class InferReply:
     results: tuple[float, ...]
 
 
-def parse_infer(lines: list[str], n: int, warmup: int) -> InferReply:
+def parse_infer(lines: list[str], n: int, warmup: int, with_results: bool = True) -> InferReply:
+    """The reply to 'infer N W', or to 'hb infer N W' (with_results False: no m-results line)."""
     expected = [f"m-warmup-start-{warmup}", "m-warmup-done", f"m-infer-start-{n}", "m-infer-done"]
     protocol = [line for line in lines if line.startswith("m-")]
     missing = [marker for marker in expected if marker not in protocol]
@@ -157,9 +174,9 @@ def parse_infer(lines: list[str], n: int, warmup: int) -> InferReply:
         value = bracketed(line, "results")
         if value is not None:
             results = parse_floats(value)
-    if results is None:
+    if results is None and with_results:
         raise BadReply("no m-results-[...] line after m-infer-done")
-    return InferReply(n=n, warmup=warmup, lap_us=tuple(laps), results=results)
+    return InferReply(n=n, warmup=warmup, lap_us=tuple(laps), results=results or ())
 
 
 def parse_results(lines: list[str]) -> tuple[float, ...]:
@@ -171,8 +188,8 @@ def parse_results(lines: list[str]) -> tuple[float, ...]:
 
 
 def parse_raw_output(lines: list[str]) -> bytes:
+    """The reply to 'hb raw': hex lines, then m-hb-raw-done with the byte count and CRC-32."""
     data = bytearray()
-    summary = None
     for line in lines:
         chunk = bracketed(line, "hb-raw")
         if chunk is not None:
@@ -180,6 +197,14 @@ def parse_raw_output(lines: list[str]) -> bytes:
                 data += bytes.fromhex(chunk)
             except ValueError as exc:
                 raise BadReply(f"raw output line {line!r} is not hex") from exc
+    return check_raw_output(lines, bytes(data))
+
+
+def check_raw_output(lines: list[str], data: bytes) -> bytes:
+    """data, if it has the byte count and CRC-32 that the reply's m-hb-raw-done line announces
+    (after 'hb raw', or 'hb raw file', where the bytes come from the host file)."""
+    summary = None
+    for line in lines:
         done = bracketed(line, "hb-raw-done")
         if done is not None:
             summary = parse_key_values(done)
@@ -191,7 +216,7 @@ def parse_raw_output(lines: list[str]) -> bytes:
         raise BadReply(f"raw output has {len(data)} bytes, the DUT announced {count}")
     if crc is None or binascii.crc32(data) != crc:
         raise BadReply("raw output bytes do not match their CRC-32")
-    return bytes(data)
+    return data
 
 
 @dataclass(frozen=True)

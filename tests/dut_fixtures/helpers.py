@@ -14,8 +14,6 @@ from hilbench.deploy import Endpoint
 from hilbench.deploy.host import start_host_firmware
 
 FIXTURES = Path(__file__).resolve().parent
-RECORDINGS = FIXTURES.parent / "fixtures"
-KWS_TRANSCRIPT = RECORDINGS / "mlperf_tiny_kws01.transcript"
 
 
 def firmware_cache(tmp_path_factory) -> Path:

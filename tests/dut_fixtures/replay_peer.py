@@ -1,6 +1,6 @@
 """A DUT that answers exactly as a recorded transcript says (stdin/stdout are its serial line).
 
-Transcript format (see /work/shared/peers/*.transcript): '# ' comments, '> cmd%' what the host
+Transcript format (see tests/support/mlperf_tiny.py for where they are): '# ' comments, '> cmd%' what the host
 sent, '< line' each line the DUT sent. Lines before the first '>' are the boot banner.
 Each received command must equal the next recorded one; a mismatch is reported on stderr as
 'REPLAY MISMATCH' and answered with an e-[...] line. After the last exchange the peer writes

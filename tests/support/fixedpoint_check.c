@@ -58,6 +58,23 @@ int main(int argc, char **argv) {
         mismatches += reference_srdhm(a, b) != hb_srdhm(a, b);
         const int e = (int)((s >> 50) & 31) % 31;
         mismatches += reference_rounding_divide(a, e) != hb_rounding_divide_by_pot(a, e);
+        /* The narrow requantization over the domain the compiler proves for it: |x| < 2^30,
+         * a multiplier from QuantizeMultiplier (2^30 <= m < 2^31, or 0), shift <= -1. */
+        const int32_t x = a >> 2 > -(1 << 30) ? a >> 2 : -(1 << 30) + 1;
+        const int32_t m = (i % 97 == 0) ? 0 : (int32_t)(0x40000000u | ((uint32_t)b & 0x3FFFFFFFu));
+        const int32_t shift = -1 - (int32_t)((s >> 20) % 31);
+        mismatches += hb_mul_by_quantized_multiplier(x, m, shift) !=
+                      hb_mul_by_quantized_multiplier_narrow(x, m, shift);
+    }
+    for (int i = 0; i < n_edges; i++) {
+        const int32_t x = edges[i] >= (1 << 30) ? (1 << 30) - 1
+                          : edges[i] <= -(1 << 30) ? -(1 << 30) + 1 : edges[i];
+        for (int shift = -31; shift <= -1; shift++) {
+            mismatches += hb_mul_by_quantized_multiplier(x, INT32_MAX, shift) !=
+                          hb_mul_by_quantized_multiplier_narrow(x, INT32_MAX, shift);
+            mismatches += hb_mul_by_quantized_multiplier(x, 1 << 30, shift) !=
+                          hb_mul_by_quantized_multiplier_narrow(x, 1 << 30, shift);
+        }
     }
     printf("mismatches: %ld\n", mismatches);
     return mismatches != 0;

@@ -139,19 +139,53 @@ def lab_file(path: Path, coordinator: str, places: dict[str, str], *, extends: s
     return path
 
 
-def start_twin(model: str, target: str = "mps2-an386"):
-    """An emulated twin running hilbench firmware for ``model``, its UART on 127.0.0.1:PORT.
+@dataclass
+class ServedTwin:
+    """A ``hilbench twin serve`` process: a twin as a lab host serves it."""
 
-    Returns the QEMU endpoint (``.url``, ``.close()``): a twin as a lab host would serve it.
-    """
-    from hilbench.bench import compiled_model_dir, find_model
-    from hilbench.build import build_firmware
-    from hilbench.compile import compile_model
-    from hilbench.deploy.qemu import start_firmware
+    process: subprocess.Popen
+    facts: dict[str, str]
 
-    path = find_model(model)
-    compiled = compile_model(path, compiled_model_dir(path, "auto"), kernels="auto")
-    return start_firmware(build_firmware(target, compiled))
+    @property
+    def url(self) -> str:
+        return self.facts["url"]
+
+    def kill(self) -> None:
+        """Kill it at once, as when its host goes down (QEMU dies with it)."""
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+    def close(self) -> None:
+        """Stop it as an operator does (SIGTERM: it stops its QEMU and says 'stopped')."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self.process.stdout:
+            self.process.stdout.close()
+
+
+def start_twin(model: str, board: str = "nano33") -> ServedTwin:
+    """``hilbench twin serve --board BOARD --model MODEL``, once it printed 'ready'."""
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hilbench.cli", "twin", "serve", "--board", board, "--model", model],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(repo)})
+    facts, lines = {}, []
+    for line in process.stdout:
+        lines.append(line)
+        if line.strip() == "ready":
+            return ServedTwin(process, facts)
+        key, sep, value = line.strip().partition(": ")
+        if sep:
+            facts[key] = value
+    process.wait(timeout=30)
+    raise AssertionError("hilbench twin serve stopped before 'ready':\n" + "".join(lines))
 
 
 def tcp_port(url: str) -> int:

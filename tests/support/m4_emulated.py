@@ -4,7 +4,7 @@ A minimal bare-metal program (vector table, linker script, main) is written next
 main copies one input vector into the arena, times one hb_model_invoke with SysTick and prints
 the tick count and the output bytes over semihosting. With -icount shift=0 every instruction
 advances virtual time by 1 ns and SysTick runs at 25 MHz, so one tick is 40 instructions: the
-same method as the TFLM figures in the shared MLPerf Tiny README.
+same method as the TFLM figures published with the MLPerf Tiny reference models.
 """
 
 from __future__ import annotations

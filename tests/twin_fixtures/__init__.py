@@ -1,5 +1,18 @@
 """Test-only firmware pieces for the emulated-twin tests (QEMU, Renode)."""
 
+import pytest
+
+from hilbench.deploy import procs
+
+
+@pytest.fixture(autouse=True)
+def no_emulator_left_behind():
+    """Import into a test module: each of its tests must stop every emulator it started."""
+    yield
+    left = procs.live_processes()
+    procs.reap_all()
+    assert not left, f"test left emulator processes running: {[p.args for p in left]}"
+
 # The QEMU machines with a firmware target folder of the same name.
 QEMU_TARGETS = ["mps2-an385", "mps2-an386", "mps2-an500", "mps2-an505", "mps3-an547"]
 

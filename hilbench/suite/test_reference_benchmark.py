@@ -1,11 +1,13 @@
 """The reference benchmark: one test per board x model, one result row each.
 
-Run it from the repository root (plain `pytest` never collects it):
+It ships inside the package: the plugin adds it to any `pytest --board=B` run that names no
+paths, from any folder, beside the tests found there (`--no-reference-suite` leaves it out):
 
     pytest --board=nano33                      # the real board if connected, else its twin
     pytest --board=host,an547 --model=kws      # several boards, one model
     pytest --board=nucleo-l4r5zi --model=kws_ref_model --emulate
     pytest --board=host --vectors=20           # a quick run on 20 test vectors per model
+    pytest --board=host --no-reference-suite   # only the tests of this folder (the dut fixture)
 
 Each test runs hilbench.procedure.benchmark_dut on the board's DUT: the model's test
 vectors (bit-exact against tflite-micro, accuracy against the float model), latency windows

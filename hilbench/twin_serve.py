@@ -1,0 +1,144 @@
+"""``hilbench twin serve``: an emulated twin running a model, served to other tools.
+
+:func:`serve_twin` builds the firmware for a board's twin, starts QEMU and offers its UART
+as a pty and as a ``socket://`` URL (:class:`hilbench.deploy.serial_hub.SerialHub`) until
+the context ends. Tools that drive MLPerf Tiny DUTs (its own runner, labgrid's serial
+driver, a second hilbench) then talk to our firmware as to any board.
+
+The command prints one ``key: value`` line per fact, then ``ready``, and serves until Ctrl-C
+or SIGTERM; QEMU never outlives it (hilbench/deploy/procs.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from hilbench.boards import ResolvedBoard
+from hilbench.errors import ConfigError, DeployError
+
+if TYPE_CHECKING:
+    from hilbench.deploy.qemu import QemuEndpoint
+    from hilbench.deploy.serial_hub import SerialHub
+
+# Build define of the firmware's plain MLPerf Tiny mode (firmware_targets/common/hb_dut.c).
+PLAIN_MLPERF_DEFINES = ("HB_DUT_PLAIN_MLPERF=1",)
+
+
+@dataclass(frozen=True)
+class ServedTwin:
+    """A running twin and where to reach it."""
+
+    board: str
+    model: str
+    model_path: Path
+    pty: str
+    """The serial device path (a pty slave): open it as a serial port."""
+    url: str
+    """``socket://127.0.0.1:PORT``: one client at a time."""
+    machine: str
+    icount_shift: int
+    realtime: bool
+    plain_mlperf: bool
+    qemu_pid: int | None
+    endpoint: "QemuEndpoint" = field(repr=False, compare=False)
+    hub: "SerialHub" = field(repr=False, compare=False)
+
+    def is_alive(self) -> bool:
+        """True while QEMU runs and the hub serves its UART."""
+        return self.endpoint.is_alive() and self.hub.running
+
+    def lines(self) -> list[str]:
+        """The machine-readable ``key: value`` lines the command prints."""
+        return [f"board: {self.board}", f"model: {self.model}", f"model_path: {self.model_path}",
+                f"machine: {self.machine}", f"icount_shift: {self.icount_shift}",
+                f"realtime: {'yes' if self.realtime else 'no'}",
+                f"firmware: {'plain-mlperf' if self.plain_mlperf else 'hilbench'}",
+                f"qemu_pid: {self.qemu_pid}", f"pty: {self.pty}", f"url: {self.url}"]
+
+
+@contextlib.contextmanager
+def serve_twin(board: ResolvedBoard, model: str | Path, *, realtime: bool = False,
+               plain_mlperf: bool = False, port: int = 0, opt_level: str = "O2") -> Iterator[ServedTwin]:
+    """Build, start and serve ``board``'s twin running ``model``; stop everything on exit.
+
+    ``board`` must be resolved as emulated (``resolve_boards(..., emulate=True)``).
+    ``plain_mlperf`` builds the firmware without hilbench's extensions, as third-party MLPerf
+    Tiny firmware behaves. ``port`` 0 serves the URL on a free port.
+    """
+    from hilbench.bench import model_name, prepare_firmware
+    from hilbench.deploy.qemu import start_firmware
+    from hilbench.deploy.serial_hub import SerialHub
+
+    if board.mode != "emulated":
+        raise ConfigError(f"board '{board.name}' runs as {board.describe()}; only an emulated "
+                          "twin can be served (resolve it with emulate=True)")
+    model_path, _, firmware = prepare_firmware(
+        board, model, opt_level=opt_level, extra_defines=PLAIN_MLPERF_DEFINES if plain_mlperf else ())
+    with contextlib.ExitStack() as stack:
+        endpoint = stack.enter_context(start_firmware(firmware, realtime=realtime))
+        hub = stack.enter_context(SerialHub(endpoint.url, listen_port=port))
+        yield ServedTwin(board=board.name, model=model_name(model_path), model_path=model_path,
+                         pty=hub.pty_path, url=hub.url, machine=endpoint.machine,
+                         icount_shift=endpoint.icount_shift, realtime=realtime,
+                         plain_mlperf=plain_mlperf, qemu_pid=endpoint.pid, endpoint=endpoint, hub=hub)
+
+
+# ---------------------------------------------------------------- the command
+
+
+def add_twin_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``hilbench twin serve``."""
+    parser.description = (
+        "Build the firmware for a board's emulated twin, start it, and serve its UART as a "
+        "serial device (a pty) and a socket:// URL until Ctrl-C or SIGTERM. Prints one "
+        "'key: value' line per fact (pty, url, qemu_pid, ...), then 'ready'.\n\n"
+        "examples:\n"
+        "  hilbench twin serve --board nucleo-l4r5zi --model kws\n"
+        "  hilbench twin serve --board nucleo-l4r5zi --model kws_ref_model --realtime --port 4000\n"
+        "  hilbench twin serve --board nano33 --model ad --plain-mlperf")
+    from hilbench.cli import add_board_model_arguments, add_lab_arguments
+
+    add_board_model_arguments(parser, "board whose emulated twin to serve")
+    add_lab_arguments(parser, require_hardware=False, emulate=False)
+    parser.add_argument("--realtime", action="store_true",
+                        help="pace the twin's virtual time to the wall clock (a 10 s window on "
+                             "the DUT's timer lasts 10 s); instruction counts stay exact")
+    parser.add_argument("--plain-mlperf", action="store_true",
+                        help="serve firmware without hilbench's protocol extensions, which "
+                             "behaves as MLPerf Tiny's reference firmware (docs/protocol.md)")
+    parser.add_argument("--port", type=int, default=0, metavar="N",
+                        help="TCP port of the socket:// URL on 127.0.0.1 (default: a free one)")
+
+
+def cmd_twin_serve(args: argparse.Namespace) -> int:
+    """Serve the twin until Ctrl-C or SIGTERM."""
+    from hilbench.boards import resolve_boards
+
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port} is not a TCP port (0 to 65535)")
+    [board] = resolve_boards([args.board], lab=args.lab, emulate=True)
+    stop = threading.Event()
+    # SIGTERM ends the serve loop like Ctrl-C does, so every context below unwinds.
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with serve_twin(board, args.model, realtime=args.realtime, plain_mlperf=args.plain_mlperf,
+                        port=args.port) as twin:
+            print("\n".join(twin.lines()), flush=True)
+            print("ready", flush=True)
+            try:
+                while not stop.wait(0.2):
+                    if not twin.is_alive():
+                        raise DeployError(twin.endpoint.failure_report("the served twin stopped"))
+            except KeyboardInterrupt:
+                pass
+        print("stopped", flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+

@@ -1,0 +1,127 @@
+"""`hilbench twin serve`: a real QEMU twin served as a pty and a socket:// URL, driven by
+pyserial from outside, then stopped with Ctrl-C or SIGTERM with nothing left running."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hilbench.session import DutSession
+
+pytestmark = pytest.mark.emulator
+
+REPO = Path(__file__).resolve().parent.parent
+BOARD = "nucleo-l4r5zi"   # twin: mps2-an386, Cortex-M4
+MODEL = "ad"              # the zoo's smallest model: 0.5 M instructions per inference
+
+
+def _default_sigint() -> None:
+    # A shell that starts jobs in the background starts them with SIGINT ignored; the served
+    # twin must see Ctrl-C as a user's terminal would send it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_serve(*options: str) -> tuple[subprocess.Popen, dict[str, str]]:
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hilbench.cli", "twin", "serve", "--board", BOARD, "--model", MODEL,
+         *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=_default_sigint)
+    facts: dict[str, str] = {}
+    deadline = time.monotonic() + 240  # a cold build cache compiles the firmware first
+    for line in process.stdout:
+        line = line.strip()
+        if line == "ready":
+            return process, facts
+        key, _, value = line.partition(": ")
+        facts[key] = value
+        if time.monotonic() > deadline:
+            break
+    process.kill()
+    raise AssertionError(f"twin serve printed no 'ready': {facts}, stderr: {process.stderr.read()}")
+
+
+def stop(process: subprocess.Popen, signum: int) -> str:
+    process.send_signal(signum)
+    try:
+        out, err = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    assert process.returncode == 0, err
+    return out
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # A zombie still answers kill(0): look at its state.
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+def run_one(url: str, vector: bytes) -> tuple[str, tuple[float, ...], bytes]:
+    with DutSession(url) as session:
+        session.sync()
+        caps = session.profile()
+        session.load_input(vector)
+        session.infer(1, 0)
+        return caps.model, session.results(), session.raw_output()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_twin_serve_gives_a_pty_and_a_url_and_leaves_nothing_behind(signum):
+    process, facts = start_serve()
+    try:
+        assert facts["board"] == BOARD and facts["realtime"] == "no" and facts["firmware"] == "hilbench"
+        assert facts["pty"].startswith("/dev/pts/") and Path(facts["pty"]).exists()
+        assert facts["url"].startswith("socket://127.0.0.1:")
+        qemu_pid = int(facts["qemu_pid"])
+        assert not gone(qemu_pid)
+
+        input_bytes = 640  # ad: 1 x 640 int8
+        vector = np.random.default_rng(3).integers(-128, 128, input_bytes, dtype=np.int8).tobytes()
+        # The same DUT answers on both, in turns; the pty again after a TCP client has left.
+        by_pty = run_one(facts["pty"], vector)
+        by_url = run_one(facts["url"], vector)
+        again = run_one(facts["pty"], vector)
+        assert by_pty == by_url == again
+        assert by_pty[0] == "int8" and len(by_pty[2]) == input_bytes
+    finally:
+        out = stop(process, signum)
+    assert out.strip().endswith("stopped")
+    assert gone(qemu_pid)
+
+
+def test_realtime_twin_keeps_virtual_time_behind_the_wall_clock():
+    process, facts = start_serve("--realtime")
+    try:
+        assert facts["realtime"] == "yes"
+        with DutSession(facts["url"]) as session:
+            session.sync()
+            session.load_input(bytes(640))
+            started = time.monotonic()
+            result = session.infer(15, 0)   # about 1 s of virtual time
+            wall_s = time.monotonic() - started
+        virtual_s = result.window_us / 1e6
+        assert virtual_s > 0.5
+        # Paced: the DUT's own timer never runs ahead of the wall clock.
+        assert wall_s >= virtual_s * 0.98, (wall_s, virtual_s)
+    finally:
+        stop(process, signal.SIGTERM)
+
+
+def test_twin_serve_refuses_a_board_that_is_not_in_the_catalog():
+    completed = subprocess.run(
+        [sys.executable, "-m", "hilbench.cli", "twin", "serve", "--board", "nano34", "--model", MODEL],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    assert completed.returncode == 2
+    assert "nano34" in completed.stderr and "Traceback" not in completed.stderr
