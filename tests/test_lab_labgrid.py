@@ -49,6 +49,7 @@ def build_lab(folder: Path, twins: dict) -> Lab:
 def lab(tmp_path_factory):
     twins = {board: start_twin(MODEL) for board in PLACES}
     lab = build_lab(tmp_path_factory.mktemp("lab"), twins)
+    lab.twins = twins
     yield lab
     stop_everything(lab, twins)
 
@@ -186,30 +187,6 @@ def test_the_place_is_released_on_sigterm_and_ctrl_c(lab, tmp_path, signum):
     assert "Reservation" not in lab.client("reservations", check=True).stdout
 
 
-def test_an_exporter_dying_mid_run_fails_that_row_and_the_other_board_finishes(tmp_path):
-    twins = {board: start_twin(MODEL) for board in PLACES}
-    lab = build_lab(tmp_path / "lab", twins)
-    try:
-        lab_path = lab_file(tmp_path / "lab.yaml", lab.coordinator, PLACES)
-        run = start_suite(tmp_path, lab_path, "twin-a,twin-b", "-n", "2", "--vectors", "60")
-        wait_until_held(lab, "hb-twin-b", run)
-        time.sleep(0.5)                        # mid-run: its 60 vectors take seconds
-        lab.kill("exporter-host-b")            # host b goes down: its exporter and its twin
-        twins["twin-b"].kill()
-        output, _ = run.communicate(timeout=300)
-        assert run.returncode == 1, output[-4000:]
-        assert "1 failed, 1 passed" in output
-        assert "hilbench: twin-b (emulated on labgrid place hb-twin-b), ad" not in output  # it opened
-        failure = output[output.index("test_reference_benchmark[twin-b-ad]"):]
-        assert "reading from socket://127.0.0.1:" in failure
-        assert "the DUT closed the line" in failure
-        [run_dir] = list_runs(tmp_path / "results")
-        assert [row["board"] for row in load_run(run_dir).rows] == ["twin-a"]
-        assert lab.holder("hb-twin-a") is None and lab.holder("hb-twin-b") is None
-    finally:
-        stop_everything(lab, twins)
-
-
 def checkout_for_the_workflow(workspace: Path) -> None:
     """What the workflow's steps read from the checkout, with hilbench from this one: the
     collection rules, the published leaderboard, and a .venv of this Python (the reference
@@ -257,3 +234,23 @@ def test_the_nightly_workflow_runs_its_shell_steps_against_a_lab_of_twins(lab, t
     assert "twin-a" in leaderboard and "twin-b" in leaderboard
     assert (out / "report.html").stat().st_size > 0 and (out / "run" / "results.csv").is_file()
     assert "## hilbench nightly" in run.summary
+
+
+def test_an_exporter_dying_mid_run_fails_that_row_and_the_other_board_finishes(lab, tmp_path):
+    """The last test of the module: it takes host b (its exporter and its twin) down."""
+    lab_path = lab_file(tmp_path / "lab.yaml", lab.coordinator, PLACES)
+    run = start_suite(tmp_path, lab_path, "twin-a,twin-b", "-n", "2", "--vectors", "30")
+    wait_until_held(lab, "hb-twin-b", run)
+    time.sleep(0.5)                        # mid-run: its 30 vectors take seconds
+    lab.kill("exporter-host-b")            # host b goes down: its exporter and its twin
+    lab.twins["twin-b"].kill()
+    output, _ = run.communicate(timeout=300)
+    assert run.returncode == 1, output[-4000:]
+    assert "1 failed, 1 passed" in output
+    assert "hilbench: twin-b (emulated on labgrid place hb-twin-b), ad" not in output  # it opened
+    failure = output[output.index("test_reference_benchmark[twin-b-ad]"):]
+    assert "reading from socket://127.0.0.1:" in failure
+    assert "the DUT closed the line" in failure
+    [run_dir] = list_runs(tmp_path / "results")
+    assert [row["board"] for row in load_run(run_dir).rows] == ["twin-a"]
+    assert lab.holder("hb-twin-a") is None and lab.holder("hb-twin-b") is None

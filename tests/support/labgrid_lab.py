@@ -101,9 +101,10 @@ class Lab:
 
     def stop(self) -> None:
         """Stop every process of the lab, by pid, and wait for each."""
-        for name in list(self.processes):
-            process = self.processes.pop(name)
+        processes = [self.processes.pop(name) for name in list(self.processes)]
+        for process in processes:          # all at once: each may take a moment to exit
             process.terminate()
+        for process in processes:
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
