@@ -93,7 +93,7 @@ def main() -> int:
             both = suite_seconds(lab_path, ",".join(BOARDS), model, args.vectors, 2, folder)
             rows.append((f"suite, {model} x {args.vectors} vectors, 1 board", f"{alone:.1f} s"))
             rows.append((f"suite, {model} x {args.vectors} vectors, 2 boards with -n 2",
-                         f"{both:.1f} s ({2 * alone / both:.2f} boards' worth per board-time)"))
+                         f"{both:.1f} s ({2 * alone / both:.2f}x the rate of one board at a time)"))
         finally:
             lab.stop()
             for twin in twins.values():

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Literal, Mapping, Sequence
 
 from hilbench.boards.model import Board
 from hilbench.boards.ports import PortInfo
 from hilbench.errors import ConfigError, DeployError
-from hilbench.lab.config import BoardPlace
+
+if TYPE_CHECKING:
+    from hilbench.lab.config import BoardPlace
 
 Mode = Literal["hardware", "emulated", "host"]
 
