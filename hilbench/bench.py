@@ -30,8 +30,11 @@ from hilbench.compile import CompiledModel, TensorSpec, compile_model
 from hilbench.deploy import Endpoint
 from hilbench.errors import BuildError, DeployError, DutError, MeasurementError, ModelError
 from hilbench.lab.locks import board_lock
+from hilbench.mlperf_tiny import MODEL_OF_ID
 from hilbench.paths import cache_root, zoo_root
 from hilbench.progress import Phases
+from hilbench.measure.accuracy import dequantize
+from hilbench.run.printed_outputs import recover_printed_outputs
 from hilbench.run import TimingRun, VectorRun, join_vector_runs, run_vectors, time_inferences
 from hilbench.session import DutSession
 
@@ -86,6 +89,27 @@ def model_name(path: Path) -> str:
 
 
 # ---------------------------------------------------------------- the pipeline
+
+
+@dataclass(frozen=True)
+class DeviceOutputs:
+    """The outputs of a run of vectors, and how they came back from the DUT.
+
+    kind: 'raw' (output bytes, hilbench firmware) or 'printed' (the m-results floats of a
+    plain MLPerf Tiny DUT). values: the output tensors in the model's dtype, or None when
+    printed floats do not determine them exactly (``reason`` says why). scores: the
+    dequantized outputs, the DUT's own floats when printed.
+    """
+
+    kind: str
+    values: np.ndarray | None
+    scores: np.ndarray
+    printed_format: str | None = None
+    reason: str = ""
+
+    @property
+    def exact(self) -> bool:
+        return self.values is not None
 
 
 @dataclass
@@ -157,32 +181,59 @@ class Dut:
                              "hilbench reads models with exactly one output")
         return self.model.outputs[0]
 
+    @property
+    def plain_mlperf(self) -> bool:
+        """A plain MLPerf Tiny DUT: none of hilbench's protocol extensions."""
+        return self.session.capabilities is not None and self.session.capabilities.plain_mlperf
+
     def infer(self, inputs: np.ndarray, *, on_vector: Callable[[], None] | None = None,
               max_twins: int | None = None) -> tuple[np.ndarray, VectorRun]:
         """Run every row of ``inputs`` (one 'infer 1 0' each).
 
-        Returns the raw outputs, shape (rows, *output shape without its batch dimension),
-        in the model's output dtype, and the run record (device ticks per row, labels).
+        Returns the outputs, shape (rows, *output shape without its batch dimension), in the
+        model's output dtype, and the run record (device ticks per row, labels). A plain
+        MLPerf Tiny DUT prints its outputs as floats: they are recovered exactly, or DutError
+        says why they cannot be (a guessed tensor never comes out).
+        """
+        outputs, run = self.read_outputs(inputs, on_vector=on_vector, max_twins=max_twins)
+        if not outputs.exact:
+            raise DutError(f"the outputs of the plain MLPerf Tiny DUT on {self.endpoint.url} cannot be "
+                           f"recovered exactly from the floats it printed: {outputs.reason}")
+        return outputs.values, run
+
+    def read_outputs(self, inputs: np.ndarray, *, on_vector: Callable[[], None] | None = None,
+                     max_twins: int | None = None) -> tuple[DeviceOutputs, VectorRun]:
+        """Run every row of ``inputs`` (one 'infer 1 0' each) and say how its outputs came back:
+        raw bytes (hilbench firmware) or printed floats (a plain MLPerf Tiny DUT).
+
         on_vector() is called after each row (from any thread).
 
         On an emulated board the rows may be spread over several twins of the same firmware,
         one per CPU core (``max_twins``, default: the cores this process may use): each twin
         gives the same outputs and instruction counts for the same row
         (tests/test_twin_channels.py), and a twin only helps when it has enough work, which
-        the first row's time tells (:func:`helper_twins_for`). Timings never come from here.
+        the first rows' time tells (:func:`helper_twins_for`). Timings never come from here.
         """
         rows = self.input_rows(inputs)
-        run = run_vectors(self.session, rows[:1], on_vector)
-        helpers = helper_twins_for(self, len(rows) - 1, run.harness.wall_s if run.harness else 0.0, max_twins)
-        if len(rows) > 1:
+        first = min(len(rows), FIRST_ROWS_ALONE)
+        run = run_vectors(self.session, rows[:first], on_vector)
+        seconds_per_row = run.harness.wall_s / first if run.harness else 0.0
+        helpers = helper_twins_for(self, len(rows) - first, seconds_per_row, max_twins)
+        if len(rows) > first:
             with self.more_twins(helpers) as twins:
-                run = join_vector_runs(run, run_vectors([self.session, *twins], rows[1:], on_vector))
-        if run.output_kind != "raw":
-            raise DutError(f"the DUT on {self.endpoint.url} does not report raw output bytes "
-                           "(a plain MLPerf Tiny DUT?); raw outputs need hilbench firmware")
+                run = join_vector_runs(run, run_vectors([self.session, *twins], rows[first:], on_vector))
         spec = self.output_spec
-        shape = tuple(spec.shape[1:]) if len(spec.shape) > 1 and spec.shape[0] == 1 else tuple(spec.shape)
-        return run.as_array(spec.dtype).reshape((len(rows), *shape)), run
+        shape = (len(rows), *(tuple(spec.shape[1:]) if len(spec.shape) > 1 and spec.shape[0] == 1
+                              else tuple(spec.shape)))
+        if run.output_kind == "raw":
+            values = run.as_array(spec.dtype).reshape(shape)
+            scores = dequantize(values, spec.scale, spec.zero_point) if spec.scale else values.astype(np.float64)
+            return DeviceOutputs("raw", values, scores), run
+        printed = run.as_array(np.float64).reshape(shape)
+        recovery = recover_printed_outputs(printed.reshape(len(rows), -1), spec.dtype, spec.scale,
+                                           spec.zero_point)
+        values = recovery.values.reshape(shape) if recovery.exact else None
+        return DeviceOutputs("printed", values, printed, recovery.convention, recovery.reason), run
 
     @contextlib.contextmanager
     def more_twins(self, count: int) -> Iterator[list[DutSession]]:
@@ -209,6 +260,21 @@ class Dut:
         """Time ``windows`` commands 'infer n warmup' on one input row."""
         [single] = self.input_rows(np.asarray(row).reshape(1, -1))
         return time_inferences(self.session, single, n, warmup=warmup, windows=windows)
+
+    def window_seconds(self, window_us: float) -> float:
+        """A timing window of the board in seconds, from the DUT's m-lap-us stamps.
+
+        On a twin, m-lap-us counts virtual microseconds: under -icount that is the
+        instruction count x 2^shift ns, so the board's time is instructions x cpi / clock
+        (label ``icount``), as for ticks.
+        """
+        if self.mode != "emulated":
+            return window_us / 1e6
+        shift = getattr(self.endpoint, "icount_shift", None)
+        if shift is None:
+            shift = self.board.board.twin.icount_shift
+        instructions = window_us * 1000.0 / 2 ** shift
+        return instructions * self.board.board.cpi / self.board.board.clock_hz
 
     def inference_seconds(self, ticks: Sequence[int], timer_hz: int) -> np.ndarray:
         """Per-inference latency *of the board* in seconds, from device timer readings.
@@ -250,17 +316,25 @@ class Dut:
         return row
 
 
-# A helper twin boots in well under a second; it is worth starting when the rows left would
-# keep one twin busy for longer than this (host-clock seconds).
-HELPER_TWIN_MIN_WORK_S = 2.0
+# A helper twin boots in about 0.1 s; it is worth starting when the rows left would keep one
+# twin busy for longer than this (host-clock seconds).
+HELPER_TWIN_MIN_WORK_S = 1.0
+# Rows run on the DUT's own twin before deciding on helpers: their time estimates the rest.
+FIRST_ROWS_ALONE = 4
 
 
 def usable_cores() -> int:
-    """CPU cores this process may run on."""
+    """CPU cores this process may keep busy: those it may run on, divided among the
+    pytest-xdist workers of the run (PYTEST_XDIST_WORKER_COUNT), each of which runs a board."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    try:
+        workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    except ValueError:
+        workers = 1
+    return max(1, cores // workers)
 
 
 def helper_twins_for(dut: Dut, rows_left: int, seconds_per_row: float, max_twins: int | None = None) -> int:
@@ -331,7 +405,14 @@ def _deploy_host(board: ResolvedBoard, firmware: Firmware) -> Endpoint:
     return start_host_firmware(firmware)
 
 
-def _deploy_emulated(board: ResolvedBoard, firmware: Firmware) -> Endpoint:
+def _deploy_emulated(board: ResolvedBoard, firmware: Firmware | None) -> Endpoint:
+    if firmware is None:
+        # A twin that runs already (lab file: kind emulated, connection.url, flasher none).
+        from hilbench.deploy.qemu import TwinEndpoint
+
+        return TwinEndpoint(url=board.port, mode="emulated", latency_source="icount",
+                            description=f"running twin {board.name} at {board.port}",
+                            icount_shift=board.board.twin.icount_shift)
     from hilbench.deploy.qemu import start_firmware
 
     return start_firmware(firmware)
@@ -368,7 +449,7 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
     """
     phases = phases or Phases()
     phases.start("build")
-    if board.mode == "hardware":
+    if board.port:
         check_network_port(board)
     model_path, compiled, firmware = prepare_firmware(board, model, opt_level=opt_level,
                                                       kernels=kernels, extra_defines=extra_defines)
@@ -379,11 +460,18 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
         session = stack.enter_context(DutSession.from_endpoint(endpoint, baudrate=board.board.connection.baud))
         session.sync()
         capabilities = session.profile()
-        if board.mode == "hardware" or firmware is None:
-            _check_board_model(board, compiled, capabilities, flashed=firmware is not None)
+        if capabilities.plain_mlperf:
+            _check_plain_dut_model(board, model_path, compiled, capabilities)
+            # The firmware's own runtime, as the DUT names itself (MLPerf Tiny has no field
+            # for it): 'mlperf-dut:dut-[unspecified]'.
+            runtime = f"mlperf-dut:{session.name()}"
+        else:
+            if board.mode == "hardware" or firmware is None:
+                _check_board_model(board, compiled, capabilities, flashed=firmware is not None)
+            runtime = runtime_label(kernels, board.board.core)
         phases.stop()
-        yield Dut(board, model_path, compiled, firmware, endpoint, session,
-                  runtime=runtime_label(kernels, board.board.core), phases=phases)
+        yield Dut(board, model_path, compiled, firmware, endpoint, session, runtime=runtime,
+                  phases=phases)
 
 
 NETWORK_PORT_TIMEOUT_S = 3.0
@@ -425,11 +513,12 @@ def prepare_firmware(board: ResolvedBoard, model: str | Path, *, opt_level: str 
 def _build_for(board: ResolvedBoard, compiled: CompiledModel, opt_level: str,
                extra_defines: tuple[str, ...]) -> "Firmware | PlatformioProject | None":
     """The firmware to deploy: built locally, a PlatformIO project (PlatformIO builds it on
-    upload), or None for a pre-flashed board (flasher kind ``none``, or a twin that a lab
-    serves on a labgrid place: the lab built and started it)."""
-    if board.mode == "hardware" and board.board.flasher.kind == "none":
+    upload), or None for a pre-flashed board or a running twin (flasher kind ``none``), or a
+    twin that a lab serves on a labgrid place (the lab built and started it)."""
+    on_place = board.lab_place is not None
+    if board.mode != "host" and (board.port or on_place) and board.board.flasher.kind == "none":
         return None
-    if board.mode == "emulated" and board.lab_place is not None:
+    if board.mode == "emulated" and on_place:
         return None
     if board.mode == "hardware" and board.board.flasher.kind == "platformio":
         from hilbench.deploy.platformio_project import generate_project
@@ -445,6 +534,32 @@ def _build_for(board: ResolvedBoard, compiled: CompiledModel, opt_level: str,
             f"flash it yourself and set boards.{board.name}.flasher.kind: none in hilbench.yaml")
     return build_firmware(board.firmware_target, compiled, opt_level=opt_level,
                           extra_defines=extra_defines)
+
+
+def _check_plain_dut_model(board: ResolvedBoard, model_path: Path, compiled: CompiledModel,
+                           capabilities) -> None:
+    """A plain MLPerf Tiny DUT says only a model name. An MLPerf Tiny id (kws01, ...) names its
+    reference model; any other name needs the lab file to say which .tflite the board runs
+    (``boards.<name>.model``), and the tensor sizes then come from that file."""
+    reported = capabilities.model
+    if reported in MODEL_OF_ID:
+        if compiled.model_name != reported:
+            raise DeployError(
+                f"the board '{board.name}' on {board.port} runs the MLPerf Tiny model "
+                f"'{reported}' ({MODEL_OF_ID[reported]}), not '{model_name(model_path)}'; "
+                f"benchmark it with --model={MODEL_OF_ID[reported]}")
+        return
+    declared = board.board.model
+    if not declared:
+        raise DeployError(
+            f"the board '{board.name}' on {board.port} is a plain MLPerf Tiny DUT that runs "
+            f"model '{reported}', which is not an MLPerf Tiny id ({', '.join(MODEL_OF_ID)}); say "
+            f"which .tflite it runs with boards.{board.name}.model in the lab file")
+    if find_model(declared).read_bytes() != Path(model_path).read_bytes():
+        raise DeployError(
+            f"the board '{board.name}' on {board.port} runs '{declared}' "
+            f"(boards.{board.name}.model in the lab file), not '{model_path}'; benchmark it "
+            f"with --model={declared}")
 
 
 def _check_board_model(board: ResolvedBoard, compiled: CompiledModel, capabilities,

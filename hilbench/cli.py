@@ -419,8 +419,9 @@ def infer_command(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from hilbench.bench import open_dut
+    from hilbench.bench import model_name, open_dut
     from hilbench.boards import resolve_boards
+    from hilbench.progress import progress_on
     from hilbench.record.atomic import atomic_write_bytes, check_output_path
 
     inputs = _load_array(args.input)
@@ -428,8 +429,11 @@ def infer_command(args: argparse.Namespace) -> int:
     [board] = resolve_boards([args.board], lab=args.lab, emulate=args.emulate,
                              require_hardware=args.require_hardware)
     print(f"{board.name}: {board.describe()} ({board.reason})")
-    with open_dut(board, args.model, opt_level=args.opt_level) as dut:
-        outputs, run = dut.infer(inputs)
+    with progress_on(sys.stderr, f"{board.name} {model_name(args.model)}") as phases, \
+            open_dut(board, args.model, opt_level=args.opt_level, phases=phases) as dut:
+        phases.start("vectors", total=len(inputs))
+        outputs, run = dut.infer(inputs, on_vector=phases.advance)
+        phases.stop()
         # Exactly the path given (np.save would add .npy to y.out), whole or not at all.
         buffer = io.BytesIO()
         np.save(buffer, outputs, allow_pickle=False)

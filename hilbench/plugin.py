@@ -88,6 +88,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--vectors", type=int, metavar="N",
                     help="run at most N test vectors per model, evenly spread over its set "
                          "(default: all)")
+    group.addoption("--twins", type=int, metavar="N",
+                    help="at most N emulated twins of one firmware share a model's accuracy "
+                         "vectors (default: one per CPU core, shared among pytest-xdist workers); "
+                         "timing always runs on one twin")
+    group.addoption("--dataset", metavar="DIR",
+                    help="test sets in MLPerf Tiny's runner layout (DIR/kws01/y_labels.csv and "
+                         "input files, ...) instead of the zoo's vectors, scored as the runner "
+                         "scores them")
     group.addoption("--kernels", choices=("auto", "portable"), default="auto",
                     help="int8 kernel set: auto = SMLAD/SXTB16 inner loops on cores with the DSP "
                          "extension, portable C elsewhere (default); portable = plain C everywhere. "

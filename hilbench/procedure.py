@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from hilbench.errors import MeasurementError
-from hilbench.measure.accuracy import (AccuracyResult, bitexact_rate, dequantize, evaluate_accuracy,
+from hilbench.measure.accuracy import (AccuracyResult, bitexact_rate, evaluate_accuracy,
                                        reconstruction_error)
 from hilbench.measure.energy import EnergyResult, PowerTrace, measure_energy, modeled_energy
 from hilbench.measure.footprint import Footprint, elf_footprint
@@ -45,7 +45,7 @@ from hilbench.measure.latency import LatencyStats, inferences_per_window, summar
 from hilbench.measure.reference import interpreter_outputs
 
 if TYPE_CHECKING:  # importing the procedure must not start the DUT machinery
-    from hilbench.bench import Dut
+    from hilbench.bench import DeviceOutputs, Dut
     from hilbench.boards import ResolvedBoard
     from hilbench.run import TimingRun
 
@@ -165,6 +165,9 @@ class BenchmarkOptions:
 
     max_vectors: int | None = None
     """Run at most this many test vectors (evenly spaced over the set); None: all."""
+    dataset: Path | None = None
+    """A folder in MLPerf Tiny's runner layout (hilbench.runner_dataset): its test set for
+    this model replaces the zoo's vectors, and accuracy is scored on it."""
     timing: TimingPlan | None = None
     """None: the plan for the DUT's mode (TIMING_PLANS)."""
     energy_capture: Path | None = None
@@ -174,6 +177,9 @@ class BenchmarkOptions:
     idle_s: float = 0.5
     """Idle time recorded before and after the energy windows (the idle baseline)."""
     round_trips: int = ROUND_TRIPS
+    max_twins: int | None = None
+    """At most this many twins of an emulated board's firmware share the accuracy vectors
+    (None: one per CPU core, see hilbench.bench.Dut.read_outputs); timing uses one."""
     probe_sample_rate_hz: int | None = None
     """The live probe's output rate (None: the device's, 1 MHz on a JS220). A lower rate
     saves memory (a 1 MHz minute of current, voltage and GPI takes about 1 GB to analyse) but
@@ -201,9 +207,11 @@ class BenchmarkResult:
     """Per-inference arrays for the run folder."""
 
     @property
-    def bitexact_rate(self) -> float:
-        """Share of output tensors identical to the tflite-micro int8 interpreter's."""
-        return float(self.figures["accuracy"]["bitexact_rate"])
+    def bitexact_rate(self) -> float | None:
+        """Share of output tensors identical to the tflite-micro int8 interpreter's; None when
+        the DUT's outputs could not be known exactly (figures['accuracy'] says why)."""
+        rate = self.figures["accuracy"]["bitexact_rate"]
+        return None if rate is None else float(rate)
 
 
 # ---------------------------------------------------------------- reference data
@@ -234,10 +242,14 @@ def evenly_spaced(count: int, limit: int | None) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, limit).round().astype(int))
 
 
-def reference_data(dut: Dut, max_vectors: int | None = None) -> ReferenceData:
-    """The zoo's labelled test vectors for a zoo model; seeded random int8 rows otherwise."""
+def reference_data(dut: Dut, max_vectors: int | None = None,
+                   dataset: Path | None = None) -> ReferenceData:
+    """The test set of ``dataset`` (MLPerf Tiny runner layout) when given; else the zoo's
+    labelled test vectors for a zoo model; seeded random int8 rows otherwise."""
     from hilbench import zoo
 
+    if dataset is not None:
+        return runner_reference_data(dut, dataset, max_vectors)
     model = next((m for m in zoo.list_models() if m.int8_path.resolve() == Path(dut.model_path).resolve()),
                  None) if zoo.zoo_root().is_dir() else None
     if model is not None and model.vectors_path.is_file():
@@ -255,20 +267,62 @@ def reference_data(dut: Dut, max_vectors: int | None = None) -> ReferenceData:
     return ReferenceData(x_int8=x, origin=f"{rows} seeded random inputs (no labelled vectors)")
 
 
-def _accuracy(dut: Dut, data: ReferenceData, outputs: np.ndarray,
+def _accuracy(dut: Dut, data: ReferenceData, outputs: DeviceOutputs,
               expected: np.ndarray) -> AccuracyResult | None:
     if data.labels is None:
         return None
-    spec = dut.output_spec
-    device = dequantize(outputs, spec.scale, spec.zero_point)
+    device = outputs.scores
     float_scores = None
     if data.float_model is not None and data.float_model.is_file():
         float_scores = interpreter_outputs(data.float_model, data.x_float)
     if data.task == "anomaly":  # the score is the autoencoder's reconstruction error
         device = reconstruction_error(data.x_float, device)
         float_scores = None if float_scores is None else reconstruction_error(data.x_float, float_scores)
+    exact = outputs.exact
     return evaluate_accuracy(data.task, device, data.labels, float_scores,
-                             device_raw_outputs=outputs, reference_raw_outputs=expected)
+                             device_raw_outputs=outputs.values if exact else None,
+                             reference_raw_outputs=expected if exact else None)
+
+
+def runner_reference_data(dut: Dut, dataset: Path, max_vectors: int | None) -> ReferenceData:
+    """The model's test set in MLPerf Tiny's runner layout: the folder named after the model
+    id the firmware reports (kws01, ...), scored as the runner scores it."""
+    from hilbench.measure.accuracy import dequantize
+    from hilbench.runner_dataset import load_runner_dataset
+
+    spec = dut.input_spec
+    data = load_runner_dataset(dataset, dut.model.model_name, spec.bytes, spec.dtype)
+    pick = evenly_spaced(len(data.x), max_vectors)
+    x = data.x[pick].reshape(len(pick), *spec.shape[1:])
+    # The anomaly score is the reconstruction error against the real-valued input.
+    x_float = dequantize(x, spec.scale, spec.zero_point) if spec.scale else x.astype(np.float64)
+    return ReferenceData(x_int8=x, x_float=x_float, labels=data.labels[pick], task=data.task,
+                         origin=f"{len(pick)} of {len(data.x)} inputs of {data.folder} "
+                                "(MLPerf Tiny runner layout)")
+
+
+# ---------------------------------------------------------------- plain MLPerf Tiny DUTs
+
+
+def check_input_clobbering(dut: Dut, row: np.ndarray) -> dict[str, Any]:
+    """Does the DUT run 'infer N W' with N+W > 1 on a clobbered input?
+
+    MLPerf Tiny's reference firmware copies the loaded input into the model once per
+    'infer' command; when the model's arena reuses the input's bytes, the second and later
+    inferences of one command see a clobbered input. The outputs of 'infer 1 0' and
+    'infer 1 1' (one warm-up first) on the same loaded input tell. hilbench takes outputs
+    only from 'infer 1 0' anyway; this says whether the timing windows (N > 1) ran on the
+    true input.
+    """
+    [single] = dut.input_rows(np.asarray(row).reshape(1, -1))
+    session = dut.session
+    session.load_input(single.tobytes())
+    session.infer(1, 0)
+    clean = session.read_outputs()
+    session.infer(1, 1)
+    after_warmup = session.read_outputs()
+    return {"clobbers_input": clean != after_warmup,
+            "how": "outputs of 'infer 1 0' and 'infer 1 1' on vector 0 of the run"}
 
 
 # ---------------------------------------------------------------- latency
@@ -292,6 +346,8 @@ def first_inference_s(dut: Dut, row: np.ndarray, plan: TimingPlan) -> float:
     first = _time_windows(dut, row, FIRST_TIMING_INFERENCES, replace(plan, windows=1))
     if first.ticks:
         return float(np.min(dut.inference_seconds(first.ticks, first.timer_hz)))
+    if all(us is not None for us in first.window_us):
+        return min(dut.window_seconds(us) for us in first.window_us) / first.n
     return float(np.min(first.per_inference_s))
 
 
@@ -330,7 +386,7 @@ def summarize_timing(dut: Dut, timing: TimingRun, plan: TimingPlan,
         seconds = dut.inference_seconds(timing.ticks, timing.timer_hz)
         per_window = seconds.reshape(windows, -1)
         kept = per_window.shape[1]
-        lap_s = [us / 1e6 for us in timing.window_us] if all(us is not None for us in timing.window_us) else None
+        lap_s = [dut.window_seconds(us) for us in timing.window_us] if all(us is not None for us in timing.window_us) else None
         if kept == n:
             window_s = per_window.sum(axis=1)
             how = "sum of the window's per-inference device times"
@@ -345,12 +401,13 @@ def summarize_timing(dut: Dut, timing: TimingRun, plan: TimingPlan,
         stats = summarize_latency(per_window, mode, dut.latency_source, host_round_trip_s=round_trip_s,
                                   clock_hz=clock_hz)
         return stats, details
-    if mode == "emulated" or timing.timing_source != "lap-us":
+    if timing.timing_source != "lap-us":
         raise MeasurementError(
-            f"the DUT on {dut.endpoint.url} reports no per-inference ticks"
-            + (" (an emulator's m-lap-us is emulator time, not the board's)" if mode == "emulated" else "")
-            + "; hilbench firmware reports them ('cycles' in its profile)")
-    window_s = np.asarray([us / 1e6 for us in timing.window_us])
+            f"the DUT on {dut.endpoint.url} reports neither per-inference ticks nor m-lap-us "
+            "stamps (an energy-mode DUT: its windows are timed by the probe)")
+    # m-lap-us on a twin is virtual time: instructions x 2^shift ns, turned into the board's
+    # time as instructions x cpi / clock (Dut.window_seconds), so the label stays icount.
+    window_s = np.asarray([dut.window_seconds(us) for us in timing.window_us])
     details.update(window_s=window_s.tolist(), window_length_from="m-lap-us stamps around the window")
     _check_window_length(window_s, plan, dut)
     stats = summarize_window_latency(window_s, [n] * windows, mode, dut.latency_source,
@@ -523,12 +580,20 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
     energy = energy or energy_plan(dut.board, options.energy_capture)
     phases = dut.phases
 
-    data = reference_data(dut, options.max_vectors)
+    data = reference_data(dut, options.max_vectors, options.dataset)
+    protocol: dict[str, Any] = {"firmware": "plain-mlperf" if dut.plain_mlperf else "hilbench"}
+    if dut.plain_mlperf:  # before any figure: may its timing windows run on a clobbered input?
+        phases.start("clobber check")
+        protocol.update(check_input_clobbering(dut, data.x_int8[0]))
     phases.start("vectors", total=len(data.x_int8))
-    outputs, vector_run = dut.infer(data.x_int8, on_vector=phases.advance)
+    outputs, vector_run = dut.read_outputs(data.x_int8, on_vector=phases.advance,
+                                           max_twins=options.max_twins)
+    protocol["outputs"] = outputs.kind
+    if outputs.kind == "printed":
+        protocol["printed_format"] = outputs.printed_format
     phases.start("reference")  # the host's tflite-micro and float model on the same vectors
-    expected = interpreter_outputs(dut.model_path, data.x_int8).reshape(outputs.shape)
-    bitexact = bitexact_rate(outputs, expected)
+    expected = interpreter_outputs(dut.model_path, data.x_int8).reshape(outputs.scores.shape)
+    bitexact = bitexact_rate(outputs.values, expected) if outputs.exact else None
     accuracy = _accuracy(dut, data, outputs, expected)
 
     phases.start("timing")
@@ -548,6 +613,11 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
         latency, timing_details = summarize_timing(dut, timing, plan, round_trip)
         timing_details["rerun_after_short_window"] = {"inferences_per_window": first_n,
                                                       "shortest_window_s": short.shortest_s}
+    if protocol.get("clobbers_input"):
+        timing_details["clobbered_input"] = (
+            "the DUT runs the 2nd and later inferences of 'infer N W' on a clobbered input: "
+            "these windows give timing only (latency hardly depends on the input's values), "
+            "and no output, accuracy or bit-exactness comes from them")
 
     phases.start("energy")
     energy_result = measure_dut_energy(dut, row_input, n, plan, latency, energy, options)
@@ -571,12 +641,16 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
         "harness_s": {"clock": "host-clock", **phases.seconds},
         "timing_plan": {**asdict(plan), "first_inference_s": first_s},
         "latency": {**latency.as_dict(), **timing_details},
-        "accuracy": accuracy.as_dict() if accuracy is not None else {"bitexact_rate": bitexact},
+        "dut_protocol": protocol,
+        "outputs": outputs.kind,
+        "accuracy": {**(accuracy.as_dict() if accuracy is not None else {"bitexact_rate": bitexact}),
+                     **({} if outputs.exact else {"bitexact_rate": None,
+                                                  "bitexact_missing_because": outputs.reason})},
         "energy": {"source": energy.source, "why": energy.reason,
                    **(energy_result.as_dict() if energy_result is not None else {})},
         "footprint": footprint.as_dict() if footprint is not None else None,
     }
-    raw = {"outputs": outputs, "reference_outputs": expected,
+    raw = {"outputs": outputs.values if outputs.exact else outputs.scores, "reference_outputs": expected,
            "vector_ticks": np.asarray(vector_run.ticks or ()),
            "latency_s": np.asarray(timing.per_inference_s)}
     if timing.ticks:

@@ -10,10 +10,11 @@ never when the output is not a terminal, under CI, or when the user asked for qu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-from typing import IO, Protocol
+from typing import IO, Iterator, Protocol
 
 # Environment variables that CI services set; progress lines would only clutter their logs.
 CI_VARIABLES = ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "BUILDKITE", "TF_BUILD")
@@ -94,3 +95,15 @@ class TerminalProgress:
 
     def close(self) -> None:
         self._bar.close()
+
+
+@contextlib.contextmanager
+def progress_on(stream: IO | None, label: str) -> Iterator[Phases]:
+    """Phases for a command-line front end: shown on ``stream`` when :func:`wants_progress`
+    says so, and cleared at the end."""
+    line = TerminalProgress(label, stream) if wants_progress(stream) else None
+    try:
+        yield Phases(line)
+    finally:
+        if line is not None:
+            line.close()

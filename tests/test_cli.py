@@ -169,10 +169,15 @@ def test_format_table_aligns_columns():
     assert text.splitlines() == ["a    long header", "---  -----------", "xyz", "q    12"]
 
 
-def test_ports_save_writes_a_replayable_list(tmp_path):
-    saved = tmp_path / "ports.json"
-    result = run_hilbench("ports", "--save", str(saved), cwd=tmp_path, ports=None)
-    assert result.returncode == 0, result.stderr
-    from hilbench.boards import live_ports, load_ports
+def test_ports_save_writes_a_replayable_list(tmp_path, monkeypatch, capsys):
+    from serial.tools import list_ports
 
-    assert [p.device for p in load_ports(saved)] == [p.device for p in live_ports()]
+    from hilbench.boards import load_ports
+    from support.recorded_ports import recorded_comports
+
+    monkeypatch.setattr(list_ports, "comports", lambda: recorded_comports("lab_bench"))
+    saved = tmp_path / "ports.json"
+    assert cli.main(["ports", "--save", str(saved)]) == 0
+    assert f"saved 4 port(s) to {saved}" in capsys.readouterr().out
+    # What was saved replays as what pyserial reported, field for field.
+    assert load_ports(saved) == load_ports(PORTS_DIR / "lab_bench.json")

@@ -54,7 +54,6 @@ def test_float_model_is_refused_naming_op_tensor_and_dtype(tmp_path):
 
 
 def test_unsupported_operator_is_refused_naming_op_tensor_dtype(tmp_path):
-    pytest.importorskip("tensorflow")
     from tests.support.tf_models import convert
 
     model = convert("tanh", {"seed": 0}, lambda tf, rng, x: tf.math.tanh(x), [(1, 8)])

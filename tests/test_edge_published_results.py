@@ -39,3 +39,33 @@ def test_published_report_is_from_the_published_leaderboard():
     for run_id in {row["run_id"] for row in rows}:
         assert run_id in html
     assert html.count('<tr class="hb-') >= len(rows)
+
+
+def test_published_figures_agree_with_the_zoo_cards_and_the_catalog():
+    """Checks from outside the leaderboard's own files: a bit-exact row scores exactly what
+    tflite-micro scored on the same vectors (the model card), and its latency is its cycles
+    at the catalog board's clock."""
+    from hilbench import zoo
+    from hilbench.boards import load_boards
+
+    cards = {model.name: model for model in zoo.list_models()}
+    catalog = load_boards(cwd=REPO_DIR / "results")
+    rows = read_results_csv(LEADERBOARD)
+    checked = 0
+    for row in rows:
+        where = f"{row['board']} x {row['model']} ({row['run_id']})"
+        assert row["clock_hz"] == catalog.get(row["board"]).clock_hz, where
+        if row["cycles_per_inference"] is not None and row["latency_source"] == "icount":
+            assert abs(row["latency_ms_p50"] - row["cycles_per_inference"] / row["clock_hz"] * 1e3) \
+                <= 1e-9 * row["latency_ms_p50"], where
+        card = cards.get(row["model"])
+        if card is None or row["bitexact_rate"] != 1.0:
+            continue
+        assert abs(row["accuracy_float"] - card.accuracy_float) < 1e-12, where
+        if card.metric == "top1":
+            # (An autoencoder's int8 AUC is not compared: the benchmark scores its reconstruction
+            # against the float input, the card against the dequantized int8 input it was fed.)
+            assert abs(row["accuracy"] - card.accuracy_int8) < 1e-12, where
+        assert abs(row["accuracy_delta"] - (row["accuracy"] - row["accuracy_float"])) < 1e-12, where
+        checked += 1
+    assert checked >= len({row["model"] for row in rows}), "no bit-exact zoo rows to check"

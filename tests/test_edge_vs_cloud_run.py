@@ -82,8 +82,10 @@ def test_table_has_an_edge_row_and_one_cloud_row_per_network_for_each_board_row(
     document = json.loads((run_dir / "edge_vs_cloud.json").read_text())
     assert document["run_id"] == run_dir.name
     assert document["result_columns_network"] == "wifi"
-    assert document["rows"] == json.loads(json.dumps(document["rows"]))  # plain JSON
-    assert len(document["rows"]) == len(table)
+    # The JSON holds the CSV's rows, value for value (the CSV writes str() of each value).
+    assert document["columns"] == list(TABLE_COLUMNS)
+    assert [{column: "" if row[column] is None else str(row[column]) for column in TABLE_COLUMNS}
+            for row in document["rows"]] == table
     # Every figure printed on stdout carries its label.
     stdout = completed.stdout
     for label in ("(host-clock)", "(host-clock+model)", "(model)", "(response-parameter)",

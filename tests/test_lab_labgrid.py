@@ -196,9 +196,10 @@ def checkout_for_the_workflow(workspace: Path) -> None:
         shutil.copy(REPO / name, workspace / name)
     venv = workspace / ".venv" / "bin"
     venv.mkdir(parents=True)
-    (venv / "python").symlink_to(sys.executable)
+    (venv / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
     (venv / "hilbench").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m hilbench.cli "$@"\n')
-    (venv / "hilbench").chmod(0o755)
+    for tool in ("python", "hilbench"):
+        (venv / tool).chmod(0o755)
 
 
 def test_the_nightly_workflow_runs_its_shell_steps_against_a_lab_of_twins(lab, tmp_path):

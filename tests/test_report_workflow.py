@@ -77,7 +77,9 @@ def test_every_workflow_passes_actionlint():
     import shutil
     import subprocess
 
-    actionlint = shutil.which("actionlint")
+    from hilbench.lab.places import installed_tool
+
+    actionlint = installed_tool("actionlint")
     assert actionlint, "actionlint is not installed: pip install 'hilbench[test]'"
     assert shutil.which("shellcheck"), "shellcheck is not installed: bash scripts/setup.sh"
     result = subprocess.run([actionlint],

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hilbench.boards import (BoardNotConnectedError, PortInfo, check_distinct_ports, live_ports,
+from hilbench.boards import (BoardNotConnectedError, PortInfo, check_distinct_ports,
                              load_boards, load_ports, pinned_ports, resolve_board, resolve_boards,
                              scan_ports, split_board_names)
 from hilbench.errors import ConfigError
@@ -185,11 +185,17 @@ def test_split_board_names():
     assert split_board_names(["nano33,host", " an547 ", "host"]) == ["nano33", "host", "an547"]
 
 
-def test_live_scan_returns_port_records(monkeypatch):
+def test_live_scan_copies_what_pyserial_reports(monkeypatch):
+    from serial.tools import list_ports
+
+    from support.recorded_ports import recorded_comports
+
     monkeypatch.delenv("HILBENCH_LIST_PORTS", raising=False)
-    scanned = scan_ports()
-    assert all(isinstance(port, PortInfo) and port.device for port in scanned)
-    assert [p.device for p in scanned] == [p.device for p in live_ports()]
+    monkeypatch.setattr(list_ports, "comports", lambda: recorded_comports("lab_bench"))
+    assert scan_ports() == ports("lab_bench")  # every field, as the recorded list has it
+    # HILBENCH_LIST_PORTS replays a recorded list instead of asking pyserial.
+    monkeypatch.setenv("HILBENCH_LIST_PORTS", str(PORTS_DIR / "nano33_ble.json"))
+    assert scan_ports() == ports("nano33_ble") != ports("lab_bench")
 
 
 def test_malformed_port_list(tmp_path):

@@ -8,14 +8,11 @@ tflite-micro interpreter on random inputs.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from tests.support.bitexact import assert_bit_exact
 from tests.support.tf_models import apply_activation, convert, weights, with_int16_output
-
-pytest.importorskip("tensorflow")  # the CI machine installs it; see the report for local runs
 
 SETTINGS = settings(max_examples=6, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])

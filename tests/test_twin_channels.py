@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import binascii
 import dataclasses
+import os
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from hilbench import zoo
-from hilbench.bench import helper_twins_for, open_dut
+from hilbench.bench import helper_twins_for, open_dut, usable_cores
 from hilbench.boards import resolve_boards
 from hilbench.build.builder import build_firmware
 from hilbench.deploy.qemu import start_firmware
@@ -150,8 +151,18 @@ def test_vectors_spread_over_two_twins_give_one_twins_outputs_and_instructions(n
 def test_helper_twins_only_for_enough_work_on_an_emulated_board():
     twin = SimpleNamespace(mode="emulated", firmware=object())
     assert helper_twins_for(twin, rows_left=199, seconds_per_row=0.03, max_twins=2) == 1
-    assert helper_twins_for(twin, rows_left=199, seconds_per_row=0.005, max_twins=2) == 0  # 1 s of work
+    assert helper_twins_for(twin, rows_left=199, seconds_per_row=0.004, max_twins=2) == 0  # 0.8 s of work
     assert helper_twins_for(twin, rows_left=199, seconds_per_row=0.1, max_twins=4) == 3
     assert helper_twins_for(twin, rows_left=1000, seconds_per_row=0.1, max_twins=1) == 0
     assert helper_twins_for(SimpleNamespace(mode="hardware", firmware=object()), 199, 1.0, 4) == 0
     assert helper_twins_for(SimpleNamespace(mode="host", firmware=object()), 199, 1.0, 4) == 0
+
+
+def test_xdist_workers_share_the_cores(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
+    assert usable_cores() == 4
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    assert usable_cores() == 2
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "8")
+    assert usable_cores() == 1

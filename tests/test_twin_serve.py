@@ -28,10 +28,11 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def start_serve(*options: str) -> tuple[subprocess.Popen, dict[str, str]]:
+def start_serve(*options: str, model: str = MODEL) -> tuple[subprocess.Popen, dict[str, str]]:
+    """Starts 'hilbench twin serve' and reads its facts up to 'ready'."""
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "hilbench.cli", "twin", "serve", "--board", BOARD, "--model", MODEL,
+        [sys.executable, "-m", "hilbench.cli", "twin", "serve", "--board", BOARD, "--model", model,
          *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         preexec_fn=_default_sigint)
     facts: dict[str, str] = {}

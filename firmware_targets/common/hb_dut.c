@@ -8,6 +8,13 @@
  *   - over-long commands, "db" data beyond a full buffer and "results" before any inference
  *     get an e-[...] reply instead of silent truncation or stale data;
  *   - "infer" refuses to run until the whole input has been loaded.
+ *
+ * HB_DUT_PLAIN_MLPERF=1 builds the plain MLPerf Tiny mode: firmware that behaves as the
+ * reference does where a host can tell, so that hilbench can test its handling of third-party
+ * firmware on its own: no hb extensions (no m-hb- lines, "hb" is an unknown command), results
+ * printed with a truncating %0.3f (as many embedded printf implementations do), and the input
+ * copied into the arena once per "infer" command, so that a model whose arena reuses the
+ * input's bytes runs its second and later inferences on a clobbered input.
  */
 #include "hb_dut.h"
 
@@ -28,6 +35,9 @@
 #endif
 #ifndef HB_DUT_MAX_TICKS
 #define HB_DUT_MAX_TICKS 128
+#endif
+#ifndef HB_DUT_PLAIN_MLPERF
+#define HB_DUT_PLAIN_MLPERF 0
 #endif
 #ifndef HB_DUT_TARGET_NAME
 #define HB_DUT_TARGET_NAME "unspecified"
@@ -153,9 +163,13 @@ static void out_float3(float value)
     }
     whole = (uint64_t)scaled;
     fraction = scaled - (double)whole;
+#if HB_DUT_PLAIN_MLPERF
+    (void)fraction; /* truncated toward zero: 0.0039 prints as 0.003 */
+#else
     if (fraction > 0.5 || (fraction == 0.5 && (whole & 1u) != 0u)) {
         whole += 1u;
     }
+#endif
     out_u64(whole / 1000u);
     out_char('.');
     out_char((char)('0' + (int)((whole / 100u) % 10u)));
@@ -207,8 +221,9 @@ static uint32_t total_bytes(const hb_tensor_desc_t *tensors, uint32_t count)
     return total;
 }
 
-/* Copies the loaded input into the arena. Done before every inference: the model may reuse
- * the input's bytes for intermediate tensors. */
+/* Copies the loaded input into the arena. Done before every inference (the model may reuse
+ * the input's bytes for intermediate tensors), except in plain MLPerf mode, which copies once
+ * per "infer" command as the reference's th_load_tensor() does. */
 static void copy_input_to_arena(void)
 {
     uint32_t offset = 0;
@@ -224,7 +239,9 @@ static int infer_once(uint64_t *ticks)
 {
     uint64_t start;
     int status;
+#if !HB_DUT_PLAIN_MLPERF
     copy_input_to_arena();
+#endif
     start = hb_hal_ticks();
     status = hb_model_invoke(s_arena);
     *ticks = hb_hal_ticks() - start;
@@ -364,6 +381,7 @@ static void cmd_profile(void)
     out_str(hb_model_name);
     out_char(']');
     out_eol();
+#if !HB_DUT_PLAIN_MLPERF
     /* hilbench extensions: a plain MLPerf Tiny DUT has none of these lines. */
 #if HB_HAL_HOST_FILE
     out_line("m-hb-caps-[raw-output,cycles,bulk-crc,quiet-infer,host-file]");
@@ -386,6 +404,7 @@ static void cmd_profile(void)
     out_u64(HB_DUT_CMD_SIZE);
     out_char(']');
     out_eol();
+#endif
 }
 
 static void cmd_help(void)
@@ -400,6 +419,7 @@ static void cmd_help(void)
     out_line("db print     : Print the loaded bytes as hex");
     out_line("infer N [W=10]: Execute N timed inferences after W warm-up inferences");
     out_line("results      : Print the dequantized outputs of the last inference");
+#if !HB_DUT_PLAIN_MLPERF
     out_line("hb bulk N C  : Receive N raw input bytes whose CRC-32 is C (8 hex digits)");
     out_line("hb infer N W : As infer N W, without the m-results line");
     out_line("hb raw       : Print the raw output bytes of the last inference as hex");
@@ -407,6 +427,7 @@ static void cmd_help(void)
 #if HB_HAL_HOST_FILE
     out_line("hb file N C  : Read N input bytes whose CRC-32 is C from the host file " HB_HAL_HOST_FILE_NAME);
     out_line("hb raw file  : Write the raw output bytes to the host file " HB_HAL_HOST_OUTPUT_FILE_NAME);
+#endif
 #endif
 }
 
@@ -513,6 +534,9 @@ static void cmd_infer(char **tokens, int count, int print_results_line)
     s_have_results = 0;
     s_ticks_count = 0;
     s_ticks_stored = 0;
+#if HB_DUT_PLAIN_MLPERF
+    copy_input_to_arena();
+#endif
     out_str("m-warmup-start-");
     out_u64(warmup);
     out_eol();
@@ -555,6 +579,7 @@ static void cmd_results(void)
     print_results();
 }
 
+#if !HB_DUT_PLAIN_MLPERF
 /* "hb raw" prints the output bytes as hex lines; "hb raw file" (twins with the host-file
  * channel) writes them to the host file HB_HAL_HOST_OUTPUT_FILE_NAME instead. Both end with the
  * same m-hb-raw-done line, whose CRC-32 the host checks against the bytes it got. */
@@ -797,6 +822,8 @@ static void cmd_hb(char **tokens, int count)
     }
 }
 
+#endif /* !HB_DUT_PLAIN_MLPERF */
+
 static int is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -842,8 +869,10 @@ static void dispatch(char *command)
         cmd_infer(tokens, count, 1);
     } else if (strcmp(tokens[0], "results") == 0) {
         cmd_results();
+#if !HB_DUT_PLAIN_MLPERF
     } else if (strcmp(tokens[0], "hb") == 0) {
         cmd_hb(tokens, count);
+#endif
     } else {
         out_str("e-[Unknown command: ");
         out_str(tokens[0]);

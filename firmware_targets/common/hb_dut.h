@@ -12,6 +12,8 @@
  *   HB_DUT_CMD_SIZE      [80]  longest command in characters, as the MLPerf Tiny reference
  *   HB_DUT_MAX_TICKS     [128] per-inference tick counts kept for "hb ticks"
  *   HB_DUT_TARGET_NAME   ["unspecified"] shown in the reply to "name"
+ *   HB_DUT_PLAIN_MLPERF  [0]   1: behave as the MLPerf Tiny reference firmware (no extensions,
+ *                              truncating %0.3f, input copied once per "infer"; hb_dut.c)
  */
 #ifndef HB_DUT_H
 #define HB_DUT_H

@@ -13,8 +13,9 @@
  * Two paths (hb_target.h):
  *   - portable C: filters as the model stores them (OHWI);
  *   - DSP: the two patches of a pixel pair are sign-extended once (hb_unpack_pair_s8) and every
- *     pair of output channels is one hb_dot_2x2_packed over a filter the compiler laid out in
- *     blocks of two rows (hb_dot.h). Scratch: the unpacked pair (16 bytes per group of four
+ *     pair of output channels is one 2x2 block over a filter the compiler laid out in blocks of
+ *     two rows, as bytes or, where the filter serves many pixels (filter_int16), already
+ *     sign-extended (hb_dot.h). Scratch: the unpacked pair (16 bytes per group of four
  *     patch values), then the two gathered patches.
  */
 #include <string.h>
@@ -192,30 +193,48 @@ static inline const int8_t *pixel_patch(const hb_conv_params_t *p, const int8_t 
 }
 
 #if defined(HB_DOT_USE_DSP)
-/* Both pixels of a pair (unpacked) by every block of two output channels. output1 is NULL
- * when the pair's second pixel is a stand-in (an odd pixel count). */
-static void pixel_pair_packed(const channel_loop_t *l, const uint32_t *unpacked, int32_t groups,
-                              const int8_t *filter, int8_t *output0, int8_t *output1) {
-    for (int32_t c = 0; c < l->output_c; c += 2, filter += 8 * groups) {
-        const int has_second = c + 1 < l->output_c; /* the last block may be half padding */
-        const int32_t init0 = initial_acc(l, c), init1 = has_second ? initial_acc(l, c + 1) : 0;
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+/* One output byte of the DSP path; `narrow` is a constant in each copy of the channel loop. */
+static ALWAYS_INLINE int8_t finish_packed(const channel_loop_t *l, int narrow, int32_t acc,
+                                          int32_t c) {
+    return hb_requantize_s8(acc, l->multiplier[c], l->shift[c], narrow, l->output_offset,
+                            l->act_min, l->act_max);
+}
+
+/* Both pixels of a pair (unpacked) by every block of two output channels. For an odd pixel
+ * count the last pair is one pixel twice, with output1 == output0: the same bytes land twice. */
+static ALWAYS_INLINE void pixel_pair_packed(const channel_loop_t *l, int narrow,
+                                            const uint32_t *unpacked, int32_t groups,
+                                            const uint32_t *filter, int filter_int16,
+                                            int8_t *output0, int8_t *output1) {
+    const int32_t block_words = (filter_int16 ? 4 : 2) * groups;
+    int32_t c = 0;
+    for (; c + 2 <= l->output_c; c += 2, filter += block_words) {
+        const int32_t init0 = initial_acc(l, c), init1 = initial_acc(l, c + 1);
         int32_t acc[4] = {init0, init1, init0, init1};
-        hb_dot_2x2_packed(unpacked, filter, groups, acc);
-        output0[c] = finish(l, acc[0], c);
-        if (output1) {
-            output1[c] = finish(l, acc[2], c);
-        }
-        if (has_second) {
-            output0[c + 1] = finish(l, acc[1], c + 1);
-            if (output1) {
-                output1[c + 1] = finish(l, acc[3], c + 1);
-            }
-        }
+        hb_dot_2x2_packed(unpacked, filter, groups, filter_int16, acc);
+        output0[c] = finish_packed(l, narrow, acc[0], c);
+        output0[c + 1] = finish_packed(l, narrow, acc[1], c + 1);
+        output1[c] = finish_packed(l, narrow, acc[2], c);
+        output1[c + 1] = finish_packed(l, narrow, acc[3], c + 1);
+    }
+    if (c < l->output_c) { /* the last block is half padding */
+        const int32_t init0 = initial_acc(l, c);
+        int32_t acc[4] = {init0, 0, init0, 0};
+        hb_dot_2x2_packed(unpacked, filter, groups, filter_int16, acc);
+        output0[c] = finish_packed(l, narrow, acc[0], c);
+        output1[c] = finish_packed(l, narrow, acc[2], c);
     }
 }
 
-static void conv_packed(const hb_conv_params_t *p, const channel_loop_t *l, const int8_t *input,
-                        const int8_t *filter, int8_t *output, int8_t *scratch) {
+static ALWAYS_INLINE void conv_packed(const hb_conv_params_t *p, const channel_loop_t *l,
+                                      int narrow, const int8_t *input, const int8_t *filter,
+                                      int8_t *output, int8_t *scratch) {
     const int32_t groups = (l->patch_size + 3) / 4;
     uint32_t *unpacked = (uint32_t *)(void *)scratch;
     int8_t *gather0 = reads_input_directly(p) ? NULL : scratch + 16 * groups;
@@ -241,7 +260,8 @@ static void conv_packed(const hb_conv_params_t *p, const channel_loop_t *l, cons
                 }
             }
             hb_unpack_pair_s8(patch0, patch1, l->patch_size, unpacked);
-            pixel_pair_packed(l, unpacked, groups, filter, output, pair ? output + l->output_c : NULL);
+            pixel_pair_packed(l, narrow, unpacked, groups, (const uint32_t *)(const void *)filter,
+                              p->filter_int16, output, pair ? output + l->output_c : output);
             output += (pair ? 2 : 1) * l->output_c;
         }
     }
@@ -261,7 +281,11 @@ void hb_conv_2d_s8(const hb_conv_params_t *p, const int8_t *input, const int8_t 
         .multiplier = p->multiplier,
         .shift = p->shift, .acc_init = p->acc_init};
 #if defined(HB_DOT_USE_DSP)
-    conv_packed(p, &loop, input, filter, output, scratch);
+    if (loop.requantize == HB_REQUANTIZE_NARROW) {
+        conv_packed(p, &loop, 1, input, filter, output, scratch);
+    } else {
+        conv_packed(p, &loop, 0, input, filter, output, scratch);
+    }
 #else
     /* Two patch buffers, one per pixel of a pair (a model compiled with kernels="auto" has the
      * DSP path's scratch, whose start serves as well). */

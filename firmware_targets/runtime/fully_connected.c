@@ -23,11 +23,12 @@ void hb_fully_connected_s8(const hb_fully_connected_params_t *p, const int8_t *i
             /* The compiler laid the filter out in blocks of four rows (hb_dot.h); the input row
              * is sign-extended once, then serves every block. */
             const int32_t groups = (depth + 3) / 4;
-            const int8_t *block = filter;
+            const uint32_t *block = (const uint32_t *)(const void *)filter;
             hb_unpack_s8(input_row, depth, unpacked_input);
-            for (; out_c < p->output_depth; out_c += 4, block += 16 * groups) {
+            const int32_t block_words = (p->filter_int16 ? 8 : 4) * groups;
+            for (; out_c < p->output_depth; out_c += 4, block += block_words) {
                 int32_t acc[4] = {0, 0, 0, 0};
-                hb_dot_1x4_packed(unpacked_input, block, groups, acc);
+                hb_dot_1x4_packed(unpacked_input, block, groups, p->filter_int16, acc);
                 for (int32_t j = 0; j < 4 && out_c + j < p->output_depth; j++) {
                     output[out_c + j] = finish(p, acc[j], out_c + j);
                 }

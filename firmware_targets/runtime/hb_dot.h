@@ -160,22 +160,15 @@ static inline void hb_dot2_s8(const int8_t *x, const int8_t *f0, const int8_t *f
 #if defined(HB_DOT_USE_DSP)
 /*
  * Packed operands. The filters these loops read are laid out ahead of time by the model
- * compiler (hilbench/compile/layout.py): output channels (filter rows) go in blocks of B rows,
- * and inside a block, group by group of four depth values, the four bytes of row 0, then those
- * of row 1, ...: one pointer walks a block with word loads. Rows are padded with zeros to a
- * multiple of B, depth to a multiple of four.
- * The shared operand (an input row, or a patch) is sign-extended once into the halfword pairs
- * SMLAD takes, per group of four: (x0, x2) then (x1, x3), zero-padded like the filter, and then
- * serves every output channel.
+ * compiler (hilbench/compile/layout.py, pack_rows): output channels (filter rows) in blocks of
+ * B rows; inside a block, group by group of four depth values, row by row, the four weight
+ * bytes, or (filter_int16) the weights already sign-extended to the int16 pairs (w0, w2) and
+ * (w1, w3): no SXTB16 on weights, twice the flash. Rows are padded with zeros to a multiple of
+ * B, depth to a multiple of four.
+ * The shared operand (an input row, or a patch) is sign-extended once into the same pairs,
+ * (x0, x2) then (x1, x3) per group of four, zero-padded like the filter, and then serves every
+ * output channel: the inner loops are loads and SMLAD only.
  */
-
-/* The packed loops need every register of a Cortex-M4: inlined into a kernel's channel loop,
- * GCC spills their pointers inside the loop, which costs more than one call per block. */
-#if defined(__GNUC__)
-#define HB_NOINLINE __attribute__((noinline))
-#else
-#define HB_NOINLINE
-#endif
 
 /* The four bytes at x; when fewer than four remain (n < 4), the missing ones are zero. */
 static inline uint32_t hb_load_group(const int8_t *x, int32_t n) {
@@ -211,53 +204,170 @@ static inline void hb_unpack_pair_s8(const int8_t *x0, const int8_t *x1, int32_t
     }
 }
 
-/* Two pixels (hb_unpack_pair_s8) by a block of two filter rows: acc = {x0.f0, x0.f1, x1.f0,
- * x1.f1} added to. Per group: 4 input loads, 2 filter loads, 4 SXTB16 and 8 SMLAD for 16
- * multiply-accumulates; each sign-extended weight serves both pixels. */
-HB_NOINLINE static void hb_dot_2x2_packed(const uint32_t *x, const int8_t *w, int32_t groups,
-                                          int32_t acc[4]) {
+/* The packed loops in Thumb-2 assembly on Arm cores with the DSP extension, in optimised builds
+ * (an unoptimised build keeps r7 as its frame pointer and may run out of registers): GCC
+ * neither merges their loads into LDM/LDRD nor keeps all thirteen values in registers. The C
+ * loops beside them are the same arithmetic (the host tests run those, HB_EMULATE_DSP). */
+#if defined(__ARM_FEATURE_DSP) && !defined(HB_EMULATE_DSP) && defined(__OPTIMIZE__) &&     defined(__thumb2__)
+#define HB_DOT_ASM 1
+#endif
+
+/* The packed loops need every register of a Cortex-M4: inlined into a kernel's channel loop,
+ * GCC spills their pointers inside the loop, which costs more than one call per block. */
+#if defined(__GNUC__)
+#define HB_NOINLINE __attribute__((noinline, unused))
+#else
+#define HB_NOINLINE
+#endif
+
+/* Two pixels (hb_unpack_pair_s8) by a block of two filter rows (B = 2): acc = {x0.f0, x0.f1,
+ * x1.f0, x1.f1} added to. Per group of 16 multiply-accumulates: 13 instructions with an int16
+ * filter (one LDM of the four input words, two LDRD of filter pairs, 8 SMLAD), 17 with a byte
+ * filter (two word loads and four SXTB16 instead of the LDRDs). */
+HB_NOINLINE static void hb_dot_2x2_packed(const uint32_t *x, const uint32_t *w, int32_t groups,
+                                          int filter_int16, int32_t acc[4]) {
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-    for (const uint32_t *end = x + 4 * groups; x != end; x += 4, w += 8) {
-        uint32_t word = hb_load_u32(w);
-        uint32_t even = hb_sxtb16(word), odd = hb_sxtb16_ror8(word);
-        a00 = hb_smlad(even, x[0], a00);
-        a00 = hb_smlad(odd, x[1], a00);
-        a10 = hb_smlad(even, x[2], a10);
-        a10 = hb_smlad(odd, x[3], a10);
-        word = hb_load_u32(w + 4);
-        even = hb_sxtb16(word);
-        odd = hb_sxtb16_ror8(word);
-        a01 = hb_smlad(even, x[0], a01);
-        a01 = hb_smlad(odd, x[1], a01);
-        a11 = hb_smlad(even, x[2], a11);
-        a11 = hb_smlad(odd, x[3], a11);
+    const uint32_t *const end = x + 4 * groups;
+#if defined(HB_DOT_ASM)
+    if (groups > 0) {
+        __asm__ volatile("cmp %[wide], #0\n\t"
+                         "beq 2f\n"
+                         "1:\n\t"
+                         "ldmia %[x]!, {r4, r5, r6, r8}\n\t"
+                         "ldrd r9, r10, [%[w]], #16\n\t"
+                         "smlad %[a00], r9, r4, %[a00]\n\t"
+                         "smlad %[a00], r10, r5, %[a00]\n\t"
+                         "smlad %[a10], r9, r6, %[a10]\n\t"
+                         "smlad %[a10], r10, r8, %[a10]\n\t"
+                         "ldrd r9, r10, [%[w], #-8]\n\t"
+                         "smlad %[a01], r9, r4, %[a01]\n\t"
+                         "smlad %[a01], r10, r5, %[a01]\n\t"
+                         "smlad %[a11], r9, r6, %[a11]\n\t"
+                         "smlad %[a11], r10, r8, %[a11]\n\t"
+                         "cmp %[x], %[end]\n\t"
+                         "bne 1b\n\t"
+                         "b 3f\n"
+                         "2:\n\t"
+                         "ldmia %[x]!, {r4, r5, r6, r8}\n\t"
+                         "ldr r9, [%[w]], #4\n\t"
+                         "sxtb16 r10, r9\n\t"
+                         "sxtb16 r9, r9, ror #8\n\t"
+                         "smlad %[a00], r10, r4, %[a00]\n\t"
+                         "smlad %[a00], r9, r5, %[a00]\n\t"
+                         "smlad %[a10], r10, r6, %[a10]\n\t"
+                         "smlad %[a10], r9, r8, %[a10]\n\t"
+                         "ldr r9, [%[w]], #4\n\t"
+                         "sxtb16 r10, r9\n\t"
+                         "sxtb16 r9, r9, ror #8\n\t"
+                         "smlad %[a01], r10, r4, %[a01]\n\t"
+                         "smlad %[a01], r9, r5, %[a01]\n\t"
+                         "smlad %[a11], r10, r6, %[a11]\n\t"
+                         "smlad %[a11], r9, r8, %[a11]\n\t"
+                         "cmp %[x], %[end]\n\t"
+                         "bne 2b\n"
+                         "3:"
+                         : [x] "+r"(x), [w] "+r"(w), [a00] "+r"(a00), [a01] "+r"(a01),
+                           [a10] "+r"(a10), [a11] "+r"(a11)
+                         : [end] "r"(end), [wide] "r"(filter_int16)
+                         : "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory");
     }
+#else
+    for (; x != end; x += 4) {
+        /* The filter pairs of the two rows: (f0 even, f0 odd, f1 even, f1 odd). */
+        uint32_t f[4];
+        if (filter_int16) {
+            f[0] = w[0], f[1] = w[1], f[2] = w[2], f[3] = w[3];
+            w += 4;
+        } else {
+            f[0] = hb_sxtb16(w[0]), f[1] = hb_sxtb16_ror8(w[0]);
+            f[2] = hb_sxtb16(w[1]), f[3] = hb_sxtb16_ror8(w[1]);
+            w += 2;
+        }
+        a00 = hb_smlad(f[1], x[1], hb_smlad(f[0], x[0], a00));
+        a10 = hb_smlad(f[1], x[3], hb_smlad(f[0], x[2], a10));
+        a01 = hb_smlad(f[3], x[1], hb_smlad(f[2], x[0], a01));
+        a11 = hb_smlad(f[3], x[3], hb_smlad(f[2], x[2], a11));
+    }
+#endif
     acc[0] = a00;
     acc[1] = a01;
     acc[2] = a10;
     acc[3] = a11;
 }
 
-/* One row (hb_unpack_s8) by a block of four filter rows: acc[r] += x . f_r. Per group: 2 input
- * loads, 4 filter loads, 8 SXTB16 and 8 SMLAD for 16 multiply-accumulates. */
-HB_NOINLINE static void hb_dot_1x4_packed(const uint32_t *x, const int8_t *w, int32_t groups,
-                                          int32_t acc[4]) {
+/* One row (hb_unpack_s8) by a block of four filter rows (B = 4): acc[r] += x . f_r. Per group
+ * of 16 multiply-accumulates: 13 instructions with an int16 filter (one LDRD of the input
+ * pair, two LDM of four filter words, 8 SMLAD), 21 with a byte filter (two LDM of two words
+ * and eight SXTB16). */
+HB_NOINLINE static void hb_dot_1x4_packed(const uint32_t *x, const uint32_t *w, int32_t groups,
+                                          int filter_int16, int32_t acc[4]) {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    for (const uint32_t *end = x + 2 * groups; x != end; x += 2, w += 16) {
-        const uint32_t x_even = x[0], x_odd = x[1];
-        uint32_t word = hb_load_u32(w);
-        a0 = hb_smlad(hb_sxtb16(word), x_even, a0);
-        a0 = hb_smlad(hb_sxtb16_ror8(word), x_odd, a0);
-        word = hb_load_u32(w + 4);
-        a1 = hb_smlad(hb_sxtb16(word), x_even, a1);
-        a1 = hb_smlad(hb_sxtb16_ror8(word), x_odd, a1);
-        word = hb_load_u32(w + 8);
-        a2 = hb_smlad(hb_sxtb16(word), x_even, a2);
-        a2 = hb_smlad(hb_sxtb16_ror8(word), x_odd, a2);
-        word = hb_load_u32(w + 12);
-        a3 = hb_smlad(hb_sxtb16(word), x_even, a3);
-        a3 = hb_smlad(hb_sxtb16_ror8(word), x_odd, a3);
+    const uint32_t *const end = x + 2 * groups;
+#if defined(HB_DOT_ASM)
+    if (groups > 0) {
+        __asm__ volatile("cmp %[wide], #0\n\t"
+                         "beq 2f\n"
+                         "1:\n\t"
+                         "ldrd r4, r5, [%[x]], #8\n\t"
+                         "ldmia %[w]!, {r6, r8, r9, r10}\n\t"
+                         "smlad %[a0], r6, r4, %[a0]\n\t"
+                         "smlad %[a0], r8, r5, %[a0]\n\t"
+                         "smlad %[a1], r9, r4, %[a1]\n\t"
+                         "smlad %[a1], r10, r5, %[a1]\n\t"
+                         "ldmia %[w]!, {r6, r8, r9, r10}\n\t"
+                         "smlad %[a2], r6, r4, %[a2]\n\t"
+                         "smlad %[a2], r8, r5, %[a2]\n\t"
+                         "smlad %[a3], r9, r4, %[a3]\n\t"
+                         "smlad %[a3], r10, r5, %[a3]\n\t"
+                         "cmp %[x], %[end]\n\t"
+                         "bne 1b\n\t"
+                         "b 3f\n"
+                         "2:\n\t"
+                         "ldrd r4, r5, [%[x]], #8\n\t"
+                         "ldmia %[w]!, {r6, r9}\n\t"
+                         "sxtb16 r8, r6\n\t"
+                         "sxtb16 r6, r6, ror #8\n\t"
+                         "smlad %[a0], r8, r4, %[a0]\n\t"
+                         "smlad %[a0], r6, r5, %[a0]\n\t"
+                         "sxtb16 r8, r9\n\t"
+                         "sxtb16 r9, r9, ror #8\n\t"
+                         "smlad %[a1], r8, r4, %[a1]\n\t"
+                         "smlad %[a1], r9, r5, %[a1]\n\t"
+                         "ldmia %[w]!, {r6, r9}\n\t"
+                         "sxtb16 r8, r6\n\t"
+                         "sxtb16 r6, r6, ror #8\n\t"
+                         "smlad %[a2], r8, r4, %[a2]\n\t"
+                         "smlad %[a2], r6, r5, %[a2]\n\t"
+                         "sxtb16 r8, r9\n\t"
+                         "sxtb16 r9, r9, ror #8\n\t"
+                         "smlad %[a3], r8, r4, %[a3]\n\t"
+                         "smlad %[a3], r9, r5, %[a3]\n\t"
+                         "cmp %[x], %[end]\n\t"
+                         "bne 2b\n"
+                         "3:"
+                         : [x] "+r"(x), [w] "+r"(w), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2),
+                           [a3] "+r"(a3)
+                         : [end] "r"(end), [wide] "r"(filter_int16)
+                         : "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory");
     }
+#else
+    for (; x != end; x += 2) {
+        /* Row r's filter pair: f[2r] (even), f[2r + 1] (odd). */
+        uint32_t f[8];
+        for (int r = 0; r < 4; r++) {
+            if (filter_int16) {
+                f[2 * r] = w[2 * r], f[2 * r + 1] = w[2 * r + 1];
+            } else {
+                f[2 * r] = hb_sxtb16(w[r]), f[2 * r + 1] = hb_sxtb16_ror8(w[r]);
+            }
+        }
+        w += filter_int16 ? 8 : 4;
+        a0 = hb_smlad(f[1], x[1], hb_smlad(f[0], x[0], a0));
+        a1 = hb_smlad(f[3], x[1], hb_smlad(f[2], x[0], a1));
+        a2 = hb_smlad(f[5], x[1], hb_smlad(f[4], x[0], a2));
+        a3 = hb_smlad(f[7], x[1], hb_smlad(f[6], x[0], a3));
+    }
+#endif
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;

@@ -42,6 +42,8 @@ typedef struct {
      * 32-bit wrap-around arithmetic); used with zero-point padding, see conv_2d.c. */
     const int32_t *acc_init;
     int32_t requantize; /* HB_REQUANTIZE_GENERAL or HB_REQUANTIZE_NARROW */
+    /* DSP kernels: 1 when the packed filter holds int16 pairs, 0 when it holds bytes. */
+    int32_t filter_int16;
 } hb_conv_params_t;
 /* patch_scratch: 2 * filter_h * filter_w * input_c bytes of arena (two pixels' patches), or
  * NULL for a 1x1 convolution without padding (which reads its patches from the input). */
@@ -65,10 +67,15 @@ typedef struct {
     const int32_t *acc_init; /* per output channel: bias + input_offset * sum(filter taps) */
     int32_t requantize;      /* HB_REQUANTIZE_GENERAL or HB_REQUANTIZE_NARROW */
 } hb_depthwise_conv_params_t;
-/* pad_row: input_c bytes of arena scratch (depth multiplier 1), or NULL for the general path. */
+/* pad_row: input_c bytes of arena scratch (filters of up to 64 taps), or NULL for the general
+ * path. With the DSP kernels and depth multiplier 1 the filter is packed (layout.py). */
 void hb_depthwise_conv_2d_s8(const hb_depthwise_conv_params_t *p, const int8_t *input,
                              const int8_t *filter, const int32_t *bias, int8_t *output,
                              int8_t *pad_row);
+/* The 3x3 specialisation (its tap loop unrolled); pad_row required. */
+void hb_depthwise_conv_2d_3x3_s8(const hb_depthwise_conv_params_t *p, const int8_t *input,
+                                 const int8_t *filter, const int32_t *bias, int8_t *output,
+                                 int8_t *pad_row);
 
 /* FULLY_CONNECTED, int8, filter [output_depth, accum_depth]; per-tensor or per-channel. */
 typedef struct {
@@ -81,6 +88,8 @@ typedef struct {
     /* Per output: bias + input_offset * sum(filter row + filter_offset), folded ahead of time. */
     const int32_t *folded_bias;
     int32_t requantize; /* HB_REQUANTIZE_GENERAL or HB_REQUANTIZE_NARROW */
+    /* DSP kernels: 1 when the packed filter holds int16 pairs, 0 when it holds bytes. */
+    int32_t filter_int16;
 } hb_fully_connected_params_t;
 /* unpacked_input: accum_depth / 4 * 8 bytes of arena scratch where the DSP path keeps the
  * sign-extended input row, or NULL (the portable path never uses it). */

@@ -168,6 +168,10 @@ class EmulatedTwin:
         default=None,
         metadata=_expect("a Renode platform file, e.g. platforms/boards/arduino_nano_33_ble.repl"))
 
+    icount_shift: int = field(default=7, metadata=_expect(
+        "the QEMU -icount shift the twin runs with (virtual time = instructions x 2^shift ns); "
+        "hilbench's own twins use 7", minimum=0))
+
     @property
     def target(self) -> str:
         """The firmware target folder that builds for this twin."""
@@ -200,6 +204,9 @@ class Board:
     power_probe: PowerProbe = field(default_factory=PowerProbe, metadata=_expect("a mapping"))
     power_profile: PowerProfile | None = field(
         default=None, metadata=_expect("a mapping with active_ma, idle_ma, voltage_v, source"))
+    model: str | None = field(default=None, metadata=_expect(
+        "the model a pre-flashed board runs (flasher kind none): a .tflite path or a model "
+        "name; needed when its firmware reports a model that is not an MLPerf Tiny id"))
     twin: EmulatedTwin | None = field(
         default=None, metadata=_expect("a mapping with qemu_machine (and optional renode_platform)"))
 

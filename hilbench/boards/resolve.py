@@ -59,6 +59,8 @@ class ResolvedBoard:
             return f"{self.mode} on labgrid {self.lab_place.describe()}"
         if self.mode == "hardware":
             return f"hardware on {self.port}"
+        if self.mode == "emulated" and self.port:
+            return f"emulated, running at {self.port}"
         if self.mode == "emulated":
             return f"emulated on qemu {self.qemu_machine}"
         return "host"
@@ -92,6 +94,12 @@ def resolve_board(board: Board, ports: Sequence[PortInfo], *, emulate: bool = Fa
         return ResolvedBoard(board, mode, board.build.firmware_target, lab_place=lab_place,
                              reason=f"the lab file puts it on {lab_place.describe()} "
                                     f"(labgrid coordinator {lab_place.coordinator})")
+    if board.kind == "emulated" and board.connection.url and board.flasher.kind == "none":
+        # A twin that someone else started and serves (e.g. 'hilbench twin serve'): hilbench
+        # only talks to it, and its figures stay labelled emulated.
+        return ResolvedBoard(board, "emulated", None, port=board.connection.url,
+                             reason=f"a running twin at {board.connection.url} (lab file: "
+                                    "kind emulated, connection.url, flasher kind none)")
     if board.kind == "emulated":
         if require_hardware:
             raise BoardNotConnectedError(

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from hilbench.compile import codegen
-from hilbench.compile.lowering import KernelCall, lower_operator
+from hilbench.compile.layout import choose_int16_filters
+from hilbench.compile.lowering import KernelCall, int16_filter_candidates, lower_operator
 from hilbench.compile.planner import Buffer, plan_arena
 from hilbench.compile.reader import Graph, Tensor, read_model
 from hilbench.errors import ModelError
@@ -154,7 +155,9 @@ def compile_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     name = device_model_name(model_path.stem)
     graph, raw = read_model(model_path)
     _check_edges(graph)
-    calls = [lower_operator(graph, op, kernels) for op in graph.operators]
+    int16_filters = (frozenset(choose_int16_filters(int16_filter_candidates(graph)))
+                     if kernels != "portable" else frozenset())
+    calls = [lower_operator(graph, op, kernels, int16_filters) for op in graph.operators]
     placement = _plan(graph, calls)
 
     model_sha = hashlib.sha256(raw).hexdigest()

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from hilbench.compile import quantization as q
-from hilbench.compile.layout import PackedFilter, pack_rows
+from hilbench.compile.layout import FilterUse, PackedFilter, pack_depthwise, pack_rows
 from hilbench.compile.reader import Graph, Operator, Tensor
 from hilbench.errors import ModelError
 
@@ -85,10 +85,13 @@ def c_dims(values, length: int = MAX_DIMS) -> str:
 class OpContext:
     """An operator plus its tensors, with helpers that raise ModelErrors naming them."""
 
-    def __init__(self, graph: Graph, op: Operator, kernels: str = "portable"):
+    def __init__(self, graph: Graph, op: Operator, kernels: str = "portable",
+                 int16_filters: frozenset[int] = frozenset()):
         self.graph = graph
         self.op = op
         self.kernels = kernels  # "portable", or "auto" when DSP inner loops may be compiled in
+        # Filters the DSP loops read sign-extended (layout.choose_int16_filters).
+        self.int16_filters = int16_filters
         self.prefix = f"op{op.index}"
 
     def describe(self) -> str:
@@ -233,13 +236,15 @@ def _requantize_field(narrow: bool) -> str:
 
 
 def _conv_params(ctx: OpContext, params_type: str, input_: Tensor, filter_: Tensor, output: Tensor,
-                 filter_rows: np.ndarray, shape_fields: dict[str, str]
+                 filter_rows: np.ndarray, shape_fields: dict[str, str],
+                 kernel_fields: dict[str, str] | None = None
                  ) -> tuple[list[str], dict[str, int], Tensor | None]:
     """What conv and depthwise conv share, precomputed: per-channel requantization, the bias
     folded into acc_init, strides/dilations/paddings and the activation range.
 
     filter_rows: the filter taps, one row per output channel. shape_fields: the op's own
-    dimension fields of its params struct, which come first in it.
+    dimension fields of its params struct, which come first in it; kernel_fields, its own
+    fields that come last.
     Returns the C declarations (params struct and its arrays), the geometry and the bias.
     """
     out_c = output.shape[3]
@@ -264,7 +269,8 @@ def _conv_params(ctx: OpContext, params_type: str, input_: Tensor, filter_: Tens
                         "act_min": c_int(act_min), "act_max": c_int(act_max),
                         "multiplier": f"{p}_multiplier", "shift": f"{p}_shift",
                         "acc_init": f"{p}_acc_init",
-                        "requantize": _requantize_field(narrow)})]
+                        "requantize": _requantize_field(narrow),
+                        **(kernel_fields or {})})]
     return declarations, geometry, bias
 
 
@@ -283,13 +289,15 @@ def _lower_conv_2d(ctx: OpContext) -> KernelCall:
     if out_c2 != out_c or f_c == 0 or in_c % f_c != 0 or out_c % (in_c // f_c) != 0:
         raise ctx.fail(f"filter {filter_.describe()} does not fit input {input_.describe()} "
                        f"and output {output.describe()}")
+    # Sign-extended for the DSP loop where the model's flash budget allows (layout.py).
+    filter_int16 = filter_.index in ctx.int16_filters
     declarations, geometry, bias = _conv_params(
-        ctx, "hb_conv_params_t", input_, filter_, output,
-        filter_.data.reshape(out_c, -1),
+        ctx, "hb_conv_params_t", input_, filter_, output, filter_.data.reshape(out_c, -1),
         {"batches": c_int(batches), "input_h": c_int(in_h), "input_w": c_int(in_w),
          "input_c": c_int(in_c), "filter_h": c_int(f_h), "filter_w": c_int(f_w),
          "filter_c": c_int(f_c), "output_h": c_int(out_h),
-         "output_w": c_int(out_w), "output_c": c_int(out_c)})
+         "output_w": c_int(out_w), "output_c": c_int(out_c)},
+        {"filter_int16": c_int(int(filter_int16))})
     # The kernel gathers each output pixel's receptive field into arena scratch, except for
     # 1x1 convolutions without padding, whose receptive field is one input pixel (the same
     # test as reads_input_directly() in conv_2d.c).
@@ -302,7 +310,7 @@ def _lower_conv_2d(ctx: OpContext) -> KernelCall:
         # DSP path: the two patches unpacked to halfword pairs (16 bytes per group of four
         # values) before them, and the filter in blocks of two output channels.
         scratch_bytes += 16 * -(-patch // 4)
-        packed[filter_.index] = pack_rows(filter_.data.reshape(out_c, patch), 2)
+        packed[filter_.index] = pack_rows(filter_.data.reshape(out_c, patch), 2, filter_int16)
     statement = _conv_statement(ctx, "hb_conv_2d_s8", input_, filter_, bias, output, scratch_bytes)
     return KernelCall(ctx.op, ["conv_2d.c"], declarations, statement,
                       scratch_bytes=scratch_bytes, packed_filters=packed)
@@ -323,13 +331,18 @@ def _lower_depthwise_conv_2d(ctx: OpContext) -> KernelCall:
          "input_c": c_int(in_c), "filter_h": c_int(f_h), "filter_w": c_int(f_w),
          "output_h": c_int(out_h), "output_w": c_int(out_w),
          "output_c": c_int(out_c), "depth_multiplier": c_int(out_c // in_c)})
-    # Depth multiplier 1 (the common case) takes a fast path that reads padded taps from a
-    # row of input zero points kept in arena scratch.
-    scratch_bytes = in_c if out_c == in_c and f_h * f_w <= 64 else 0
-    statement = _conv_statement(ctx, "hb_depthwise_conv_2d_s8", input_, filter_, bias, output,
-                                scratch_bytes)
+    # Filters of up to 64 taps read padded taps from a row of input zero points kept in arena
+    # scratch (depthwise_conv_2d.c, MAX_TAPS); 3x3 filters have their own entry point, whose
+    # tap loop unrolls. With the DSP kernels and depth multiplier 1 the filter is packed.
+    taps = f_h * f_w
+    scratch_bytes = in_c if taps <= 64 else 0
+    kernel = "hb_depthwise_conv_2d_3x3_s8" if (f_h, f_w) == (3, 3) else "hb_depthwise_conv_2d_s8"
+    packed = {}
+    if ctx.kernels != "portable" and out_c == in_c and taps <= 64:
+        packed[filter_.index] = pack_depthwise(filter_.data.reshape(taps, out_c))
+    statement = _conv_statement(ctx, kernel, input_, filter_, bias, output, scratch_bytes)
     return KernelCall(ctx.op, ["depthwise_conv_2d.c"], declarations, statement,
-                      scratch_bytes=scratch_bytes)
+                      scratch_bytes=scratch_bytes, packed_filters=packed)
 
 
 def _lower_fully_connected(ctx: OpContext) -> KernelCall:
@@ -375,14 +388,16 @@ def _lower_fully_connected(ctx: OpContext) -> KernelCall:
                         "per_channel": c_int(int(per_channel)),
                         "multiplier": f"{p}_multiplier", "shift": f"{p}_shift",
                         "folded_bias": f"{p}_folded_bias",
-                        "requantize": _requantize_field(narrow)})]
+                        "requantize": _requantize_field(narrow),
+                        "filter_int16": c_int(int(filter_.index in ctx.int16_filters))})]
     # DSP path: the input row unpacked once into arena scratch (8 bytes per group of four
     # values) and the filter in blocks of four rows (see hb_dot.h).
     packed = {}
     scratch_bytes = 0
     if ctx.kernels != "portable" and filter_offset == 0:
         scratch_bytes = 8 * -(-accum_depth // 4)
-        packed[filter_.index] = pack_rows(filter_.data.reshape(out_depth, accum_depth), 4)
+        packed[filter_.index] = pack_rows(filter_.data.reshape(out_depth, accum_depth), 4,
+                                          filter_.index in ctx.int16_filters)
     statement = (f"hb_fully_connected_s8(&{p}_params, {ptr(input_)}, {ptr(filter_)}, "
                  f"{ptr(output)}, {'(uint32_t *)@SCRATCH@' if scratch_bytes else 'NULL'});")
     return KernelCall(ctx.op, ["fully_connected.c"], declarations, statement,
@@ -691,9 +706,33 @@ LOWERINGS: dict[str, Callable[[OpContext], KernelCall]] = {
 SUPPORTED_OPS = tuple(sorted(LOWERINGS))
 
 
-def lower_operator(graph: Graph, op: Operator, kernels: str = "portable") -> KernelCall:
+def int16_filter_candidates(graph: Graph) -> list[FilterUse]:
+    """The filters the DSP loops can read packed as int16 (CONV_2D without groups,
+    FULLY_CONNECTED with a zero filter zero point), with their uses per inference."""
+    candidates = []
+    for op in graph.operators:
+        if op.name not in ("CONV_2D", "FULLY_CONNECTED") or len(op.inputs) < 2:
+            continue
+        input_, filter_ = graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]]
+        output = graph.tensors[op.outputs[0]]
+        if not filter_.is_constant or filter_.dtype != "int8" or filter_.num_elements == 0:
+            continue
+        if op.name == "CONV_2D":
+            if len(filter_.shape) != 4 or len(input_.shape) != 4 or filter_.shape[3] != input_.shape[3]:
+                continue
+            uses = int(np.prod(output.shape[:3]))
+        else:
+            if filter_.zero_point != 0 or len(filter_.shape) != 2:
+                continue
+            uses = input_.num_elements // max(filter_.shape[1], 1)
+        candidates.append(FilterUse(filter_.index, filter_.num_elements, uses))
+    return candidates
+
+
+def lower_operator(graph: Graph, op: Operator, kernels: str = "portable",
+                   int16_filters: frozenset[int] = frozenset()) -> KernelCall:
     """Check and lower one operator; raises ModelError naming op, tensor and dtype if refused."""
-    ctx = OpContext(graph, op, kernels)
+    ctx = OpContext(graph, op, kernels, int16_filters)
     lowering = LOWERINGS.get(op.name)
     if lowering is None:
         tensors = [graph.tensors[i] for i in op.outputs + op.inputs if i >= 0]

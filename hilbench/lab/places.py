@@ -21,9 +21,11 @@ import contextlib
 import logging
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from hilbench.deploy import Endpoint, procs
@@ -218,6 +220,13 @@ class LabgridSession:
             return self._session.loop.run_until_complete(awaitable)
 
 
+def installed_tool(name: str) -> str | None:
+    """A command installed with hilbench's Python: beside it (a virtual environment's bin/,
+    which need not be on PATH), else on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.is_file() else shutil.which(name)
+
+
 def _quiet_coordinator_unavailable(record: logging.LogRecord) -> bool:
     return not str(record.getMessage()).startswith("coordinator is unavailable")
 
@@ -257,7 +266,7 @@ def release_all_places() -> None:
     with _held_lock:
         held = list(_held.values())
         _held.clear()
-    client = shutil.which("labgrid-client")
+    client = installed_tool("labgrid-client")
     for session, place in held:
         if client is None:
             continue
@@ -298,29 +307,14 @@ def place_holders(places: Iterable[BoardPlace]) -> dict[str, str]:
     return shown
 
 
-@dataclass(eq=False)
-class PlaceEndpoint(Endpoint):
-    """A board on a held labgrid place: its serial line is the place's NetworkSerialPort.
-
-    close() releases the place. On a twin that the lab serves (mode emulated), ticks become
-    instructions as for a local QEMU twin: hilbench's twins all run at the same icount shift.
-    """
-
-    icount_shift: int = 0
-
-    def instructions_from_ticks(self, ticks: int, timer_hz: int) -> int:
-        from hilbench.deploy.qemu import instructions_from_ticks
-
-        return instructions_from_ticks(ticks, timer_hz, self.icount_shift)
-
-
-def place_endpoint(board: ResolvedBoard, firmware) -> PlaceEndpoint:
+def place_endpoint(board: ResolvedBoard, firmware) -> Endpoint:
     """Hold the board's place and reach it; flash ``firmware`` first when it is not None.
 
     The place stays held until the endpoint is closed (the board x model is done), or the
-    process exits.
+    process exits. A twin that the lab serves gets a TwinEndpoint: its ticks become
+    instructions at the board's ``twin.icount_shift``.
     """
-    from hilbench.deploy.qemu import ICOUNT_SHIFT
+    from hilbench.deploy.qemu import TwinEndpoint
 
     session = session_for(board.lab_place.coordinator)
     held = session.hold(board.lab_place)
@@ -329,12 +323,13 @@ def place_endpoint(board: ResolvedBoard, firmware) -> PlaceEndpoint:
         command: tuple[str, ...] = ()
         if firmware is not None:
             command = _flash_through_place(board, held, url, firmware)
-        emulated = board.mode == "emulated"
-        return PlaceEndpoint(
-            url=url, mode=board.mode, latency_source="icount" if emulated else "device-timer",
-            command=command, icount_shift=ICOUNT_SHIFT if emulated else 0,
-            description=f"{board.name} on labgrid place {held.name} ({url})",
-            cleanups=[lambda: _release_quietly(session, held)])
+        facts = dict(url=url, mode=board.mode, command=command,
+                     description=f"{board.name} on labgrid place {held.name} ({url})",
+                     cleanups=[lambda: _release_quietly(session, held)])
+        if board.mode == "emulated":
+            return TwinEndpoint(latency_source="icount",
+                                icount_shift=board.board.twin.icount_shift, **facts)
+        return Endpoint(latency_source="device-timer", **facts)
     except BaseException:
         session.release(held)
         raise

@@ -74,7 +74,7 @@ def _open_elf(path: Path):
         from elftools.elf.elffile import ELFFile
         from elftools.common.exceptions import ELFError
     except ImportError as error:  # pragma: no cover - depends on the environment
-        raise MeasurementError("footprint needs pyelftools: pip install 'hilbench[footprint]'") from error
+        raise MeasurementError("footprint needs pyelftools, a dependency of hilbench: pip install --force-reinstall hilbench") from error
     handle = open(path, "rb")
     try:
         return handle, ELFFile(handle)

@@ -85,9 +85,11 @@ class VectorRun:
     """Where the harness's time went (host-clock); None when not recorded."""
 
     def as_array(self, dtype: np.dtype | str) -> np.ndarray:
-        """Raw outputs as an array of shape (vectors, bytes // itemsize) in the model's dtype."""
+        """Raw outputs as an array of shape (vectors, bytes // itemsize) in the model's dtype;
+        printed results (output_kind 'results') as float64, which holds each printed decimal
+        as the same number the text says."""
         if self.output_kind != "raw":
-            return np.array(self.outputs, dtype=np.float32)
+            return np.array(self.outputs, dtype=np.float64)
         return np.stack([np.frombuffer(o, dtype=dtype) for o in self.outputs]) if self.outputs else np.empty((0, 0), dtype)
 
 

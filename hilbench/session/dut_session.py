@@ -116,6 +116,7 @@ class DutSession:
         self._buffer = b""
         self._lines: list[str] = []  # lines split off the buffer, not yet handed out
         self._last_reply_s = 0.0  # host seconds from sending the last command to its m-ready
+        self._last_refusal: tuple[str, list[str]] | None = None  # (command, e- lines) just refused
         try:
             self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=_POLL_S, write_timeout=30)
         except (serial.SerialException, ValueError, OSError) as exc:
@@ -126,8 +127,8 @@ class DutSession:
     def from_endpoint(cls, endpoint, **options) -> "DutSession":
         """A session on a deploy Endpoint, carrying its mode and latency_source labels."""
         options.setdefault("max_device_speedup", getattr(endpoint, "max_device_speedup", None))
-        session = cls(endpoint.url, mode=endpoint.mode, latency_source=endpoint.latency_source,
-                      host_file_dir=endpoint.host_file_dir, **options)
+        options.setdefault("host_file_dir", endpoint.host_file_dir)
+        session = cls(endpoint.url, mode=endpoint.mode, latency_source=endpoint.latency_source, **options)
         # If the backend already read the boot banner, sync() trusts it instead of waiting for one.
         session.boot_lines = list(getattr(endpoint, "boot_lines", []))
         return session
@@ -372,7 +373,14 @@ class DutSession:
             # This session sends only commands the DUT knows: the line garbled this one.
             raise BadReply(f"the DUT did not recognise '{text}': {errors[0]}")
         if errors:
-            raise DutError(f"DUT on {self.url} refused '{text}': {'; '.join(errors)}")
+            # One flipped bit turns 'm-' into 'e-': a refusal counts only when the DUT gives
+            # the same one again.
+            previous, self._last_refusal = self._last_refusal, (text, errors)
+            if previous == (text, errors):
+                raise DutError(f"DUT on {self.url} refused '{text}': {'; '.join(errors)}")
+            raise BadReply(f"the DUT refused '{text}' ({'; '.join(errors)}); asking again to tell "
+                           "a refusal from line noise")
+        self._last_refusal = None
         return lines
 
     def _exchange(self, text: str, timeout: float) -> list[str]:

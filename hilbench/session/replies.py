@@ -249,7 +249,8 @@ def parse_ticks(lines: list[str], n: int) -> TickReport:
     if summary is None:
         raise BadReply("no m-hb-ticks-done-[...] line")
     if "crc32" not in summary:
-        raise BadReply("m-hb-ticks-done has no crc32: firmware older than this hilbench; rebuild or reflash it")
+        raise BadReply("m-hb-ticks-done has no crc32 (a damaged line, or firmware older than this "
+                       "hilbench: rebuild or reflash it)")
     figures = {key: parse_int(summary.get(key, ""), key) for key in ("n", "stored", "window")}
     figures["hz"] = parse_timer_hz(summary.get("hz", ""))
     crc = summary["crc32"]

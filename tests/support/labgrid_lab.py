@@ -9,7 +9,6 @@ Every process started here is stopped by :meth:`Lab.stop`, by its pid.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -17,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
+from hilbench.lab.places import installed_tool
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0
@@ -29,7 +30,7 @@ def free_port() -> int:
 
 
 def labgrid_tool(name: str) -> str:
-    path = shutil.which(name)
+    path = installed_tool(name)
     assert path, f"{name} is not installed: pip install 'hilbench[lab]'"
     return path
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pytest
 
 from hilbench.paths import cache_root
 
@@ -21,7 +22,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _tf():
-    import tensorflow as tf
+    # A missing TensorFlow fails these tests (it is part of the set-up: scripts/setup.sh), so
+    # that a broken install cannot quietly drop them.
+    try:
+        import tensorflow as tf
+    except ImportError as error:
+        pytest.fail(f"tensorflow cannot be imported ({error}); scripts/setup.sh installs it", pytrace=False)
     return tf
 
 
