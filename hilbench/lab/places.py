@@ -159,9 +159,13 @@ class LabgridSession:
                 if time.monotonic() > deadline:
                     raise LabError(self._held_by_others_message(board))
                 time.sleep(POLL_INTERVAL_S)
-            self._rpc("AcquirePlace", pb.AcquirePlaceRequest(placename=name))
             held = HeldPlace(board, name, token)
-            _remember(self, held)
+            _remember(self, held)   # from before the acquisition: a signal now still releases it
+            try:
+                self._rpc("AcquirePlace", pb.AcquirePlaceRequest(placename=name))
+            except BaseException:
+                _forget(held)
+                raise
             self.refresh()
             held.resources = self._resources_of(name)
             return held
