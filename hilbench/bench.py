@@ -53,6 +53,8 @@ def find_model(name_or_path: str | Path) -> Path:
     """The .tflite file for a path, a zoo model name, or an MLPerf Tiny model name."""
     text = str(name_or_path)
     path = Path(text)
+    if path.is_dir():
+        raise ModelError(f"model '{path}' is a folder; give its .tflite file")
     if path.is_file():
         if path.suffix != ".tflite":
             raise ModelError(f"model file '{path}' is not a .tflite file; "
@@ -158,6 +160,8 @@ class Dut:
                 f"input rows have dtype {inputs.dtype} but model input '{spec.name}' is {spec.dtype}"
                 + (f"; quantize them first: round(x / {spec.scale:g}) + {spec.zero_point}"
                    if spec.dtype in ("int8", "uint8") else ""))
+        if inputs.ndim >= 1 and len(inputs) == 0:
+            raise ModelError(f"the input array has no rows (shape {inputs.shape}); give at least one")
         if inputs.ndim < 1 or inputs.size == 0 or inputs[0].size != per_row:
             raise ModelError(
                 f"input rows have shape {inputs.shape} but model input '{spec.name}' has "

@@ -267,3 +267,15 @@ def test_duplicate_key_is_an_error(tmp_path):
 def test_unreadable_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read board file"):
         load_boards(catalog=tmp_path / "missing.yaml", cwd=tmp_path)
+
+
+def test_a_board_needs_its_clock(tmp_path):
+    # Latency on a twin is cycles / clock_hz: 0 would make it infinite.
+    assert "boards.testboard.clock_hz: a board of kind 'board' needs its CPU clock" in config_error(tmp_path, clock_hz=0)
+
+
+def test_a_binary_board_file_is_named(tmp_path):
+    path = write_catalog(tmp_path, text="")
+    path.write_bytes(b"\xff\xfe\x00\x89binary")
+    with pytest.raises(ConfigError, match=r"catalog.yaml: not a YAML board file \(byte 0 is not UTF-8 text\)"):
+        load_boards(catalog=path, cwd=tmp_path)

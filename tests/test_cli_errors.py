@@ -134,3 +134,14 @@ def test_cloud_serve_port_out_of_range(tmp_path):
 def test_cloud_serve_refuses_an_int8_model(tmp_path):
     result = hilbench("cloud", "serve", str(find_model("ad")), cwd=tmp_path)
     one_line_error(result, "int8.tflite", "not a float model", "int8")
+
+
+def test_a_model_folder_and_an_empty_array_are_named(tmp_path):
+    np.save(tmp_path / "none.npy", np.zeros((0, 640), dtype=np.int8))
+    result = hilbench("infer", "--board", "host", "--model", "ad", "--input", "none.npy", "--output", "y.npy",
+                      cwd=tmp_path)
+    one_line_error(result, "no rows", "(0, 640)")
+    (tmp_path / "m").mkdir()
+    result = hilbench("infer", "--board", "host", "--model", "m", "--input", "none.npy", "--output", "y.npy",
+                      cwd=tmp_path)
+    one_line_error(result, "model 'm' is a folder")

@@ -209,3 +209,16 @@ def test_malformed_port_list(tmp_path):
     bad.write_text('{"device": "x"}')
     with pytest.raises(ConfigError, match="expected a JSON array"):
         load_ports(bad)
+
+
+@pytest.mark.parametrize("record, error", [
+    ({"device": "/dev/x", "vid": "abc"}, r"\[0\]\.vid: expected a USB id number 0..65535 or null, got 'abc'"),
+    ({"device": "/dev/x", "pid": 70000}, r"\[0\]\.pid: expected a USB id number"),
+    ({"device": 5}, r"\[0\]\.device: expected text, got 5"),
+    ({"device": "/dev/x", "serial_number": 415}, r"\[0\]\.serial_number: expected text or null"),
+])
+def test_recorded_port_fields_have_pyserials_types(tmp_path, record, error):
+    path = tmp_path / "ports.json"
+    path.write_text(json.dumps([record]))
+    with pytest.raises(ConfigError, match=error):
+        load_ports(path)

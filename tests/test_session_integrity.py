@@ -63,9 +63,12 @@ def test_a_0_hz_timer_is_refused():
              "m-hb-model-[input-bytes=40,output-bytes=8,max-ticks=128,cmd-size=80]", "m-ready"]
     with pytest.raises(BadReply, match="0 Hz"):
         parse_profile(lines)
-    # A damaged timer line must not quietly turn the tick extension off either.
+    # A damaged timer or caps line must not quietly turn the tick extension off either.
     with pytest.raises(BadReply, match="no m-hb-timer"):
         parse_profile([line for line in lines if "timer" not in line])
+    lines[3] = "m-hb-timer-[systick,25000000]"
+    with pytest.raises(BadReply, match="lack 'cycles'"):
+        parse_profile([line.replace("cycles", "cyclgs") for line in lines])
 
 
 @pytest.mark.parametrize("fault, n, noticed", [

@@ -222,6 +222,9 @@ class Board:
 
     def __post_init__(self) -> None:
         # Cross-field rules; the loader turns these into ConfigErrors naming file and key.
+        if self.kind != "host" and self.clock_hz == 0:
+            raise BoardRuleError("clock_hz", f"a board of kind '{self.kind}' needs its CPU clock: "
+                                             "latency is its cycles divided by the clock (0 is for the host only)")
         if self.kind in ("board", "emulated") and self.twin is None:
             raise BoardRuleError("twin", f"a board of kind '{self.kind}' needs an emulated twin "
                                          "(twin: {qemu_machine: ...})")

@@ -75,8 +75,25 @@ def load_ports(path: str | Path) -> list[PortInfo]:
         if unknown:
             raise ConfigError(f"{path}: [{index}]: unknown key(s) {', '.join(unknown)} "
                               f"(known: {', '.join(sorted(known))})")
+        for key, value in record.items():
+            if not _valid_port_field(key, value):
+                raise ConfigError(f"{path}: [{index}].{key}: expected "
+                                  f"{'a USB id number 0..65535' if key in USB_ID_FIELDS else 'text'}"
+                                  f"{'' if key == 'device' else ' or null'}, got {value!r}")
         ports.append(PortInfo(**record))
     return ports
+
+
+USB_ID_FIELDS = ("vid", "pid")
+
+
+def _valid_port_field(key: str, value: Any) -> bool:
+    """A recorded field has the type pyserial gives it: vid/pid numbers, the rest text."""
+    if value is None:
+        return key != "device"
+    if key in USB_ID_FIELDS:
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFF
+    return isinstance(value, str)
 
 
 def scan_ports() -> list[PortInfo]:

@@ -108,13 +108,21 @@ def parse_floats(text: str) -> tuple[float, ...]:
         raise BadReply(f"results [{text}] are not comma-separated numbers") from exc
 
 
+PROFILE_KEYS = ("profile", "model", "hb-caps", "hb-timer", "hb-model")
+
+
 def parse_profile(lines: list[str]) -> Capabilities:
     values: dict[str, str] = {}
     for line in lines:
-        for key in ("profile", "model", "hb-caps", "hb-timer", "hb-model"):
+        for key in PROFILE_KEYS:
             value = bracketed(line, key)
             if value is not None:
                 values[key] = value
+        # The profile decides how every figure is taken: a damaged line must not pass for a
+        # DUT without some extension (this host and hilbench firmware know the same m-hb lines).
+        if line.startswith("m-") and not line.isprintable() or (
+                line.startswith("m-hb-") and not any(line.startswith(f"m-{key}-[") for key in PROFILE_KEYS)):
+            raise BadReply(f"unexpected line {line!r} in the reply to 'profile'")
     if "profile" not in values:
         raise BadReply("no m-profile-[...] line")
     timer_name = timer_hz = None
@@ -126,6 +134,11 @@ def parse_profile(lines: list[str]) -> Capabilities:
         raise BadReply("m-hb-timer/m-hb-model lines without an m-hb-caps line: the caps line was damaged")
     if EXTENSION_CYCLES in extensions and timer_hz is None:
         raise BadReply("the DUT announces 'cycles' but no m-hb-timer-[<name>,<Hz>] line came")
+    if timer_hz is not None and EXTENSION_CYCLES not in extensions:
+        # Only a DUT with per-inference ticks announces a timer: a damaged caps line must not
+        # quietly switch the timing to the lap stamps (which include the input copies).
+        raise BadReply(f"the DUT announces a timer but its caps [{','.join(sorted(extensions))}] "
+                       "lack 'cycles': the caps line was damaged")
     model_info = parse_key_values(values.get("hb-model", ""))
 
     def optional_int(key: str) -> int | None:
