@@ -30,7 +30,7 @@ from hilbench.compile import CompiledModel, TensorSpec, compile_model
 from hilbench.deploy import Endpoint
 from hilbench.errors import BuildError, DeployError, DutError, MeasurementError, ModelError
 from hilbench.lab.locks import board_lock
-from hilbench.mlperf_tiny import MODEL_OF_ID
+from hilbench.mlperf_tiny import MODEL_OF_ID, PLAIN_MLPERF_DEFINE
 from hilbench.paths import cache_root, zoo_root
 from hilbench.progress import Phases
 from hilbench.measure.accuracy import dequantize
@@ -40,6 +40,7 @@ from hilbench.session import DutSession
 
 if TYPE_CHECKING:
     from hilbench.deploy.platformio_project import PlatformioProject
+    from hilbench.session.replies import Capabilities
 
 
 def zoo_models() -> dict[str, Path]:
@@ -185,6 +186,10 @@ class Dut:
                              "hilbench reads models with exactly one output")
         return self.model.outputs[0]
 
+    def __post_init__(self) -> None:
+        if self.firmware is not None:
+            check_profile(self.session, self.firmware)
+
     @property
     def plain_mlperf(self) -> bool:
         """A plain MLPerf Tiny DUT: none of hilbench's protocol extensions."""
@@ -279,6 +284,12 @@ class Dut:
             shift = self.board.board.twin.icount_shift
         instructions = window_us * 1000.0 / 2 ** shift
         return instructions * self.board.board.cpi / self.board.board.clock_hz
+
+    def window_cycles(self, window_us: float) -> float:
+        """CPU cycles of the board for a window of m-lap-us stamps (see window_seconds and
+        cycles: the board's clock, or this computer's on the host)."""
+        clock_hz = host_clock_hz() if self.mode == "host" else self.board.board.clock_hz
+        return self.window_seconds(window_us) * clock_hz
 
     def inference_seconds(self, ticks: Sequence[int], timer_hz: int) -> np.ndarray:
         """Per-inference latency *of the board* in seconds, from device timer readings.
@@ -463,7 +474,7 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
         endpoint = stack.enter_context(deploy(board, firmware))
         session = stack.enter_context(DutSession.from_endpoint(endpoint, baudrate=board.board.connection.baud))
         session.sync()
-        capabilities = session.profile()
+        capabilities = check_profile(session, firmware)
         if capabilities.plain_mlperf:
             _check_plain_dut_model(board, model_path, compiled, capabilities)
             # The firmware's own runtime, as the DUT names itself (MLPerf Tiny has no field
@@ -538,6 +549,25 @@ def _build_for(board: ResolvedBoard, compiled: CompiledModel, opt_level: str,
             f"flash it yourself and set boards.{board.name}.flasher.kind: none in hilbench.yaml")
     return build_firmware(board.firmware_target, compiled, opt_level=opt_level,
                           extra_defines=extra_defines)
+
+
+def check_profile(session: DutSession, firmware) -> "Capabilities":
+    """The DUT's profile, checked against firmware that hilbench built: that firmware says
+    whether it has the extensions, so a profile that disagrees was damaged on the line (a
+    lost m-hb-caps line looks like a plain DUT). It is read once more, then refused."""
+    capabilities = session.capabilities or session.profile()
+    if firmware is None:  # pre-flashed: the profile itself says what the DUT is
+        return capabilities
+    built_plain = PLAIN_MLPERF_DEFINE in getattr(firmware, "defines", ())
+    if capabilities.plain_mlperf != built_plain:
+        capabilities = session.profile()
+        if capabilities.plain_mlperf != built_plain:
+            raise DutError(
+                f"the DUT on {session.url} answers 'profile' "
+                f"{'without' if capabilities.plain_mlperf else 'with'} hilbench's extensions, but "
+                f"its firmware was built {'without' if built_plain else 'with'} them: the line is "
+                f"damaged, or another device answers; last lines: {session.log.tail()!r}")
+    return capabilities
 
 
 def _check_plain_dut_model(board: ResolvedBoard, model_path: Path, compiled: CompiledModel,

@@ -440,10 +440,14 @@ def infer_command(args: argparse.Namespace) -> int:
         atomic_write_bytes(output, buffer.getvalue())
         print(f"wrote {output}: {outputs.shape[0]} rows of {outputs.dtype} "
               f"{tuple(outputs.shape[1:])} from {dut.model_name} on {dut.mode}")
-        if not run.ticks:
-            raise HilbenchError(f"the DUT on {dut.endpoint.url} reports no per-inference timer "
-                                "ticks, so cycles per inference are unknown")
-        cycles = dut.cycles(run.ticks, run.timer_hz)
+        if run.ticks:
+            cycles = dut.cycles(run.ticks, run.timer_hz)
+        elif run.window_us and all(us is not None for us in run.window_us):
+            # A plain MLPerf Tiny DUT: its m-lap-us stamps around each 'infer 1 0'.
+            cycles = [dut.window_cycles(us) for us in run.window_us]
+        else:
+            raise HilbenchError(f"the DUT on {dut.endpoint.url} reports neither per-inference "
+                                "timer ticks nor m-lap-us stamps, so cycles per inference are unknown")
         print(f"cycles_per_inference: {round(float(np.median(cycles)))} ({dut.latency_source})")
     return EXIT_OK
 

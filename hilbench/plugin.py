@@ -2,7 +2,7 @@
 
 Options: ``--board`` (repeatable, comma-separated), ``--model`` (repeatable: a zoo name, a
 MLPerf Tiny reference model name, or a .tflite path), ``--emulate``, ``--require-hardware``,
-``--lab FILE``, ``--results-dir DIR``, ``--vectors N``, ``--energy-capture FILE``, ``--cloud``
+``--lab FILE``, ``--results-dir DIR``, ``--vectors N``, ``--twins N``, ``--energy-capture FILE``, ``--cloud``
 (compare the run with cloud inference at the end, see :mod:`hilbench.cloud.run_comparison`).
 
 Fixtures, usable in any project's tests:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from hilbench.progress import Phases, wants_progress
+from hilbench.progress import CI_VARIABLES, Phases, wants_progress
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = ["-m", "pytest", "hilbench/suite", "-p", "no:cacheprovider", "--board=host", "--model=ad",
@@ -31,11 +31,16 @@ PROGRESS_TEXT = "host ad vectors: "
 COLUMNS = 160
 
 
+def outside_ci() -> dict[str, str]:
+    """This process's environment without the variables that say it runs under CI."""
+    return {k: v for k, v in os.environ.items() if k not in CI_VARIABLES}
+
+
 def run_in_terminal(args: list[str], tmp_path: Path, **env: str) -> str:
     """Runs python with args, its stdin/stdout/stderr a pseudo-terminal; returns what it wrote."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, COLUMNS, 0, 0))
-    environment = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_ACTIONS")}
+    environment = outside_ci()
     environment.update(env)
     process = subprocess.Popen([sys.executable, *args, "--results-dir", str(tmp_path / "results")],
                                stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, env=environment)
@@ -115,14 +120,14 @@ def test_no_progress_with_q_or_when_not_a_terminal(tmp_path):
     assert PROGRESS_TEXT not in run_in_terminal([*SUITE, "-q"], tmp_path)
     piped = subprocess.run([sys.executable, *SUITE, "--results-dir", str(tmp_path / "piped")], cwd=ROOT,
                            capture_output=True, text=True, timeout=120,
-                           env={k: v for k, v in os.environ.items() if k != "CI"})
+                           env=outside_ci())
     assert piped.returncode == 0, piped.stdout[-3000:]
     assert PROGRESS_TEXT not in piped.stdout + piped.stderr and "\x1b[A" not in piped.stdout
 
 
 def test_wants_progress_only_on_a_terminal_outside_ci(monkeypatch):
-    monkeypatch.delenv("CI", raising=False)
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    for name in CI_VARIABLES:  # this test may itself run under CI
+        monkeypatch.delenv(name, raising=False)
     master, slave = pty.openpty()
     with os.fdopen(slave, "w") as terminal, open(os.devnull, "w") as not_a_terminal:
         assert wants_progress(terminal)
