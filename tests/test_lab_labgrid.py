@@ -255,10 +255,10 @@ def test_an_exporter_dying_mid_run_fails_that_row_and_the_other_board_finishes(l
     output, _ = run.communicate(timeout=300)
     assert run.returncode == 1, output[-4000:]
     assert "1 failed, 1 passed" in output, output[-6000:]
-    assert "hilbench: twin-b (emulated on labgrid place hb-twin-b), ad" not in output  # it opened
     failure = output[output.index("test_reference_benchmark[twin-b-ad]"):]
-    assert "reading from socket://127.0.0.1:" in failure
-    assert "the DUT closed the line" in failure
+    assert "hilbench: twin-b (emulated on labgrid place hb-twin-b), ad: " in failure
+    assert "reading from socket://127.0.0.1:" in failure and "the DUT closed the line" in failure
+    assert "Traceback" not in output and "def test_reference_benchmark" not in failure
     [run_dir] = list_runs(tmp_path / "results")
     assert [row["board"] for row in load_run(run_dir).rows] == ["twin-a"]
     assert lab.holder("hb-twin-a") is None and lab.holder("hb-twin-b") is None
