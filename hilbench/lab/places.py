@@ -145,13 +145,17 @@ class LabgridSession:
         request = pb.CreateReservationRequest(
             filters={"main": pb.Reservation.Filter(filter=board.reservation_filter)}, prio=0)
         token = Reservation.from_pb2(self._rpc("CreateReservation", request).reservation).token
+        # Remembered from now on: exit and signals cancel the reservation (and release the
+        # place once it has a name), even in the middle of what follows.
+        held = HeldPlace(board, "", token)
+        _remember(self, held)
         deadline = time.monotonic() + board.acquire_timeout_s
         try:
             while True:
                 reservation = Reservation.from_pb2(self._rpc(
                     "PollReservation", pb.PollReservationRequest(token=token)).reservation)
                 if reservation.state is ReservationState.allocated:
-                    [name] = reservation.allocations["main"]
+                    [held.name] = reservation.allocations["main"]
                     break
                 if reservation.state is not ReservationState.waiting:
                     raise LabError(f"labgrid reservation for board '{board.board}' ended as "
@@ -159,19 +163,19 @@ class LabgridSession:
                 if time.monotonic() > deadline:
                     raise LabError(self._held_by_others_message(board))
                 time.sleep(POLL_INTERVAL_S)
-            held = HeldPlace(board, name, token)
-            _remember(self, held)   # from before the acquisition: a signal now still releases it
-            try:
-                self._rpc("AcquirePlace", pb.AcquirePlaceRequest(placename=name))
-            except BaseException:
-                _forget(held)
-                raise
-            self.refresh()
-            held.resources = self._resources_of(name)
-            return held
+            self._rpc("AcquirePlace", pb.AcquirePlaceRequest(placename=held.name))
         except BaseException:
+            _forget(held)
             self._cancel(token)
             raise
+        try:
+            self.refresh()
+            held.resources = self._resources_of(held.name)
+        except BaseException:
+            with contextlib.suppress(LabError):
+                self.release(held)
+            raise
+        return held
 
     def release(self, held: HeldPlace) -> None:
         """Give the place back and drop its reservation. Safe to call twice."""
@@ -274,7 +278,8 @@ def release_all_places() -> None:
     for session, place in held:
         if client is None:
             continue
-        for command in (["-p", place.name, "release"], ["cancel-reservation", place.token]):
+        commands = [["-p", place.name, "release"]] if place.name else []
+        for command in commands + [["cancel-reservation", place.token]]:
             with contextlib.suppress(OSError, subprocess.SubprocessError):
                 subprocess.run([client, "-x", session.coordinator, *command], timeout=10,
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
