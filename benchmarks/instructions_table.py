@@ -19,12 +19,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from hilbench import mlperf_tiny
 from hilbench.build.builder import OPT_LEVELS
 from hilbench.build.recipe import known_targets, load_recipe
-from hilbench import mlperf_tiny
+from hilbench.calibration.published import BENCHMARK_MODELS, load_tflm_counts
 from hilbench.calibration.runtime_counts import Cell, measure
 from hilbench.deploy.qemu import ICOUNT_SHIFT, cpu_from_flags
 from hilbench.paths import zoo_root
+
+# The twin the TFLM + CMSIS-NN figures were measured on (hilbench/calibration/data/PROVENANCE.md).
+TFLM_TARGET = "mps2-an386"
 
 KERNEL_DESCRIPTIONS = {
     "auto": "kernels=auto: SMLAD/SXTB16 inner loops on cores with the DSP extension, portable C on the M3",
@@ -50,7 +54,20 @@ def core_label(target: str) -> str:
     return f"{cpu_from_flags(load_recipe(target).cpu_flags)} ({target})"
 
 
+def tflm_cmsis_nn_instructions() -> dict[str, int]:
+    """Model name -> TFLM + CMSIS-NN instructions per inference on the Cortex-M4 twin."""
+    return {BENCHMARK_MODELS[benchmark]: int(count)
+            for benchmark, count in load_tflm_counts(kernels="cmsis-nn").items()}
+
+
 def markdown(results: dict[str, dict[str, Cell]], targets: list[str], opt_level: str, kernels: str) -> str:
+    count_header = "| model | " + " | ".join(core_label(t) for t in targets) + " |"
+    count_rule = "|---|" + "---:|" * len(targets)
+    tflm = tflm_cmsis_nn_instructions()
+    with_ratio = TFLM_TARGET in targets and any(m in tflm for m in results)
+    if with_ratio:
+        count_header += " × TFLM + CMSIS-NN (M4) |"
+        count_rule += "---:|"
     header = "| model | " + " | ".join(core_label(t) for t in targets) + " |"
     rule = "|---|" + "---:|" * len(targets)
     lines = [
@@ -59,12 +76,17 @@ def markdown(results: dict[str, dict[str, Cell]], targets: list[str], opt_level:
         f"hilbench int8 runtime ({KERNEL_DESCRIPTIONS[kernels]}), firmware built with arm-none-eabi-gcc "
         f"-{opt_level}; one inference on a fixed "
         "pseudo-random input. Latency estimate = instructions x CPI(core) / clock_hz (docs/emulation.md).",
-        "",
-        header,
-        rule,
     ]
+    if with_ratio:
+        lines.append(
+            "Last column: the Cortex-M4 count over TFLite Micro + CMSIS-NN's on the same twin "
+            "(" + ", ".join(f"{m} {c:,}" for m, c in tflm.items()) + " instructions, measured "
+            "the same way: hilbench/calibration/data/PROVENANCE.md).")
+    lines += ["", count_header, count_rule]
     for model, cells in results.items():
         row = [_count(cells[t]) for t in targets]
+        if with_ratio:
+            row.append(_ratio(cells[TFLM_TARGET], tflm.get(model)))
         lines.append(f"| {model} | " + " | ".join(row) + " |")
     lines += ["", "Flash / RAM of each firmware image (whole ELF: runtime, DUT core, weights; RAM = data + bss, "
               "including the tensor arena), KiB:", "", header, rule]
@@ -79,6 +101,12 @@ def markdown(results: dict[str, dict[str, Cell]], targets: list[str], opt_level:
 
 def _count(cell: Cell) -> str:
     return f"{cell.instructions:,}" if cell.instructions is not None else "n/a"
+
+
+def _ratio(cell: Cell, tflm_instructions: int | None) -> str:
+    if cell.instructions is None or tflm_instructions is None:
+        return ""
+    return f"{cell.instructions / tflm_instructions:.3f}"
 
 
 def _footprint(cell: Cell) -> str:

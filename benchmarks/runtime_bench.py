@@ -25,22 +25,32 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hilbench.compile import CompiledModel, compile_model  # noqa: E402
 from hilbench import mlperf_tiny  # noqa: E402
+from hilbench.calibration.published import TFLM_COUNTS_CSV  # noqa: E402
 from tests.support import m4_emulated  # noqa: E402
 from tests.support.host_runner import build_host_runner  # noqa: E402
 
 MODELS = ["kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8"]
-# From the MLPerf Tiny models' README: TFLM on emulated Cortex-M4 (QEMU mps2-an386, icount).
-TFLM_REFERENCE = {
-    "kws_ref_model": dict(arena=22740, ref_instr=197_829_387, cmsis_instr=7_944_293),
-    "vww_96_int8": dict(arena=100596, ref_instr=549_582_027, cmsis_instr=24_948_867),
-    "pretrainedResnet_quant": dict(arena=54292, ref_instr=823_909_800, cmsis_instr=31_923_307),
-    "ad01_int8": dict(arena=2244, ref_instr=1_945_973, cmsis_instr=578_720),
-}
+
+
+def tflm_reference() -> dict[str, dict[str, int]]:
+    """TFLM on the emulated Cortex-M4 (QEMU mps2-an386, icount), per model: arena bytes and
+    instructions with the reference and the CMSIS-NN kernels
+    (hilbench/calibration/data/tflm_instruction_counts.csv, PROVENANCE.md beside it)."""
+    table = pd.read_csv(TFLM_COUNTS_CSV)
+    figures: dict[str, dict[str, int]] = {}
+    for row in table.itertuples():
+        entry = figures.setdefault(row.model, {"arena": int(row.arena_bytes)})
+        entry["cmsis_instr" if row.kernels == "cmsis-nn" else "ref_instr"] = int(row.instructions)
+    return figures
+
+
+TFLM_REFERENCE = tflm_reference()
 CORTEX_M4_FLAGS = list(m4_emulated.CORTEX_M4_FLAGS)
 
 
@@ -120,7 +130,7 @@ def print_table(models: list[str], kernels: str, emulated: bool) -> None:
     header = ["model", "flash B", "code+params B (M4)", "arena B", "TFLM arena B",
               "instr/inference [host x86-64, callgrind]"]
     if emulated:
-        header.append("instr/inference [emulated M4, icount]")
+        header += ["instr/inference [emulated M4, icount]", "x TFLM+CMSIS-NN [emulated M4]"]
     header += ["TFLM ref kernels [emulated M4]", "TFLM+CMSIS-NN [emulated M4]"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,6 +152,7 @@ def print_table(models: list[str], kernels: str, emulated: bool) -> None:
             if emulated:
                 m4 = emulated_m4_instructions(compiled)
                 row.append(f"{m4:,}" if m4 is not None else "n/a (no qemu/arm gcc)")
+                row.append(f"{m4 / tflm['cmsis_instr']:.3f}" if m4 is not None and tflm else "")
             row += [f"{tflm['ref_instr']:,}" if tflm else "",
                     f"{tflm['cmsis_instr']:,}" if tflm else ""]
             rows.append(row)

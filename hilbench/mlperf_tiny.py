@@ -43,6 +43,9 @@ MODEL_IDS: dict[str, str] = {
     "ad01_int8": "ad01",
 }
 MODEL_OF_ID: dict[str, str] = {model_id: stem for stem, model_id in MODEL_IDS.items()}
+# Build define of hilbench firmware's plain MLPerf Tiny mode (firmware_targets/common/hb_dut.c):
+# no hilbench extensions, as third-party firmware that implements the benchmark's API.
+PLAIN_MLPERF_DEFINE = "HB_DUT_PLAIN_MLPERF=1"
 INT8_MODELS = tuple(MODEL_IDS)
 
 PRESENT, MISSING, WRONG_HASH = "present", "missing", "wrong hash"

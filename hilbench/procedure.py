@@ -339,6 +339,13 @@ def host_round_trip_s(dut: Dut, count: int = ROUND_TRIPS) -> float:
     return statistics.median(times)
 
 
+_NO_DEVICE_TIME = (
+    "the DUT on {url} reports neither per-inference ticks nor m-lap-us stamps (a plain MLPerf "
+    "Tiny DUT in energy mode), so its latency cannot be measured; benchmark its "
+    "performance-mode firmware for latency (energy of plain DUTs in energy mode is not "
+    "supported yet, docs/protocol.md)")
+
+
 def first_inference_s(dut: Dut, row: np.ndarray, plan: TimingPlan) -> float:
     """A first estimate of one inference's device time: the fastest of a short window run
     after the plan's warm-up. A cold or interrupted inference would overestimate it and make
@@ -348,6 +355,8 @@ def first_inference_s(dut: Dut, row: np.ndarray, plan: TimingPlan) -> float:
         return float(np.min(dut.inference_seconds(first.ticks, first.timer_hz)))
     if all(us is not None for us in first.window_us):
         return min(dut.window_seconds(us) for us in first.window_us) / first.n
+    if not first.per_inference_s:
+        raise MeasurementError(_NO_DEVICE_TIME.format(url=dut.endpoint.url))
     return float(np.min(first.per_inference_s))
 
 
@@ -402,9 +411,7 @@ def summarize_timing(dut: Dut, timing: TimingRun, plan: TimingPlan,
                                   clock_hz=clock_hz)
         return stats, details
     if timing.timing_source != "lap-us":
-        raise MeasurementError(
-            f"the DUT on {dut.endpoint.url} reports neither per-inference ticks nor m-lap-us "
-            "stamps (an energy-mode DUT: its windows are timed by the probe)")
+        raise MeasurementError(_NO_DEVICE_TIME.format(url=dut.endpoint.url))
     # m-lap-us on a twin is virtual time: instructions x 2^shift ns, turned into the board's
     # time as instructions x cpi / clock (Dut.window_seconds), so the label stays icount.
     window_s = np.asarray([dut.window_seconds(us) for us in timing.window_us])

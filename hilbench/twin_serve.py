@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import signal
 import threading
 from dataclasses import dataclass, field
@@ -21,13 +22,14 @@ from typing import TYPE_CHECKING, Iterator
 
 from hilbench.boards import ResolvedBoard
 from hilbench.errors import ConfigError, DeployError
+from hilbench.mlperf_tiny import PLAIN_MLPERF_DEFINE
 
 if TYPE_CHECKING:
     from hilbench.deploy.qemu import QemuEndpoint
     from hilbench.deploy.serial_hub import SerialHub
 
 # Build define of the firmware's plain MLPerf Tiny mode (firmware_targets/common/hb_dut.c).
-PLAIN_MLPERF_DEFINES = ("HB_DUT_PLAIN_MLPERF=1",)
+PLAIN_MLPERF_DEFINES = (PLAIN_MLPERF_DEFINE,)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def serve_twin(board: ResolvedBoard, model: str | Path, *, realtime: bool = Fals
     Tiny firmware behaves. ``port`` 0 serves the URL on a free port.
     """
     from hilbench.bench import model_name, prepare_firmware
-    from hilbench.deploy.qemu import start_firmware
+    from hilbench.deploy.qemu import ICOUNT_SHIFT, start_firmware
     from hilbench.deploy.serial_hub import SerialHub
 
     if board.mode != "emulated":
@@ -81,12 +83,27 @@ def serve_twin(board: ResolvedBoard, model: str | Path, *, realtime: bool = Fals
     model_path, _, firmware = prepare_firmware(
         board, model, opt_level=opt_level, extra_defines=PLAIN_MLPERF_DEFINES if plain_mlperf else ())
     with contextlib.ExitStack() as stack:
-        endpoint = stack.enter_context(start_firmware(firmware, realtime=realtime))
+        shift = realtime_icount_shift(board) if realtime else ICOUNT_SHIFT
+        endpoint = stack.enter_context(start_firmware(firmware, realtime=realtime, icount_shift=shift))
         hub = stack.enter_context(SerialHub(endpoint.url, listen_port=port))
         yield ServedTwin(board=board.name, model=model_name(model_path), model_path=model_path,
                          pty=hub.pty_path, url=hub.url, machine=endpoint.machine,
                          icount_shift=endpoint.icount_shift, realtime=realtime,
                          plain_mlperf=plain_mlperf, qemu_pid=endpoint.pid, endpoint=endpoint, hub=hub)
+
+
+def realtime_icount_shift(board: ResolvedBoard) -> int:
+    """The -icount shift at which the paced twin runs about as fast as the board: 2^shift ns
+    per instruction closest to cpi / clock. Tools that pace themselves by the wall clock
+    (MLPerf Tiny's runner waits at most 5 s for each reply line, and wants its performance
+    loop to last 10 s) then see the board's pace, not the 7.8 million instructions per second
+    of the default shift 7. Instruction counts then have a coarser resolution (one timer tick
+    can be several instructions): figures come from unpaced twins."""
+    spec = board.board
+    if not spec.clock_hz:
+        return 7
+    ns_per_instruction = 1e9 * spec.cpi / spec.clock_hz
+    return max(0, min(10, round(math.log2(ns_per_instruction))))
 
 
 # ---------------------------------------------------------------- the command
@@ -107,8 +124,9 @@ def add_twin_serve_arguments(parser: argparse.ArgumentParser) -> None:
     add_board_model_arguments(parser, "board whose emulated twin to serve")
     add_lab_arguments(parser, require_hardware=False, emulate=False)
     parser.add_argument("--realtime", action="store_true",
-                        help="pace the twin's virtual time to the wall clock (a 10 s window on "
-                             "the DUT's timer lasts 10 s); instruction counts stay exact")
+                        help="pace the twin's virtual time to the wall clock, at about the board's "
+                             "speed (a 10 s window on the DUT's timer lasts 10 s), for tools that "
+                             "time themselves by the wall clock")
     parser.add_argument("--plain-mlperf", action="store_true",
                         help="serve firmware without hilbench's protocol extensions, which "
                              "behaves as MLPerf Tiny's reference firmware (docs/protocol.md)")

@@ -11,9 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hilbench.compile import compile_model, runtime_dir
+from hilbench.compile.layout import (INT16_FILTER_BUDGET_BYTES, choose_int16_filters,
+                                     pack_depthwise, pack_rows)
+from hilbench.compile.lowering import int16_filter_candidates
 from hilbench.compile.planner import ALIGNMENT, Buffer, plan_arena
 from hilbench.compile.quantization import (activation_range, quantize_multiplier,
                                            tflite_round)
+from hilbench.compile.reader import read_model
 
 # TFLM's arenas for these models, from the MLPerf Tiny models' README (bytes).
 TFLM_ARENA_BYTES = {"kws_ref_model": 22740, "vww_96_int8": 100596,
@@ -104,3 +108,68 @@ def test_compiled_model_describes_its_sources(tmp_path, mlperf_tiny):
     int8_values = sum(int(n) for n in re.findall(r"const int8_t hb_model_tensor_\d+\[(\d+)\]", data))
     int32_values = sum(int(n) for n in re.findall(r"const int32_t hb_model_tensor_\d+\[(\d+)\]", data))
     assert compiled.weight_bytes == int8_values + 4 * int32_values
+
+
+def test_dsp_choices_are_visible_in_the_generated_c(tmp_path, mlperf_tiny):
+    """With kernels="auto" the generator picks the variants, and the C says which: the 3x3
+    depthwise entry point, the narrow requantization, the int16 filters, and both layouts of
+    each packed filter behind HB_DOT_USE_DSP."""
+    compiled = compile_model(mlperf_tiny("kws_ref_model"), tmp_path / "kws", kernels="auto")
+    model_c = (compiled.out_dir / "hb_model.c").read_text()
+    data = (compiled.out_dir / "hb_model_data.c").read_text()
+    assert model_c.count("hb_depthwise_conv_2d_3x3_s8(") == 4
+    assert model_c.count(".requantize = HB_REQUANTIZE_NARROW") == 10
+    assert model_c.count(".filter_int16 = 1") == 6  # 5 convolutions and the classifier
+    assert data.count("#if defined(HB_DOT_USE_DSP)") == 10
+    assert data.count("int16 pairs (w0, w2), (w1, w3)") == 6
+    assert data.count("int16 pairs (c0, c2), (c1, c3)") == 4
+    portable = compile_model(mlperf_tiny("kws_ref_model"), tmp_path / "kws_portable")
+    assert "HB_DOT_USE_DSP" not in (portable.out_dir / "hb_model_data.c").read_text()
+
+
+def test_int16_filters_stay_within_the_flash_budget(mlperf_tiny):
+    graph, _ = read_model(mlperf_tiny("ad01_int8"))
+    candidates = int16_filter_candidates(graph)
+    chosen = choose_int16_filters(candidates)
+    assert sum(u.weight_bytes for u in candidates) > INT16_FILTER_BUDGET_BYTES
+    assert 0 < sum(u.weight_bytes for u in candidates if u.tensor_index in chosen) \
+        <= INT16_FILTER_BUDGET_BYTES
+    # All of ad01's filters are used once per inference: the smaller ones go first.
+    left_out = [u for u in candidates if u.tensor_index not in chosen]
+    assert min(u.weight_bytes for u in left_out) >= max(
+        u.weight_bytes for u in candidates if u.tensor_index in chosen)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 9), depth=st.integers(1, 11), block=st.sampled_from([2, 4]),
+       sign_extended=st.booleans(), seed=st.integers(0, 99))
+def test_packed_rows_hold_each_weight_where_the_loops_read_it(rows, depth, block, sign_extended,
+                                                              seed):
+    weights = np.random.default_rng(seed).integers(-128, 128, (rows, depth), dtype=np.int8)
+    packed = pack_rows(weights, block, sign_extended).data
+    groups = -(-depth // 4)
+    values = packed.view("<i2") if sign_extended else packed
+    # Per block, per group, per row: four values; int16 ones in the order (w0, w2, w1, w3).
+    lanes = [0, 2, 1, 3] if sign_extended else [0, 1, 2, 3]
+    assert values.size == -(-rows // block) * block * groups * 4
+    for r in range(-(-rows // block) * block):
+        for k in range(groups * 4):
+            expected = weights[r, k] if r < rows and k < depth else 0
+            g, lane = divmod(k, 4)
+            index = (((r // block) * groups + g) * block + r % block) * 4 + lanes.index(lane)
+            assert values[index] == expected
+
+
+@settings(max_examples=30, deadline=None)
+@given(taps=st.integers(1, 9), channels=st.integers(1, 11), seed=st.integers(0, 99))
+def test_packed_depthwise_holds_each_weight_in_its_lane(taps, channels, seed):
+    weights = np.random.default_rng(seed).integers(-128, 128, (taps, channels), dtype=np.int8)
+    values = pack_depthwise(weights).data.view("<i2")
+    groups = -(-channels // 4)
+    assert values.size == groups * taps * 4
+    for t in range(taps):
+        for c in range(groups * 4):
+            g, lane = divmod(c, 4)
+            # Per group, per tap: the halfword pairs (c0, c2), (c1, c3).
+            index = (g * taps + t) * 4 + 2 * (lane & 1) + (lane >> 1)
+            assert values[index] == (weights[t, c] if c < channels else 0)

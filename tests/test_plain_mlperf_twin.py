@@ -95,3 +95,22 @@ def test_pytest_suite_on_a_plain_mlperf_tiny_dut_on_a_socket_url(tmp_path, mlper
     assert figures["outputs"] == "printed" and figures["dut_protocol"]["printed_format"] == "truncate"
     assert figures["dut_protocol"]["clobbers_input"] is True
     assert "clobbered input" in figures["latency"]["clobbered_input"]
+
+
+def test_infer_writes_recovered_outputs_of_a_plain_dut(tmp_path, plain_ad_twin):
+    import numpy as np
+
+    from hilbench.measure.reference import interpreter_outputs
+    from hilbench.paths import zoo_root
+
+    model = zoo_root() / "ad" / "int8.tflite"
+    rows = np.random.default_rng(8).integers(-128, 128, size=(3, 640), dtype=np.int8)
+    np.save(tmp_path / "x.npy", rows)
+    lab = lab_file(tmp_path, plain_ad_twin["url"], model="ad")
+    result = run(["-m", "hilbench.cli", "infer", "--board=peer", f"--lab={lab}", "--model=ad",
+                  "--input=x.npy", "--output=y.npy"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"),
+                                  interpreter_outputs(model, rows).reshape(3, -1))
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("cycles_per_inference: ") and last.endswith(" (icount)")

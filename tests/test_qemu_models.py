@@ -3,7 +3,8 @@
 kws_ref_model.tflite (MLPerf Tiny keyword spotting, int8) is compiled by hilbench.compile, built
 for each QEMU target and run under QEMU; a few inputs are compared byte for byte with the
 tflite-micro reference, and the instruction count of an inference must repeat exactly on a
-fresh emulator.
+fresh emulator. The four MLPerf Tiny int8 models, compiled for the DSP kernels, run on every
+twin as well.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from twin_fixtures import EXPECTED_TIMER, QEMU_TARGETS
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
 N_INPUTS = 3
+MLPERF_INT8_MODELS = ["kws_ref_model", "vww_96_int8", "pretrainedResnet_quant", "ad01_int8"]
 
 
 @pytest.fixture(scope="module")
@@ -69,4 +71,32 @@ def test_kws_is_bit_exact_with_tflite_micro(target, kws):
         assert max(repeated) - min(repeated) < 100
     # 2.66 M multiply-accumulates (README of the models): each costs at least one instruction.
     assert min(counts) > 2_660_000
+    assert not procs.live_processes()
+
+
+@pytest.fixture(scope="module")
+def dsp_models():
+    """The four MLPerf Tiny int8 models compiled with kernels="auto" (packed filters, the DSP
+    loops on every twin but the Cortex-M3), one input each and tflite-micro's output for it."""
+    models = {}
+    for name in MLPERF_INT8_MODELS:
+        path = mlperf_tiny_model(name)
+        compiled = compile_model(path, cache_root() / "test-models" / f"{name}-auto",
+                                 kernels="auto")
+        row = np.random.default_rng(7).integers(-128, 128, size=(1, *compiled.inputs[0].shape),
+                                                dtype=np.int8)
+        models[name] = compiled, row, run_tflm(path, row)
+    return models
+
+
+@pytest.mark.parametrize("model_name", MLPERF_INT8_MODELS)
+@pytest.mark.parametrize("target", QEMU_TARGETS)
+def test_dsp_kernels_are_bit_exact_on_every_twin(target, model_name, dsp_models):
+    compiled, row, reference = dsp_models[model_name]
+    firmware = build_firmware(target, compiled, cache_dir=cache_root() / "firmware")
+    with start_firmware(firmware) as endpoint, \
+            DutSession.from_endpoint(endpoint, inference_timeout=120) as dut:
+        dut.load_input(row.tobytes())
+        dut.infer(n=1, warmup=0)
+        assert dut.raw_output() == reference.tobytes()
     assert not procs.live_processes()

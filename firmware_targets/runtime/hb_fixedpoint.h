@@ -75,7 +75,7 @@ static inline int32_t hb_mul_high_rounded(int32_t a, int32_t b) {
  *   - SaturatingRoundingDoublingHighMul(x, m) = floor((x*m + 2^30) / 2^31)
  *     = floor((2x*m + 2^31) / 2^32), one SMMULR of 2x (which fits in 32 bits) by m;
  *   - RoundingDivideByPOT(h, e), half away from zero, = floor((h - [h < 0] + 2^(e-1)) / 2^e)
- *     = (((h - [h < 0]) >> (e - 1)) + 1) >> 1, since floor(floor(y) + 1) / 2) =
+ *     = (((h - [h < 0]) >> (e - 1)) + 1) >> 1, since floor((floor(y) + 1) / 2) =
  *     floor((y + 1) / 2) for y = (h - [h < 0]) / 2^(e-1); and e - 1 = ~shift. */
 static inline int32_t hb_mul_by_quantized_multiplier_narrow(int32_t x, int32_t multiplier,
                                                             int32_t shift) {

@@ -87,7 +87,8 @@ def render_data_c(graph: Graph, constants: list[Tensor], packed: dict[int, Packe
                   header: str) -> str:
     """hb_model_data.c: one const, 16-byte-aligned array per constant tensor (flash); a filter
     the DSP kernels read packed has both layouts, one of them compiled in (hb_target.h)."""
-    parts = [header, "#include <stdint.h>\n\n#include \"hb_model_data.h\"\n#include \"hb_target.h\"\n"]
+    parts = [header,
+             "#include <stdint.h>\n\n#include \"hb_model_data.h\"\n#include \"hb_target.h\"\n"]
     for tensor in constants:
         values = tensor.data.reshape(-1)
         if tensor.index in packed:

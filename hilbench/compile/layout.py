@@ -66,8 +66,9 @@ def pack_depthwise(taps: np.ndarray) -> PackedFilter:
     padded = np.zeros((count, groups * 4), dtype=np.int16)
     padded[:, :channels] = taps
     lanes = padded.reshape(count, groups, 4)[:, :, [0, 2, 1, 3]].transpose(1, 0, 2)
-    return PackedFilter(_int16_bytes(lanes), f"packed for the DSP loops: {groups} groups of 4 channels x "
-                                f"{count} taps, int16 pairs (c0, c2), (c1, c3)")
+    return PackedFilter(_int16_bytes(lanes),
+                        f"packed for the DSP loops: {groups} groups of 4 channels x {count} taps, "
+                        "int16 pairs (c0, c2), (c1, c3)")
 
 
 # Flash a model may spend on sign-extended (int16) filters, beyond their int8 bytes.

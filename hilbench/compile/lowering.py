@@ -718,7 +718,8 @@ def int16_filter_candidates(graph: Graph) -> list[FilterUse]:
         if not filter_.is_constant or filter_.dtype != "int8" or filter_.num_elements == 0:
             continue
         if op.name == "CONV_2D":
-            if len(filter_.shape) != 4 or len(input_.shape) != 4 or filter_.shape[3] != input_.shape[3]:
+            grouped = filter_.shape[3:] != input_.shape[3:]
+            if len(filter_.shape) != 4 or len(input_.shape) != 4 or grouped:
                 continue
             uses = int(np.prod(output.shape[:3]))
         else:
