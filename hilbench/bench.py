@@ -29,6 +29,7 @@ from hilbench.build import Firmware, build_firmware
 from hilbench.compile import CompiledModel, TensorSpec, compile_model
 from hilbench.deploy import Endpoint
 from hilbench.errors import BuildError, DeployError, DutError, MeasurementError, ModelError
+from hilbench.lab.locks import board_lock
 from hilbench.mlperf_tiny import MODEL_OF_ID, PLAIN_MLPERF_DEFINE
 from hilbench.paths import cache_root, zoo_root
 from hilbench.progress import Phases
@@ -400,8 +401,13 @@ def runtime_label(kernels: str, core: str) -> str:
 def deploy(board: ResolvedBoard, firmware: Firmware | None) -> Endpoint:
     """Start ``firmware`` where ``board`` runs: a host process, an emulator, or a flashed board.
 
-    ``firmware`` is None for a pre-flashed board (flasher kind ``none``).
+    ``firmware`` is None for a pre-flashed board (flasher kind ``none``). A board on a labgrid
+    place is reached through the place, which stays held until the endpoint is closed.
     """
+    if board.lab_place is not None:
+        from hilbench.lab.places import place_endpoint
+
+        return place_endpoint(board, firmware)
     deployer = _DEPLOYERS.get(board.mode)
     if deployer is None:
         raise DeployError(f"board '{board.name}' has mode '{board.mode}', which nothing can deploy")
@@ -417,8 +423,11 @@ def _deploy_host(board: ResolvedBoard, firmware: Firmware) -> Endpoint:
 def _deploy_emulated(board: ResolvedBoard, firmware: Firmware | None) -> Endpoint:
     if firmware is None:
         # A twin that runs already (lab file: kind emulated, connection.url, flasher none).
-        return Endpoint(url=board.port, mode="emulated", latency_source="icount",
-                        description=f"running twin {board.name} at {board.port}")
+        from hilbench.deploy.qemu import TwinEndpoint
+
+        return TwinEndpoint(url=board.port, mode="emulated", latency_source="icount",
+                            description=f"running twin {board.name} at {board.port}",
+                            icount_shift=board.board.twin.icount_shift)
     from hilbench.deploy.qemu import start_firmware
 
     return start_firmware(firmware)
@@ -461,6 +470,7 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
                                                       kernels=kernels, extra_defines=extra_defines)
     phases.start(DEPLOY_PHASES[board.mode])
     with contextlib.ExitStack() as stack:
+        stack.enter_context(board_lock(board))   # no other process flashes or talks to it now
         endpoint = stack.enter_context(deploy(board, firmware))
         session = stack.enter_context(DutSession.from_endpoint(endpoint, baudrate=board.board.connection.baud))
         session.sync()
@@ -518,8 +528,12 @@ def prepare_firmware(board: ResolvedBoard, model: str | Path, *, opt_level: str 
 def _build_for(board: ResolvedBoard, compiled: CompiledModel, opt_level: str,
                extra_defines: tuple[str, ...]) -> "Firmware | PlatformioProject | None":
     """The firmware to deploy: built locally, a PlatformIO project (PlatformIO builds it on
-    upload), or None for a pre-flashed board or a running twin (flasher kind ``none``)."""
-    if board.mode != "host" and board.port and board.board.flasher.kind == "none":
+    upload), or None for a pre-flashed board or a running twin (flasher kind ``none``), or a
+    twin that a lab serves on a labgrid place (the lab built and started it)."""
+    on_place = board.lab_place is not None
+    if board.mode != "host" and (board.port or on_place) and board.board.flasher.kind == "none":
+        return None
+    if board.mode == "emulated" and on_place:
         return None
     if board.mode == "hardware" and board.board.flasher.kind == "platformio":
         from hilbench.deploy.platformio_project import generate_project
@@ -594,12 +608,12 @@ def _check_board_model(board: ResolvedBoard, compiled: CompiledModel, capabiliti
     found = (capabilities.model, capabilities.input_bytes, capabilities.output_bytes)
     if found != (compiled.model_name, input_bytes, output_bytes) and flashed:
         raise DeployError(
-            f"board '{board.name}' on {board.port} was flashed with '{compiled.model_name}' "
+            f"board '{board.name}' on {board.port or board.describe()} was flashed with '{compiled.model_name}' "
             f"({input_bytes} / {output_bytes} bytes) but reports model '{found[0]}' ({found[1]} "
             f"input / {found[2]} output bytes): the flash did not take, or another board answers "
             "on that port (set connection.serial_number in hilbench.yaml)")
     if found != (compiled.model_name, input_bytes, output_bytes):
         raise DeployError(
-            f"the pre-flashed board '{board.name}' on {board.port} runs model '{found[0]}' "
+            f"the pre-flashed board '{board.name}' on {board.port or board.describe()} runs model '{found[0]}' "
             f"({found[1]} input / {found[2]} output bytes), not '{compiled.model_name}' "
             f"({input_bytes} / {output_bytes}); flash it with firmware for this model")

@@ -197,6 +197,8 @@ def _boards_arguments(parser: argparse.ArgumentParser) -> None:
         and how it would run if benchmarked now:
           hardware on PORT       the board is connected (found by USB id, serial number,
                                  port or URL)
+          ... on labgrid place P the lab file's labgrid section puts it on a labgrid place:
+                                 the table adds who holds that place now
           emulated on qemu M     not connected (or --emulate): its emulated twin runs instead
           host                   the firmware runs on this computer
 
@@ -209,6 +211,10 @@ def _boards_arguments(parser: argparse.ArgumentParser) -> None:
             nano33-b:
               extends: nano33
               connection: {port: /dev/ttyACM3}
+          labgrid:                       # boards on a shared rack (docs/lab.md)
+            coordinator: lab-server:20408
+            places:
+              nano33-b: {place: rack1-nano33-b}
 
         HILBENCH_LIST_PORTS=FILE replays a port list recorded with 'hilbench ports --save'.
 
@@ -226,10 +232,12 @@ def boards_command(args: argparse.Namespace) -> int:
     catalog = load_boards(args.lab)
     ports = scan_ports()
     pinned = pinned_ports(catalog.boards.values())
+    lab_places = catalog.labgrid.places if catalog.labgrid else {}
     outcomes: list[tuple[Board, ResolvedBoard | None, str]] = []
     for board in catalog.boards.values():
         try:
-            resolved = resolve_board(board, ports, emulate=args.emulate, pinned=pinned)
+            resolved = resolve_board(board, ports, emulate=args.emulate, pinned=pinned,
+                                     lab_place=lab_places.get(board.name))
             outcomes.append((board, resolved, resolved.reason))
         except HilbenchError as error:
             # One ambiguous board must not hide the others: show its problem under the table.
@@ -251,7 +259,14 @@ def boards_command(args: argparse.Namespace) -> int:
         rows.append((board.name, board.mcu, board.core, format_clock(board.clock_hz), runs_now))
         if args.verbose or "see below" in runs_now:
             notes.append(f"{board.name}: {reason}")
-    print(format_table(("board", "MCU", "core", "clock", "runs now"), rows))
+    headers = ("board", "MCU", "core", "clock", "runs now")
+    if lab_places and not args.emulate:
+        from hilbench.lab.places import place_holders
+
+        holders = place_holders(lab_places.values())
+        headers += ("labgrid place now",)
+        rows = [row + (holders.get(row[0], "-"),) for row in rows]
+    print(format_table(headers, rows))
     if notes:
         print()
         print("\n".join(notes))

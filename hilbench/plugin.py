@@ -28,11 +28,19 @@ the package: ``pytest --board=B`` adds it to the run, from any folder, beside th
 there, unless paths are named on the command line or ``--no-reference-suite`` is given.
 
 Without ``--board`` the plugin is inert: it adds no tests and prints nothing.
+
+With pytest-xdist (``pytest --board=a,b,c -n 3``) boards run side by side: all tests of one
+board go to one worker (``--dist loadgroup``, one group per board), so a board is never
+shared; the controller starts the run folder and every worker writes its rows into it (see
+:meth:`hilbench.record.store.RunRecorder.attach`); the controller prints the one summary.
+Boards on labgrid places (the lab file's ``labgrid:`` section) are checked with the
+coordinator before anything is built.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -167,6 +175,40 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"hilbench: {error}") from None
     state.progress = ProgressLine.for_session(config)
     _add_reference_suite(config)
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"   # one worker per board: xdist_group marks, below
+
+
+_RUN_DIR_KEY = "hilbench_run_dir"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """pytest-xdist controller: every worker writes its rows into this session's run folder."""
+    state = _state(node.config)
+    if state.active:
+        node.workerinput[_RUN_DIR_KEY] = str(_recorder(state).run_dir)
+
+
+def _recorder(state: HilbenchState) -> RunRecorder:
+    """The run folder's recorder: started on first use, or the xdist controller's folder."""
+    if state.recorder is None:
+        from hilbench.record.store import RunRecorder
+
+        shared = getattr(state.config, "workerinput", {}).get(_RUN_DIR_KEY)
+        if shared:
+            state.recorder = RunRecorder.attach(Path(shared))
+        else:
+            results_dir = state.option("results_dir")
+            lab = state.option("lab")
+            state.recorder = RunRecorder.start(Path(results_dir) if results_dir else None,
+                                               lab_file=Path(lab) if lab else _default_lab_file())
+    return state.recorder
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput") and getattr(config.option, "dist", "no") != "no" \
+        and bool(getattr(config.option, "tx", None))
 
 
 def _add_reference_suite(config: pytest.Config) -> None:
@@ -297,7 +339,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if not state.active:
         return
     if _uses_plugin_fixture(metafunc, "board") and not _parametrized_by_test(metafunc, "board"):
-        metafunc.parametrize("board", state.boards, ids=[b.name for b in state.boards], indirect=True)
+        # Under pytest-xdist, the tests of one board form one group: one worker runs them all.
+        grouped = metafunc.config.pluginmanager.hasplugin("xdist")
+        metafunc.parametrize("board", [
+            pytest.param(b, id=b.name, marks=[pytest.mark.xdist_group(b.name)] if grouped else [])
+            for b in state.boards], indirect=True)
     if _uses_plugin_fixture(metafunc, "tflite_model") and \
             not _parametrized_by_test(metafunc, "tflite_model"):
         metafunc.parametrize("tflite_model", state.models, ids=[_model_label(p) for p in state.models],
@@ -415,13 +461,7 @@ class ResultsRecorder:
         """Validate and store one result row, with optional raw per-inference arrays and the
         figures beyond the result columns (a JSON file per row in the run folder)."""
         state = self._state
-        if state.recorder is None:
-            from hilbench.record.store import RunRecorder
-
-            results_dir = state.option("results_dir")
-            lab = state.option("lab")
-            state.recorder = RunRecorder.start(Path(results_dir) if results_dir else None,
-                                               lab_file=Path(lab) if lab else _default_lab_file())
+        _recorder(state)
         try:
             for name, facts in state.board_facts.items():   # provenance first, then the row
                 state.recorder.record_board(name, **facts)
@@ -471,8 +511,24 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if state.recorder is not None:
         for board_name, model, header, lines in state.serial_logs:
             state.recorder.save_serial_log(board_name, lines, model=model, header=header)
-        if state.option("cloud"):
+        if _is_xdist_controller(session.config):
+            _collect_workers_rows(state)
+        if state.option("cloud") and not hasattr(session.config, "workerinput"):
             _compare_with_cloud(session, state)
+
+
+def _collect_workers_rows(state: HilbenchState) -> None:
+    """xdist controller: the summary shows every worker's rows, read back from the run folder."""
+    from hilbench.procedure import format_details
+    from hilbench.record.store import load_run
+
+    run_dir = state.recorder.run_dir
+    state.rows = load_run(run_dir).rows
+    figures_dir = run_dir / "figures"
+    for path in sorted(figures_dir.glob("*.json")) if figures_dir.is_dir() else ():
+        details = format_details(json.loads(path.read_text(encoding="utf-8")))
+        if details:
+            state.details.append(details)
 
 
 def _compare_with_cloud(session: pytest.Session, state: HilbenchState) -> None:

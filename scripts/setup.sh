@@ -3,7 +3,8 @@
 # already there is left alone.
 #   - Debian packages, only those missing (through sudo when not root): the host C compiler,
 #     QEMU (emulated twins), the Arm cross compiler with newlib, espeak-ng (keyword-spotting
-#     data), valgrind (host instruction counts), chromium (report test), python3-venv.
+#     data), valgrind (host instruction counts), chromium (report test), python3-venv,
+#     shellcheck (the workflow lint in the tests checks the run: scripts with it).
 #   - Python: a virtual environment, .venv in the checkout (VENV=path for another), holding
 #     hilbench (editable) with every extra: Joulescope driver and JLS reader, test tools, and
 #     TensorFlow for model training and single-op test models. Use it as .venv/bin/pytest,
@@ -15,7 +16,7 @@ PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 
 DEBIAN_PACKAGES=(build-essential qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi
-                 espeak-ng valgrind chromium)
+                 espeak-ng valgrind chromium shellcheck)
 # Debian's Python makes virtual environments only with python3-venv (ensurepip).
 "$PYTHON" -c "import ensurepip, venv" 2>/dev/null || DEBIAN_PACKAGES+=(python3-venv)
 

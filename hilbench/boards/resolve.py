@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Literal, Mapping, Sequence
 
 from hilbench.boards.model import Board
 from hilbench.boards.ports import PortInfo
 from hilbench.errors import ConfigError, DeployError
+
+if TYPE_CHECKING:
+    from hilbench.lab.config import BoardPlace
 
 Mode = Literal["hardware", "emulated", "host"]
 
@@ -36,6 +39,9 @@ class ResolvedBoard:
     port_info: PortInfo | None = None
     reason: str = ""
     """Why this mode was chosen, in words (shown to the user)."""
+    lab_place: BoardPlace | None = None
+    """The labgrid place the board runs on (see hilbench/lab): its serial line is the place's
+    NetworkSerialPort, known once the place is acquired."""
 
     @property
     def name(self) -> str:
@@ -49,6 +55,8 @@ class ResolvedBoard:
 
     def describe(self) -> str:
         """``hardware on /dev/ttyACM0``, ``emulated on qemu mps2-an386`` or ``host``."""
+        if self.lab_place is not None:
+            return f"{self.mode} on labgrid {self.lab_place.describe()}"
         if self.mode == "hardware":
             return f"hardware on {self.port}"
         if self.mode == "emulated" and self.port:
@@ -60,7 +68,8 @@ class ResolvedBoard:
 
 def resolve_board(board: Board, ports: Sequence[PortInfo], *, emulate: bool = False,
                   require_hardware: bool = False,
-                  pinned: Mapping[str, str] | None = None) -> ResolvedBoard:
+                  pinned: Mapping[str, str] | None = None,
+                  lab_place: BoardPlace | None = None) -> ResolvedBoard:
     """Choose the mode for ``board`` given the serial ports present.
 
     ``pinned`` maps USB serial numbers and port names that the lab file assigns to boards
@@ -76,6 +85,15 @@ def resolve_board(board: Board, ports: Sequence[PortInfo], *, emulate: bool = Fa
     if board.kind == "host":
         return ResolvedBoard(board, "host", board.build.firmware_target,
                              reason="the host board always runs on this computer")
+    if lab_place is not None and not emulate:
+        if board.kind == "emulated" and require_hardware:
+            raise BoardNotConnectedError(
+                f"board '{board.name}' is an emulated twin on labgrid {lab_place.describe()}; "
+                "drop --require-hardware to run it")
+        mode = "emulated" if board.kind == "emulated" else "hardware"
+        return ResolvedBoard(board, mode, board.build.firmware_target, lab_place=lab_place,
+                             reason=f"the lab file puts it on {lab_place.describe()} "
+                                    f"(labgrid coordinator {lab_place.coordinator})")
     if board.kind == "emulated" and board.connection.url and board.flasher.kind == "none":
         # A twin that someone else started and serves (e.g. 'hilbench twin serve'): hilbench
         # only talks to it, and its figures stay labelled emulated.

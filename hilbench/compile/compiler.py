@@ -214,7 +214,14 @@ def _write_atomically(out_dir: Path, files: dict[str, str]) -> None:
             os.replace(staging, out_dir)
             shutil.rmtree(retired, ignore_errors=True)
         else:
-            os.replace(staging, out_dir)
+            try:
+                os.replace(staging, out_dir)
+            except OSError:
+                if not out_dir.is_dir():
+                    raise
+                # Another process (a pytest-xdist worker) wrote the same folder first: the
+                # folder is keyed by the model's and the compiler's content, so theirs is ours.
+                shutil.rmtree(staging, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

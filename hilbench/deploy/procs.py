@@ -10,6 +10,9 @@ remembered processes are killed:
 - when the Python process dies without running any of that (SIGKILL, a crash): on Linux the
   child gets SIGKILL from the kernel when its parent thread exits (PR_SET_PDEATHSIG),
 - and by :func:`reap_all`, which the pytest plugin calls at session end.
+
+Other things that must not outlive the process (a labgrid place it holds) register a callback
+with :func:`on_exit`: it runs at exit, on SIGTERM and SIGHUP, like the reaping.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ _PR_SET_PDEATHSIG = 1
 
 _lock = threading.RLock()
 _live: dict[int, subprocess.Popen] = {}
+_exit_callbacks: list = []
 _handlers_installed = False
 
 
@@ -92,12 +96,26 @@ def live_processes() -> list[subprocess.Popen]:
         return list(_live.values())
 
 
+def on_exit(callback) -> None:
+    """Run ``callback()`` once at exit or on SIGTERM/SIGHUP, after the processes are reaped."""
+    _install_handlers()
+    with _lock:
+        if callback not in _exit_callbacks:
+            _exit_callbacks.append(callback)
+
+
 def reap_all() -> list[int]:
-    """Terminates every remembered process; returns their pids. For atexit and pytest hooks."""
+    """Terminates every remembered process and runs the on_exit callbacks; returns the pids.
+    For atexit, the signal handlers and pytest hooks."""
     reaped = []
     for process in live_processes():
         terminate(process)
         reaped.append(process.pid)
+    with _lock:
+        callbacks = list(_exit_callbacks)
+        _exit_callbacks.clear()
+    for callback in callbacks:
+        callback()
     return reaped
 
 

@@ -133,15 +133,10 @@ def icount_option(icount_shift: int, realtime: bool) -> str:
 
 
 @dataclass(eq=False)
-class QemuEndpoint(Endpoint):
-    """A running QEMU twin: the common Endpoint (url, labels, close()) plus what QEMU needs.
+class TwinEndpoint(Endpoint):
+    """A twin reached over its serial line, started here or elsewhere (a running twin in the lab
+    file, a twin on a labgrid place): icount_shift turns its timer ticks into instructions."""
 
-    icount_shift says how to turn the twin's timer ticks into instructions.
-    """
-
-    machine: str = ""
-    cpu: str = ""
-    kernel: Path | None = None
     icount_shift: int = ICOUNT_SHIFT
 
     @property
@@ -153,6 +148,15 @@ class QemuEndpoint(Endpoint):
     def instructions_from_ticks(self, ticks: int, timer_hz: int) -> int:
         """Ticks from this twin's timer as an instruction count, at this endpoint's shift."""
         return instructions_from_ticks(ticks, timer_hz, self.icount_shift)
+
+
+@dataclass(eq=False)
+class QemuEndpoint(TwinEndpoint):
+    """A QEMU twin started here: a TwinEndpoint plus what QEMU needs."""
+
+    machine: str = ""
+    cpu: str = ""
+    kernel: Path | None = None
 
     def check_alive(self) -> None:
         """Raises DeployError with QEMU's exit status and last output if QEMU is no longer running."""

@@ -11,10 +11,16 @@ Layout of a run folder::
 Every file is replaced atomically after each change, so a crash or Ctrl-C keeps every row
 that was finished and never leaves a half-written file (a SIGKILL can leave a hidden
 ``.name.tmp-*`` file, which readers ignore).
+
+Several processes may write one run folder (``pytest -n N``: one worker per board, see
+:meth:`RunRecorder.attach`): results.csv and provenance.json are read, changed and replaced
+under a lock on the folder, so no row is lost or written twice.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import json
 import os
@@ -123,9 +129,31 @@ class RunRecorder:
         fsync_directory(run_dir.parent)
         return recorder
 
+    @classmethod
+    def attach(cls, run_dir: Path) -> RunRecorder:
+        """Write into a run folder that another process started (a pytest-xdist worker writing
+        into its controller's run). Rows and board facts are added to what is on disk."""
+        run_dir = Path(run_dir)
+        try:
+            provenance = json.loads((run_dir / PROVENANCE_JSON).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise ResultsError(f"{run_dir} is not a run folder to write into ({error})") from None
+        return cls(run_dir, provenance)
+
+    @contextlib.contextmanager
+    def _locked(self):
+        """Hold the run folder's lock (a flock on the folder itself, so no file is left behind):
+        one process at a time reads, changes and replaces files."""
+        descriptor = os.open(self.run_dir, os.O_RDONLY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)   # closing drops the lock
+
     @property
     def rows(self) -> list[Row]:
-        """The rows recorded so far (copies)."""
+        """The rows this recorder added so far (copies)."""
         return [dict(row) for row in self._rows]
 
     def record_board(self, board: str, **facts: object) -> None:
@@ -135,8 +163,11 @@ class RunRecorder:
         ``toolchain`` (see provenance.toolchain_version), ``board_serial``, ``clock_hz``,
         ``port``; any other JSON-serialisable fact is kept as well.
         """
-        self.provenance["boards"].setdefault(board, {}).update(facts)
-        self._write_provenance()
+        with self._locked():
+            on_disk = json.loads((self.run_dir / PROVENANCE_JSON).read_text(encoding="utf-8"))
+            on_disk["boards"].setdefault(board, {}).update(facts)
+            self.provenance["boards"] = on_disk["boards"]
+            self._write_provenance()
 
     def append_row(self, row: Mapping[str, object]) -> Row:
         """Validate a finished measurement's row and add it to results.csv atomically.
@@ -157,21 +188,24 @@ class RunRecorder:
                                f"{completed['schema_version']}) cannot be added to run "
                                f"{self.run_id} (schema_version {SCHEMA_VERSION})")
         clean = validate_row(completed, f"row for run {self.run_id}")
-        self._check_new_row(clean)
-        atomic_write_text(self.run_dir / RESULTS_CSV, rows_to_csv(self._rows + [clean]))
+        with self._locked():   # other processes (xdist workers) may have added rows: keep theirs
+            stored = read_results_csv(self.run_dir / RESULTS_CSV)
+            self._check_new_row(clean, stored)
+            atomic_write_text(self.run_dir / RESULTS_CSV, rows_to_csv(stored + [clean]))
         self._rows.append(clean)
         return dict(clean)
 
-    def _check_new_row(self, row: Row) -> None:
-        """A row must not share its identity, or its files' names, with an earlier one."""
+    def _check_new_row(self, row: Row, stored: list[Row]) -> None:
+        """A row must not share its identity, or its files' names, with an earlier one of the
+        run (``stored``: every row in results.csv, whichever process wrote it)."""
         identity = [str(row[key]) for key in ("board", "model", "runtime", "mode")]
-        for earlier in self._rows:
+        for earlier in stored:
             if [str(earlier[key]) for key in ("board", "model", "runtime", "mode")] == identity:
                 raise ResultsError(f"run {self.run_id} already has a row for board '{identity[0]}', "
                                    f"model '{identity[1]}', runtime '{identity[2]}', mode '{identity[3]}'; "
                                    "a second one would overwrite its files")
         for kind, key in (("board", "board"), ("model", "model")):
-            check_unique_names(kind, [(str(r[key]), str(r[key])) for r in (*self._rows, row)])
+            check_unique_names(kind, [(str(r[key]), str(r[key])) for r in (*stored, row)])
 
     def write_raw(self, board: str, model: str, arrays: Mapping[str, np.ndarray], *,
                   runtime: str = "", mode: str = "") -> Path:

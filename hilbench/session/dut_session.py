@@ -540,7 +540,7 @@ class DutSession:
         except (serial.SerialException, OSError):
             waiting = 0
         if waiting:
-            self._buffer += self._port.read(waiting)
+            self._buffer += self._read_some()   # a closed line is a DutError here too
         stale = self._lines + [raw.decode("ascii", errors="replace").strip() for raw in self._buffer.split(b"\n")]
         for text in filter(None, stale):
             self.log.add(NOTE, f"discarded unasked input: {text}")

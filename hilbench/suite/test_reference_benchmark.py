@@ -21,6 +21,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from hilbench.errors import HilbenchError
 from hilbench.procedure import BenchmarkOptions, benchmark_dut
 
 
@@ -31,7 +34,13 @@ def test_reference_benchmark(dut, hilbench_results, request):
                                energy_capture=Path(capture) if capture else None,
                                dataset=Path(dataset) if dataset else None,
                                max_twins=request.config.getoption("twins"))
-    result = benchmark_dut(dut, options)
+    try:
+        result = benchmark_dut(dut, options)
+    except HilbenchError as error:
+        # A DUT that stops answering, a lab host that goes down: this row fails with what
+        # went wrong, and the other boards and models go on.
+        pytest.fail(f"hilbench: {dut.board.name} ({dut.board.describe()}), {dut.model_name}: "
+                    f"{error}", pytrace=False)
     hilbench_results.record(result.row, raw=result.raw, figures=result.figures)
     if result.bitexact_rate is None:
         # A plain MLPerf Tiny DUT whose printed outputs do not determine its tensors: the row
