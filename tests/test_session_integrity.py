@@ -24,10 +24,10 @@ def firmware(tmp_path_factory):
     return build_stub(tmp_path_factory)
 
 
-def faulty_session(firmware, *faults: str, retries: int = 2):
+def faulty_session(firmware, *faults: str, retries: int = 2, timeout: float = 0.5):
     options = [item for fault in faults for item in ("--fault", fault)]
     endpoint = start_python_peer("faulty_line.py", str(firmware.path), *options)
-    session = DutSession.from_endpoint(endpoint, timeout=0.5, retries=retries)
+    session = DutSession.from_endpoint(endpoint, timeout=timeout, retries=retries)
     session.sync()
     return endpoint, session
 
@@ -76,7 +76,9 @@ def test_a_0_hz_timer_is_refused():
     ("infer:1:lap", 2, "m-lap-us stamps span"),  # a lap stamp that disagrees with the ticks
 ])
 def test_a_damaged_figure_is_retried_to_a_consistent_one(firmware, fault, n, noticed):
-    endpoint, session = faulty_session(firmware, fault)
+    # A generous timeout: on a loaded machine a slow reply must not add a third attempt,
+    # which would make the count below fail for a reason the test is not about.
+    endpoint, session = faulty_session(firmware, fault, timeout=5.0)
     with endpoint, session:
         session.load_input(VECTOR)
         result = session.infer(n, 0)
