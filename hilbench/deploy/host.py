@@ -30,6 +30,7 @@ def _read_boot_banner(slave: int, process: subprocess.Popen, timeout: float) -> 
     while b"m-ready\r\n" not in received:
         remaining = deadline - time.monotonic()
         if process.poll() is not None or remaining <= 0:
+            received += _pending_output(slave)  # a firmware that exited may have said why just before
             state = f"exited with code {process.returncode}" if process.poll() is not None else f"printed no m-ready within {timeout:.1f} s"
             raise DeployError(
                 f"host firmware {process.args[0]} {state}; it printed {received.decode(errors='replace')!r}"
@@ -38,6 +39,20 @@ def _read_boot_banner(slave: int, process: subprocess.Popen, timeout: float) -> 
         if ready:
             received += os.read(slave, 4096)
     return [line.strip() for line in received.decode("ascii", errors="replace").splitlines() if line.strip()]
+
+
+def _pending_output(slave: int) -> bytes:
+    """What the pty still holds for the host, without waiting for more."""
+    pending = b""
+    while select.select([slave], [], [], 0)[0]:
+        try:
+            chunk = os.read(slave, 4096)
+        except OSError:  # the other side is closed and nothing is left
+            break
+        if not chunk:
+            break
+        pending += chunk
+    return pending
 
 
 def start_host_firmware(
