@@ -37,7 +37,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
     from hilbench.boards import resolve_boards
     from hilbench.progress import progress_on
     from hilbench.procedure import (BenchmarkOptions, benchmark_dut,
-                                            energy_firmware_defines, energy_plan, format_details)
+                                    energy_firmware_defines, energy_plan, format_details)
     from hilbench.record import validate_row
     from hilbench.record.atomic import atomic_write_text, check_output_path
     from hilbench.report.table import format_results_table

@@ -26,7 +26,7 @@ from hilbench.compile import compile_model
 from hilbench.deploy.host import start_host_firmware
 from hilbench.errors import MeasurementError
 from hilbench.procedure import (ENERGY_MODE_DEFINES, BenchmarkOptions, TimingPlan,
-                                        benchmark_dut, energy_plan)
+                                benchmark_dut, energy_plan)
 from hilbench.measure.energy_capture import unix_to_jls_time
 
 SERIAL = "000415"

@@ -17,9 +17,9 @@ from hilbench.compile import compile_model
 from hilbench.deploy.host import start_host_firmware
 from hilbench.errors import ConfigError, MeasurementError
 from hilbench.procedure import (ENERGY_MODE_DEFINES, TIMING_PLANS, BenchmarkOptions,
-                                        TimingPlan, benchmark_dut, choose_inferences_per_window,
-                                        energy_firmware_defines, energy_plan, evenly_spaced,
-                                        wait_for_capture)
+                                TimingPlan, benchmark_dut, choose_inferences_per_window,
+                                energy_firmware_defines, energy_plan, evenly_spaced,
+                                wait_for_capture)
 
 PORTS_DIR = Path(__file__).parent / "fixtures" / "list_ports"
 
