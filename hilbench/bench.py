@@ -33,6 +33,7 @@ from hilbench.lab.locks import board_lock
 from hilbench.mlperf_tiny import MODEL_OF_ID, PLAIN_MLPERF_DEFINE
 from hilbench.paths import cache_root, zoo_root
 from hilbench.progress import Phases
+from hilbench.zoo import model_name
 from hilbench.measure.accuracy import dequantize
 from hilbench.run.printed_outputs import recover_printed_outputs
 from hilbench.run import TimingRun, VectorRun, join_vector_runs, run_vectors, time_inferences
@@ -81,14 +82,6 @@ def default_models() -> list[Path]:
         raise ModelError(f"no models found: {zoo_root()} has no <name>/{zoo.INT8_FILE} and "
                          f"{mlperf_tiny.models_dir()} has no MLPerf Tiny models; give --model PATH")
     return models
-
-
-def model_name(path: Path) -> str:
-    """The name a model goes by in results: the zoo folder name, else the file's stem."""
-    path = Path(path)
-    if path.name == zoo.INT8_FILE:
-        return path.parent.name
-    return path.stem
 
 
 # ---------------------------------------------------------------- the pipeline

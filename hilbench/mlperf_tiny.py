@@ -51,10 +51,12 @@ INT8_MODELS = tuple(MODEL_IDS)
 PRESENT, MISSING, WRONG_HASH = "present", "missing", "wrong hash"
 
 
-def device_model_name(stem: str) -> str:
-    """The name firmware reports for a model file with this stem: the MLPerf Tiny id of a
-    reference model, else the stem itself."""
-    return MODEL_IDS.get(stem, stem)
+def device_model_name(model_path: str | Path) -> str:
+    """The name firmware reports for a model file: the MLPerf Tiny id of a reference model,
+    else the model's name in results (a zoo model's folder name, else the file's stem)."""
+    from hilbench.zoo import model_name
+
+    return MODEL_IDS.get(Path(model_path).stem, model_name(model_path))
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,7 @@ def _state(config: pytest.Config) -> HilbenchState:
 
 def pytest_configure(config: pytest.Config) -> None:
     from hilbench.boards import split_board_names
+    from hilbench.procedure import check_dataset
     from hilbench.record.store import check_unique_names
 
     names = split_board_names(config.getoption("board") or [])
@@ -171,6 +172,8 @@ def pytest_configure(config: pytest.Config) -> None:
         state.models = _models_from_options(config.getoption("model") or [])
         check_unique_names("board", [(board.name, board.name) for board in state.boards])
         check_unique_names("model", [(_model_label(path), str(path)) for path in state.models])
+        dataset = config.getoption("dataset")
+        check_dataset(Path(dataset) if dataset else None, state.models)  # before any build
     except HilbenchError as error:
         raise pytest.UsageError(f"hilbench: {error}") from None
     state.progress = ProgressLine.for_session(config)

@@ -37,7 +37,7 @@ import numpy as np
 
 from hilbench.errors import MeasurementError
 from hilbench.measure.accuracy import (AccuracyResult, bitexact_rate, evaluate_accuracy,
-                                       reconstruction_error)
+                                       mean_per_group, reconstruction_error)
 from hilbench.measure.energy import EnergyResult, PowerTrace, measure_energy, modeled_energy
 from hilbench.measure.footprint import Footprint, elf_footprint
 from hilbench.measure.latency import LatencyStats, inferences_per_window, summarize_latency, \
@@ -227,6 +227,10 @@ class ReferenceData:
     task: str | None = None
     float_model: Path | None = None
     origin: str = ""
+    file_of_row: np.ndarray | None = None
+    """Which labelled file each row came from, where a file is sent as several windows (MLPerf
+    Tiny's segmented ad01): ``labels`` then has one entry per file, and a file's score is the
+    mean of its windows' scores. None: one row per label."""
 
 
 def evenly_spaced(count: int, limit: int | None) -> np.ndarray:
@@ -242,6 +246,16 @@ def evenly_spaced(count: int, limit: int | None) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, limit).round().astype(int))
 
 
+def zoo_model_of(model_path: Path):
+    """The zoo model whose int8 file is ``model_path``, or None."""
+    from hilbench import zoo
+
+    if not zoo.zoo_root().is_dir():
+        return None
+    return next((m for m in zoo.list_models()
+                 if m.int8_path.resolve() == Path(model_path).resolve()), None)
+
+
 def reference_data(dut: Dut, max_vectors: int | None = None,
                    dataset: Path | None = None) -> ReferenceData:
     """The test set of ``dataset`` (MLPerf Tiny runner layout) when given; else the zoo's
@@ -250,8 +264,7 @@ def reference_data(dut: Dut, max_vectors: int | None = None,
 
     if dataset is not None:
         return runner_reference_data(dut, dataset, max_vectors)
-    model = next((m for m in zoo.list_models() if m.int8_path.resolve() == Path(dut.model_path).resolve()),
-                 None) if zoo.zoo_root().is_dir() else None
+    model = zoo_model_of(dut.model_path)
     if model is not None and model.vectors_path.is_file():
         vectors = zoo.load_vectors(model.name)
         pick = evenly_spaced(len(vectors), max_vectors)
@@ -278,27 +291,66 @@ def _accuracy(dut: Dut, data: ReferenceData, outputs: DeviceOutputs,
     if data.task == "anomaly":  # the score is the autoencoder's reconstruction error
         device = reconstruction_error(data.x_float, device)
         float_scores = None if float_scores is None else reconstruction_error(data.x_float, float_scores)
+    if data.file_of_row is not None:  # a file sent as several windows scores as their mean
+        device = mean_per_group(device, data.file_of_row)
+        float_scores = None if float_scores is None else mean_per_group(float_scores, data.file_of_row)
     exact = outputs.exact
     return evaluate_accuracy(data.task, device, data.labels, float_scores,
                              device_raw_outputs=outputs.values if exact else None,
                              reference_raw_outputs=expected if exact else None)
 
 
-def runner_reference_data(dut: Dut, dataset: Path, max_vectors: int | None) -> ReferenceData:
-    """The model's test set in MLPerf Tiny's runner layout: the folder named after the model
-    id the firmware reports (kws01, ...), scored as the runner scores it."""
-    from hilbench.measure.accuracy import dequantize
+def load_dataset_for(model_path: Path, dataset: Path):
+    """The test set of ``model_path`` in ``dataset`` (MLPerf Tiny runner layout): the folder
+    named after the model id its firmware reports (kws01, ..., or a zoo model's name), read
+    for the model's input tensor (hilbench.runner_dataset.RunnerDataset). It needs only the
+    model file, so the front ends check a dataset before anything is built."""
+    from hilbench.compile.compiler import model_input_specs
+    from hilbench.errors import ModelError
+    from hilbench.mlperf_tiny import device_model_name
     from hilbench.runner_dataset import load_runner_dataset
 
+    specs = model_input_specs(model_path)
+    if len(specs) != 1:
+        raise ModelError(f"model {Path(model_path).name} has {len(specs)} inputs; a dataset "
+                         "folder holds inputs of models with exactly one")
+    zoo_model = zoo_model_of(model_path)
+    task = TASK_OF_METRIC[zoo_model.metric] if zoo_model is not None else None
+    return load_runner_dataset(dataset, device_model_name(model_path), specs[0], task)
+
+
+def runner_reference_data(dut: Dut, dataset: Path, max_vectors: int | None) -> ReferenceData:
+    """The model's test set in MLPerf Tiny's runner layout, scored as the runner scores it;
+    ``max_vectors`` limits the files (each with all its windows)."""
+    from hilbench.measure.accuracy import dequantize
+
     spec = dut.input_spec
-    data = load_runner_dataset(dataset, dut.model.model_name, spec.bytes, spec.dtype)
-    pick = evenly_spaced(len(data.x), max_vectors)
-    x = data.x[pick].reshape(len(pick), *spec.shape[1:])
-    # The anomaly score is the reconstruction error against the real-valued input.
-    x_float = dequantize(x, spec.scale, spec.zero_point) if spec.scale else x.astype(np.float64)
-    return ReferenceData(x_int8=x, x_float=x_float, labels=data.labels[pick], task=data.task,
-                         origin=f"{len(pick)} of {len(data.x)} inputs of {data.folder} "
-                                "(MLPerf Tiny runner layout)")
+    data = load_dataset_for(dut.model_path, dataset)
+    files = evenly_spaced(len(data.files), max_vectors)
+    rows = np.flatnonzero(np.isin(data.file_of_window, files))
+    x = data.x[rows].reshape(len(rows), *spec.shape[1:])
+    if data.x_float is not None:  # the real-valued features the runner sent (ad01)
+        x_float = data.x_float[rows].reshape(x.shape)
+    elif spec.scale:  # the anomaly score is the reconstruction error against real values
+        x_float = dequantize(x, spec.scale, spec.zero_point)
+    else:
+        x_float = x.astype(np.float64)
+    windowed = len(rows) != len(files)
+    return ReferenceData(
+        x_int8=x, x_float=x_float, labels=data.labels[files], task=data.task,
+        file_of_row=np.searchsorted(files, data.file_of_window[rows]) if windowed else None,
+        origin=f"{len(files)} of {len(data.files)} files"
+               + (f" ({len(rows)} windows)" if windowed else "")
+               + f" of {data.folder} (MLPerf Tiny runner layout)")
+
+
+def check_dataset(dataset: Path | None, model_paths) -> None:
+    """Read ``dataset`` for every model before anything is built or flashed: a malformed
+    folder is a ConfigError naming the file and the line, not a failure after the build."""
+    if dataset is None:
+        return
+    for model_path in model_paths:
+        load_dataset_for(Path(model_path), Path(dataset))
 
 
 # ---------------------------------------------------------------- plain MLPerf Tiny DUTs

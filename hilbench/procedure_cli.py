@@ -33,10 +33,10 @@ def add_measure_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_measure(args: argparse.Namespace) -> int:
     """Measure one board x model and print the labelled result."""
-    from hilbench.bench import model_name, open_dut
+    from hilbench.bench import find_model, model_name, open_dut
     from hilbench.boards import resolve_boards
     from hilbench.progress import progress_on
-    from hilbench.procedure import (BenchmarkOptions, benchmark_dut,
+    from hilbench.procedure import (BenchmarkOptions, benchmark_dut, check_dataset,
                                     energy_firmware_defines, energy_plan, format_details)
     from hilbench.record import validate_row
     from hilbench.record.atomic import atomic_write_text, check_output_path
@@ -46,12 +46,14 @@ def cmd_measure(args: argparse.Namespace) -> int:
     [board] = resolve_boards([args.board], lab=args.lab, emulate=args.emulate,
                              require_hardware=args.require_hardware)
     print(f"{board.name}: {board.describe()} ({board.reason})")
+    dataset = Path(args.dataset) if args.dataset else None
+    check_dataset(dataset, [find_model(args.model)])  # a malformed set stops before the build
     capture = Path(args.energy_capture) if args.energy_capture else None
     plan = energy_plan(board, capture)
     with progress_on(sys.stderr, f"{board.name} {model_name(args.model)}") as phases, \
             open_dut(board, args.model, extra_defines=energy_firmware_defines(plan), phases=phases) as dut:
         result = benchmark_dut(dut, BenchmarkOptions(max_vectors=args.vectors, energy_capture=capture,
-                                                dataset=Path(args.dataset) if args.dataset else None),
+                                                dataset=dataset),
                                energy=plan)
     row = validate_row(result.row)
     print(format_results_table([row]))

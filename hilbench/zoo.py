@@ -26,6 +26,14 @@ VECTORS_FILE = "vectors.npz"
 METRICS = ("top1", "auc")
 
 
+def model_name(path: str | Path) -> str:
+    """The name a model goes by in results: the zoo folder name, else the file's stem."""
+    path = Path(path)
+    if path.name == INT8_FILE:
+        return path.parent.name
+    return path.stem
+
+
 @dataclass(frozen=True)
 class ZooModel:
     """One zoo model as its card describes it. ``accuracy_*`` hold the card's metric (top-1

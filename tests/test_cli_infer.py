@@ -147,6 +147,6 @@ def test_preflashed_board_running_another_model_is_refused(tmp_path, preflashed_
     result = hilbench("infer", "--board=bench-nano", f"--lab={lab}", "--model=kws",
                       "--input=x.npy", "--output=y.npy", cwd=tmp_path)
     assert result.returncode == 2
-    # (zoo models are all compiled under their file stem, 'int8': the sizes tell them apart)
-    assert (f"the pre-flashed board 'bench-nano' on {port} runs model 'int8' (640 input / "
-            "640 output bytes), not 'int8' (490 / 12)") in result.stderr
+    # the firmware answers the zoo name of its model (not the file stem 'int8' they all share)
+    assert (f"the pre-flashed board 'bench-nano' on {port} runs model 'ad' (640 input / "
+            "640 output bytes), not 'kws' (490 / 12)") in result.stderr

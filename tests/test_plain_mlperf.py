@@ -16,9 +16,20 @@ from hilbench.twin_serve import PLAIN_MLPERF_DEFINES
 
 
 def test_reference_models_go_by_their_mlperf_tiny_ids():
-    assert [device_model_name(stem) for stem in MODEL_IDS] == ["kws01", "vww01", "ic01", "ad01"]
+    assert [device_model_name(f"/any/{stem}.tflite") for stem in MODEL_IDS] == [
+        "kws01", "vww01", "ic01", "ad01"]
     assert all(MODEL_OF_ID[MODEL_IDS[stem]] == stem for stem in MODEL_IDS)
-    assert device_model_name("my_model") == "my_model"
+    assert device_model_name("/any/my_model.tflite") == "my_model"
+
+
+def test_firmware_for_a_zoo_model_answers_with_the_zoo_name(tmp_path):
+    """The zoo keeps models_zoo/<name>/int8.tflite: the firmware answers m-model-[<name>], the
+    name the model has in results, not the file's stem 'int8'."""
+    from hilbench.paths import zoo_root
+
+    compiled = compile_model(zoo_root() / "kws" / "int8.tflite", tmp_path / "c")
+    assert compiled.model_name == "kws"
+    assert 'hb_model_name[] = "kws";' in (tmp_path / "c" / "hb_model.c").read_text()
 
 
 @pytest.mark.parametrize("stem", ["ad01_int8", "kws_ref_model"])
@@ -97,112 +108,6 @@ def test_plain_firmware_clobbers_truncates_and_has_no_extensions(tmp_path_factor
         assert session.results() != clean  # the warm-up clobbered the input
         session.infer(1, 0)
         assert session.results() == clean  # each 'infer' copies the loaded input once
-
-
-# ---------------------------------------------------------------- runner datasets
-
-
-def write_runner_dataset(root: Path, model_id: str, rows: np.ndarray, labels, classes: int) -> Path:
-    folder = root / model_id
-    folder.mkdir(parents=True)
-    lines = []
-    for index, (row, label) in enumerate(zip(rows, labels)):
-        name = f"sample_{index:03d}.bin"
-        (folder / name).write_bytes(np.ascontiguousarray(row).tobytes())
-        lines.append(f"{name}, {classes}, {label}")
-    (folder / "y_labels.csv").write_text("\n".join(lines) + "\n")
-    return folder
-
-
-def test_runner_dataset_is_read_as_the_runner_lays_it_out(tmp_path):
-    from hilbench.runner_dataset import load_runner_dataset
-
-    rows = np.arange(3 * 8, dtype=np.int8).reshape(3, 8)
-    write_runner_dataset(tmp_path, "kws01", rows, [4, 0, 11], classes=12)
-    data = load_runner_dataset(tmp_path, "kws01", 8, "int8")
-    np.testing.assert_array_equal(data.x, rows)
-    assert data.labels.tolist() == [4, 0, 11] and data.task == "classification"
-
-
-@pytest.mark.parametrize("line, message", [
-    ("sample_000.bin, 12", "line 2: expected 'file,classes,class'"),
-    ("sample_000.bin, 12, x", "line 2: the number of classes and the class must be whole numbers"),
-    ("sample_000.bin, 12, 12", "line 2: class 12 is not one of the 12 classes"),
-    ("missing.bin, 12, 1", "line 2: input file 'missing.bin' does not exist"),
-    ("short.bin, 12, 1", "line 2: input file 'short.bin' has 3 bytes, the model's input takes 8"),
-    ("../escape.bin, 12, 1", "line 2: input file '../escape.bin' does not exist"),
-])
-def test_a_malformed_runner_dataset_names_the_file_and_the_line(tmp_path, line, message):
-    from hilbench.errors import ConfigError
-    from hilbench.runner_dataset import load_runner_dataset
-
-    folder = write_runner_dataset(tmp_path, "kws01", np.zeros((1, 8), np.int8), [1], classes=12)
-    (folder / "short.bin").write_bytes(b"abc")
-    (tmp_path / "escape.bin").write_bytes(bytes(8))
-    labels = folder / "y_labels.csv"
-    labels.write_text(labels.read_text() + line + "\n")
-    with pytest.raises(ConfigError) as error:
-        load_runner_dataset(tmp_path, "kws01", 8, "int8")
-    assert str(labels) in str(error.value) and message in str(error.value)
-
-
-def test_a_missing_model_folder_is_named(tmp_path):
-    from hilbench.errors import ConfigError
-    from hilbench.runner_dataset import load_runner_dataset
-
-    with pytest.raises(ConfigError, match=r"vww01/y_labels.csv does not exist"):
-        load_runner_dataset(tmp_path, "vww01", 8, "int8")
-
-
-def test_measure_scores_a_runner_dataset_as_the_runner_does(tmp_path):
-    """`hilbench measure --dataset DIR` on the host board: the zoo's anomaly detector, under
-    the file name of MLPerf Tiny's ad01 (so its firmware answers m-model-[ad01]), scored with
-    ROC AUC on a small set in the runner's layout (sklearn's AUC of the reconstruction error of
-    tflite-micro's outputs is the expected figure)."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    from sklearn.metrics import roc_auc_score
-
-    from hilbench.measure.reference import interpreter_outputs
-    from hilbench.paths import zoo_root
-
-    model = tmp_path / "ad01_int8.tflite"
-    model.write_bytes((zoo_root() / "ad" / "int8.tflite").read_bytes())
-    vectors = np.load(zoo_root() / "ad" / "vectors.npz")
-    pick = np.r_[0:4, 196:200]   # normal and anomalous samples
-    x, y = vectors["x_int8"][pick], vectors["y"][pick]
-    assert set(y.tolist()) == {0, 1}
-    write_runner_dataset(tmp_path / "sets", "ad01", x, y, classes=2)
-
-    repo = Path(__file__).resolve().parent.parent
-    result = subprocess.run(
-        [sys.executable, "-m", "hilbench.cli", "measure", "--board=host", f"--model={model}",
-         f"--dataset={tmp_path / 'sets'}", "--json=out.json"], cwd=tmp_path, capture_output=True,
-        text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(repo)})
-    assert result.returncode == 0, result.stderr
-    saved = json.loads((tmp_path / "out.json").read_text())
-    assert "MLPerf Tiny runner layout" in saved["figures"]["vectors"]["origin"]
-    compiled = compile_model(model, tmp_path / "c")
-    spec_in, spec_out = compiled.inputs[0], compiled.outputs[0]
-    real_in = (x.astype(np.float64) - spec_in.zero_point) * spec_in.scale
-    out = interpreter_outputs(model, x).reshape(len(x), -1)
-    real_out = (out.astype(np.float64) - spec_out.zero_point) * spec_out.scale
-    expected = roc_auc_score(y, ((real_in - real_out) ** 2).mean(axis=1))
-    assert saved["row"]["accuracy"] == pytest.approx(expected)
-    assert saved["row"]["bitexact_rate"] == 1.0
-
-    bad = tmp_path / "sets" / "ad01" / "y_labels.csv"
-    bad.write_text(bad.read_text() + "sample_000.bin, 2\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "hilbench.cli", "measure", "--board=host", f"--model={model}",
-         f"--dataset={tmp_path / 'sets'}"], cwd=tmp_path, capture_output=True, text=True,
-        timeout=300, env={**os.environ, "PYTHONPATH": str(repo)})
-    assert result.returncode == 2
-    [line] = result.stderr.strip().splitlines()
-    assert f"{bad}, line 9: expected 'file,classes,class'" in line
 
 
 def test_a_plain_dut_in_energy_mode_stops_with_a_clear_error(tmp_path):

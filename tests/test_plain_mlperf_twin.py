@@ -45,7 +45,7 @@ def test_a_plain_dut_running_an_unknown_model_needs_the_lab_to_say_which(tmp_pat
                   "--vectors=2"], tmp_path)
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.strip().splitlines()
-    assert "plain MLPerf Tiny DUT that runs model 'int8'" in line and "boards.peer.model" in line
+    assert "plain MLPerf Tiny DUT that runs model 'ad'" in line and "boards.peer.model" in line
 
 
 def test_plain_dut_gives_a_labelled_row_from_printed_outputs(tmp_path, plain_ad_twin):

@@ -50,6 +50,23 @@ def test_boot_banner(dut):
     assert banner[2:] == ["m-init-done", "m-ready"]
 
 
+def test_help_is_prose_that_no_host_mistakes_for_a_reply(dut):
+    """A help line holding "m-" ("warm-up") reached the session as a reply 'm-up inferences',
+    the text in front of it dropped as noise."""
+    from hilbench.session import DutSession
+
+    endpoint, port = dut
+    lines = exchange(port, "help")
+    assert lines[-1] == "m-ready" and len(lines) > 10
+    assert not [line for line in lines[:-1] if "m-" in line or "e-[" in line]
+    assert any(line.startswith("infer N [W]") for line in lines)
+    port.close()
+    with DutSession.from_endpoint(endpoint) as session:
+        replies = session.command("help")
+        assert [line for line in replies if line.startswith(("m-", "e-"))] == ["m-ready"]
+        assert "dropped noise in front of a reply" not in "\n".join(session.log_lines())
+
+
 def test_name_and_profile(dut):
     _, port = dut
     assert exchange(port, "name") == ["m-name-dut-[host]", "m-ready"]

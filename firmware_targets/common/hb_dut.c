@@ -407,6 +407,9 @@ static void cmd_profile(void)
 #endif
 }
 
+/* 'help' prints prose for a person at a terminal. No line may contain "m-" or "e-[": a host
+ * reads those as the start of a reply and drops what stands in front as line noise, so
+ * "warm-up" would reach it as a reply 'm-up ...'. */
 static void cmd_help(void)
 {
     out_line(HB_DUT_FW_VERSION);
@@ -417,11 +420,11 @@ static void cmd_help(void)
     out_line("db load N    : Expect N input bytes");
     out_line("db HH[HH]*   : Load hex bytes until N bytes");
     out_line("db print     : Print the loaded bytes as hex");
-    out_line("infer N [W=10]: Execute N timed inferences after W warm-up inferences");
+    out_line("infer N [W]  : Run W warmup inferences (default 10), then N timed ones");
     out_line("results      : Print the dequantized outputs of the last inference");
 #if !HB_DUT_PLAIN_MLPERF
     out_line("hb bulk N C  : Receive N raw input bytes whose CRC-32 is C (8 hex digits)");
-    out_line("hb infer N W : As infer N W, without the m-results line");
+    out_line("hb infer N W : As infer N W, without the results line");
     out_line("hb raw       : Print the raw output bytes of the last inference as hex");
     out_line("hb ticks     : Print the ticks of each timed inference of the last infer");
 #if HB_HAL_HOST_FILE

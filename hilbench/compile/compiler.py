@@ -68,6 +68,12 @@ def _spec(tensor: Tensor) -> TensorSpec:
                       tensor.zero_point, tensor.nbytes)
 
 
+def model_input_specs(model_path: str | os.PathLike) -> list[TensorSpec]:
+    """The model's input tensors, read from the file without compiling it."""
+    graph, _ = read_model(Path(model_path))
+    return [_spec(graph.tensors[index]) for index in graph.inputs]
+
+
 def _check_edges(graph: Graph) -> None:
     for role, indices in (("input", graph.inputs), ("output", graph.outputs)):
         for index in indices:
@@ -141,8 +147,9 @@ def compile_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
                   kernels: str = "portable") -> CompiledModel:
     """Compile `model_path` into C sources in `out_dir` (replaced as a whole, atomically).
 
-    The firmware reports the model ('m-model-[...]') by the file's stem, or by its MLPerf Tiny
-    id (kws01, ...) for a reference model, as MLPerf Tiny's runner expects.
+    The firmware reports the model ('m-model-[...]') by its name in results (a zoo model's
+    folder name, else the file's stem), or by its MLPerf Tiny id (kws01, ...) for a reference
+    model, as MLPerf Tiny's runner expects.
 
     kernels: "portable" forces the portable C kernels (HB_PORTABLE_KERNELS); "auto" lets a
     kernel use a DSP inner loop where the target has one (__ARM_FEATURE_DSP).
@@ -152,7 +159,7 @@ def compile_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
         raise ValueError(f"kernels={kernels!r} is not one of {', '.join(KERNEL_SETS)}")
     model_path = Path(model_path)
     out_dir = Path(out_dir)
-    name = device_model_name(model_path.stem)
+    name = device_model_name(model_path)
     graph, raw = read_model(model_path)
     _check_edges(graph)
     int16_filters = (frozenset(choose_int16_filters(int16_filter_candidates(graph)))

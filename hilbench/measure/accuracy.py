@@ -135,6 +135,23 @@ def reconstruction_error(inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
     return np.mean((x.reshape(x.shape[0], -1) - y.reshape(y.shape[0], -1)) ** 2, axis=1)
 
 
+def mean_per_group(scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The mean of the scores of each group (groups numbered 0..G-1, one per sample), in
+    group order: MLPerf Tiny's runner scores a file sent as several windows by the mean of
+    its windows' results (summarize_result in benchmark/runner/main.py)."""
+    values = np.asarray(scores, dtype=np.float64)
+    groups = np.asarray(groups)
+    if groups.shape != (values.shape[0],):
+        raise MeasurementError(f"{values.shape[0]} scores but {groups.size} group numbers")
+    counts = np.bincount(groups)
+    if np.any(counts == 0):
+        raise MeasurementError("every group needs at least one score")
+    flat = values.reshape(values.shape[0], -1)
+    sums = np.zeros((len(counts), flat.shape[1]))
+    np.add.at(sums, groups, flat)
+    return (sums / counts[:, None]).reshape(len(counts), *values.shape[1:])
+
+
 def bitexact_rate(device_outputs: Sequence[np.ndarray] | np.ndarray,
                   reference_outputs: Sequence[np.ndarray] | np.ndarray) -> float:
     """Share of output tensors whose bytes equal the reference interpreter's.
