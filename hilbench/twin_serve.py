@@ -7,6 +7,13 @@ driver, a second hilbench) then talk to our firmware as to any board.
 
 The command prints one ``key: value`` line per fact, then ``ready``, and serves until Ctrl-C
 or SIGTERM; QEMU never outlives it (hilbench/deploy/procs.py).
+
+A twin has no reset line, and a client killed in the middle of a command (half a ``db``
+load, a binary ``hb bulk``) would leave the next client talking to firmware that waits for
+the rest. So when a TCP client that wrote to the twin leaves, the hub has the twin restarted
+(a new QEMU on the same firmware, booted to m-ready; the old one is stopped) and drops what
+the old one still sent: each client starts on a twin as fresh as a new one. The command
+prints ``restarted: qemu_pid: N`` each time.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import signal
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from hilbench.boards import ResolvedBoard
 from hilbench.errors import ConfigError, DeployError
@@ -48,8 +55,14 @@ class ServedTwin:
     realtime: bool
     plain_mlperf: bool
     qemu_pid: int | None
-    endpoint: "QemuEndpoint" = field(repr=False, compare=False)
+    """The first QEMU's; a restart starts another (``endpoint.pid``)."""
+    twin: "_RestartableTwin" = field(repr=False, compare=False)
     hub: "SerialHub" = field(repr=False, compare=False)
+
+    @property
+    def endpoint(self) -> "QemuEndpoint":
+        """The QEMU serving now."""
+        return self.twin.endpoint
 
     def is_alive(self) -> bool:
         """True while QEMU runs and the hub serves its UART."""
@@ -66,12 +79,14 @@ class ServedTwin:
 
 @contextlib.contextmanager
 def serve_twin(board: ResolvedBoard, model: str | Path, *, realtime: bool = False,
-               plain_mlperf: bool = False, port: int = 0, opt_level: str = "O2") -> Iterator[ServedTwin]:
+               plain_mlperf: bool = False, port: int = 0, opt_level: str = "O2",
+               on_restart: Callable[["QemuEndpoint"], None] | None = None) -> Iterator[ServedTwin]:
     """Build, start and serve ``board``'s twin running ``model``; stop everything on exit.
 
     ``board`` must be resolved as emulated (``resolve_boards(..., emulate=True)``).
     ``plain_mlperf`` builds the firmware without hilbench's extensions, as third-party MLPerf
-    Tiny firmware behaves. ``port`` 0 serves the URL on a free port.
+    Tiny firmware behaves. ``port`` 0 serves the URL on a free port. ``on_restart`` is told of
+    each new QEMU when a client that wrote to the twin left (see the module doc).
     """
     from hilbench.bench import model_name, prepare_firmware
     from hilbench.deploy.qemu import ICOUNT_SHIFT, start_firmware
@@ -82,14 +97,44 @@ def serve_twin(board: ResolvedBoard, model: str | Path, *, realtime: bool = Fals
                           "twin can be served (resolve it with emulate=True)")
     model_path, _, firmware = prepare_firmware(
         board, model, opt_level=opt_level, extra_defines=PLAIN_MLPERF_DEFINES if plain_mlperf else ())
+    shift = realtime_icount_shift(board) if realtime else ICOUNT_SHIFT
+    twin = _RestartableTwin(lambda: start_firmware(firmware, realtime=realtime, icount_shift=shift),
+                            on_restart)
     with contextlib.ExitStack() as stack:
-        shift = realtime_icount_shift(board) if realtime else ICOUNT_SHIFT
-        endpoint = stack.enter_context(start_firmware(firmware, realtime=realtime, icount_shift=shift))
-        hub = stack.enter_context(SerialHub(endpoint.url, listen_port=port))
+        stack.callback(twin.close)
+        endpoint = twin.start()
+        hub = stack.enter_context(SerialHub(endpoint.url, listen_port=port, restart=twin.restart))
         yield ServedTwin(board=board.name, model=model_name(model_path), model_path=model_path,
                          pty=hub.pty_path, url=hub.url, machine=endpoint.machine,
                          icount_shift=endpoint.icount_shift, realtime=realtime,
-                         plain_mlperf=plain_mlperf, qemu_pid=endpoint.pid, endpoint=endpoint, hub=hub)
+                         plain_mlperf=plain_mlperf, qemu_pid=endpoint.pid, twin=twin, hub=hub)
+
+
+class _RestartableTwin:
+    """The QEMU twin being served, replaced by a fresh one on :meth:`restart` (called from the
+    hub's thread): the new one is up before the old one stops, so that the twin is never seen
+    as stopped in between."""
+
+    def __init__(self, start: Callable[[], "QemuEndpoint"],
+                 on_restart: Callable[["QemuEndpoint"], None] | None) -> None:
+        self._start = start
+        self._on_restart = on_restart
+        self.endpoint: "QemuEndpoint | None" = None
+
+    def start(self) -> "QemuEndpoint":
+        self.endpoint = self._start()
+        return self.endpoint
+
+    def restart(self) -> str:
+        old, self.endpoint = self.endpoint, self._start()
+        old.close()
+        if self._on_restart is not None:
+            self._on_restart(self.endpoint)
+        return self.endpoint.url
+
+    def close(self) -> None:
+        if self.endpoint is not None:
+            self.endpoint.close()
 
 
 def realtime_icount_shift(board: ResolvedBoard) -> int:
@@ -146,14 +191,16 @@ def cmd_twin_serve(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with serve_twin(board, args.model, realtime=args.realtime, plain_mlperf=args.plain_mlperf,
-                        port=args.port) as twin:
+                        port=args.port,
+                        on_restart=lambda new: print(f"restarted: qemu_pid: {new.pid}", flush=True)) as twin:
             print("\n".join(twin.lines()), flush=True)
             print("ready", flush=True)
             try:
                 while not stop.wait(0.2):
                     # (A SIGTERM stops QEMU before it sets stop: that is no failure.)
                     if not twin.is_alive() and not stop.is_set():
-                        raise DeployError(twin.endpoint.failure_report("the served twin stopped"))
+                        raise DeployError(twin.hub.failure or
+                                          twin.endpoint.failure_report("the served twin stopped"))
             except KeyboardInterrupt:
                 pass
         print("stopped", flush=True)

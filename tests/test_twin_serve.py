@@ -102,7 +102,7 @@ def test_twin_serve_gives_a_pty_and_a_url_and_leaves_nothing_behind(signum):
             assert stale.recv(100) == b""   # disconnected by the hub
         again = run_one(facts["pty"], vector)
         assert by_pty == by_url == again
-        assert by_pty[0] == "int8" and len(by_pty[2]) == input_bytes
+        assert by_pty[0] == MODEL and len(by_pty[2]) == input_bytes
     finally:
         out = stop(process, signum)
     assert out.strip().endswith("stopped")
@@ -140,3 +140,69 @@ def test_twin_serve_refuses_a_board_that_is_not_in_the_catalog():
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
     assert completed.returncode == 2
     assert "nano34" in completed.stderr and "Traceback" not in completed.stderr
+
+
+# A client that loads an input, starts a binary bulk load and dies with most of its bytes
+# still to send: the firmware would take the next client's commands for the missing bytes.
+HALF_A_LOAD = r"""
+import socket, sys
+line = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+
+def until(marker):
+    data = b""
+    while marker not in data:
+        data += line.recv(4096)
+
+line.sendall(b"db load 640%"); until(b"m-ready")
+line.sendall(b"db 0a0b0c0d%"); until(b"m-ready")
+line.sendall(b"hb bulk 640 00000000%"); until(b"m-hb-bulk-ready")
+line.sendall(bytes(100))
+print("half sent", flush=True)
+sys.stdin.read()   # killed here
+"""
+
+
+def read_line(stream, timeout_s: float) -> str:
+    import select
+
+    ready, _, _ = select.select([stream], [], [], timeout_s)
+    assert ready, f"no line within {timeout_s} s"
+    return stream.readline().strip()
+
+
+def test_a_client_killed_mid_command_leaves_the_next_client_a_fresh_twin():
+    """The hub restarts the twin when a client that wrote to it leaves: the next client's
+    first command gets its own reply and nothing stale, its outputs equal a fresh twin's, and
+    no QEMU is left behind."""
+    process, facts = start_serve()
+    vector = np.random.default_rng(5).integers(-128, 128, 640, dtype=np.int8).tobytes()
+    pids = [int(facts["qemu_pid"])]
+    try:
+        fresh = run_one(facts["url"], vector)
+        pids.append(int(read_line(process.stdout, 60).removeprefix("restarted: qemu_pid: ")))
+
+        host, port = facts["url"][len("socket://"):].rsplit(":", 1)
+        dirty = subprocess.Popen([sys.executable, "-c", HALF_A_LOAD, host, port],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert read_line(dirty.stdout, 60) == "half sent"
+        finally:
+            dirty.kill()
+            dirty.wait()
+        pids.append(int(read_line(process.stdout, 60).removeprefix("restarted: qemu_pid: ")))
+        assert gone(pids[0]) and gone(pids[1]) and not gone(pids[2])
+
+        with socket.create_connection((host, int(port))) as line:
+            line.settimeout(10)
+            line.sendall(b"name%")
+            reply = b""
+            while not reply.endswith(b"m-ready\r\n"):
+                reply += line.recv(4096)
+        assert reply.decode().splitlines()[0].startswith("m-name-dut-[")
+        assert len(reply.decode().splitlines()) == 2, reply   # its own reply, nothing stale
+        assert run_one(facts["url"], vector) == fresh
+    finally:
+        out = stop(process, signal.SIGTERM)
+    pids += [int(line.removeprefix("restarted: qemu_pid: ")) for line in out.splitlines()
+             if line.startswith("restarted: ")]
+    assert all(gone(pid) for pid in pids), pids
