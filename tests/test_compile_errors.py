@@ -88,7 +88,7 @@ def test_recompiling_replaces_the_folder_and_leaves_no_temporaries(tmp_path):
     assert sorted(p.name for p in out_dir.iterdir()) == [
         "hb_model.c", "hb_model_config.h", "hb_model_data.c", "hb_model_data.h"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
-    assert compiled.model_name == "int8"   # the file's stem
+    assert compiled.model_name == "kws"   # the zoo's name for models_zoo/kws/int8.tflite
 
 
 def test_unknown_kernel_set_is_refused(tmp_path):
@@ -101,3 +101,31 @@ def test_supported_ops_cover_the_brief():
                "MAX_POOL_2D", "ADD", "RESHAPE", "SOFTMAX", "QUANTIZE", "DEQUANTIZE", "LOGISTIC",
                "MEAN", "PAD", "CONCATENATION"):
         assert op in SUPPORTED_OPS
+
+
+def test_a_compile_that_loses_a_race_for_the_same_folder_is_no_error(tmp_path, monkeypatch):
+    """Two processes compiling the same model on a cold cache: the other one retires the old
+    folder and puts its copy in place between this one's steps."""
+    import os
+    import shutil
+
+    from hilbench.compile import compiler
+
+    out_dir = tmp_path / "out"
+    compile_model(KWS, out_dir, kernels="portable")
+    (out_dir / "hb_model.c").write_text("an older copy")   # so that this compile swaps it
+    real_replace = os.replace
+
+    def other_process_first(src, dst):
+        if Path(src) == out_dir:                # the other process retired and replaced it
+            shutil.rmtree(out_dir)
+            raise FileNotFoundError(src)
+        if Path(dst) == out_dir:                # ... and put its own copy in place
+            out_dir.mkdir(exist_ok=True)
+            (out_dir / "hb_model.c").write_text("theirs")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(compiler.os, "replace", other_process_first)
+    compile_model(KWS, out_dir, kernels="portable")
+    assert (out_dir / "hb_model.c").read_text() == "theirs"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]   # no temporaries left

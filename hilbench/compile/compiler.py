@@ -209,26 +209,36 @@ def compile_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
 
 
 def _write_atomically(out_dir: Path, files: dict[str, str]) -> None:
-    """Write into a temporary sibling folder, then swap it in: never a half-written out_dir."""
+    """Write into a temporary sibling folder, then swap it in: never a half-written out_dir.
+
+    Several processes (pytest-xdist workers, parallel lab runs) may write the same folder at
+    once on a cold cache. The folder is keyed by the model's and the compiler's content, so
+    whichever copy ends up in place is right: losing a race is no error. A folder that
+    already holds these files is left alone, so a build reading it never sees it swapped.
+    """
+    if (out_dir.is_dir() and sorted(p.name for p in out_dir.iterdir()) == sorted(files)
+            and all((out_dir / name).read_text() == text for name, text in files.items())):
+        return
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         for name, text in files.items():
             (staging / name).write_text(text)
+        retired = None
         if out_dir.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
-            os.replace(out_dir, retired / "old")
-            os.replace(staging, out_dir)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
             try:
-                os.replace(staging, out_dir)
-            except OSError:
-                if not out_dir.is_dir():
-                    raise
-                # Another process (a pytest-xdist worker) wrote the same folder first: the
-                # folder is keyed by the model's and the compiler's content, so theirs is ours.
-                shutil.rmtree(staging, ignore_errors=True)
+                os.replace(out_dir, retired / "old")
+            except FileNotFoundError:
+                pass  # another process retired it first
+        try:
+            os.replace(staging, out_dir)
+        except OSError:
+            if not out_dir.is_dir():
+                raise
+            shutil.rmtree(staging, ignore_errors=True)  # another process put its copy in place
+        if retired is not None:
+            shutil.rmtree(retired, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
