@@ -358,9 +358,19 @@ def times_only_by_marks(dut: Dut) -> bool:
     return not capabilities.cycles and dut.session.timestamp() is None
 
 
-def host_clock_inference_s(dut: Dut, row: np.ndarray, plan: TimingPlan) -> float:
-    """A host-clock estimate of one inference, for a DUT that cannot time itself: it only
-    sizes the energy windows and is never a result figure.
+@dataclass(frozen=True)
+class HostClockEstimate:
+    """What the host clock says of a DUT that cannot time itself: it sizes the energy windows
+    and bounds their marks, and is never a result figure."""
+
+    inference_s: float
+    command_overhead_s: float
+    """An 'infer' command's host time that is not inferences (command, printed results,
+    m-ready)."""
+
+
+def host_clock_inference_s(dut: Dut, row: np.ndarray, plan: TimingPlan) -> HostClockEstimate:
+    """A host-clock estimate of one inference and of an 'infer' command's serial overhead.
 
     'infer 2n 0' and 'infer n 0' send the same command and print the same results, so the
     difference of their host times (the fastest of a few each) is n inferences without the
@@ -380,7 +390,8 @@ def host_clock_inference_s(dut: Dut, row: np.ndarray, plan: TimingPlan) -> float
         if extra_s >= HOST_ESTIMATE_MIN_S or double_s >= plan.min_window_s:
             # Noise may leave no difference: then the whole longer command counts as its 2n
             # inferences, an overestimate; windows too short for the plan are found and rerun.
-            return (extra_s / n) if extra_s > 0 else double_s / (2 * n)
+            inference_s = extra_s / n if extra_s > 0 else double_s / (2 * n)
+            return HostClockEstimate(inference_s, max(0.0, single_s - n * inference_s))
         n *= 4
 
 
@@ -550,7 +561,8 @@ class EnergyWindows:
 
 
 def _run_energy_windows(dut: Dut, row: np.ndarray, n: int, plan: TimingPlan,
-                        inference_s: float | None, idle_s: float, round_trip_s: float) -> EnergyWindows:
+                        inference_s: float | None, idle_s: float,
+                        command_overhead_s: float) -> EnergyWindows:
     """Idle, M windows of 'infer N W' (each bracketed by two pulses), idle.
 
     ``inference_s``: the latency windows' mean inference, the device length of a window whose
@@ -564,7 +576,7 @@ def _run_energy_windows(dut: Dut, row: np.ndarray, n: int, plan: TimingPlan,
     for _ in range(plan.windows):
         result = dut.session.infer(n, plan.warmup)
         counts.append(n)
-        host.append(HostWindow(result.host_s, plan.warmup, round_trip_s))
+        host.append(HostWindow(result.host_s, plan.warmup, command_overhead_s))
         if result.ticks is not None and len(result.ticks) == n:
             device_s.append(float(dut.inference_seconds(result.ticks, result.timer_hz).sum()))
         elif inference_s is not None:  # the DUT kept only some ticks: the latency windows' estimate
@@ -577,12 +589,14 @@ def _run_energy_windows(dut: Dut, row: np.ndarray, n: int, plan: TimingPlan,
 
 def measure_dut_energy(dut: Dut, row: np.ndarray, n: int, timing_plan: TimingPlan,
                        latency: LatencyStats | None, plan: EnergyPlan,
-                       options: BenchmarkOptions, round_trip_s: float = 0.0) -> EnergyResult | None:
+                       options: BenchmarkOptions,
+                       command_overhead_s: float = 0.0) -> EnergyResult | None:
     """The energy figure the plan asks for (None when there is none).
 
     ``latency`` None: the DUT reports no device time (:func:`times_only_by_marks`); each
     window's marks are then checked against the host clock (HostWindow) instead of the device's
-    window, and ``round_trip_s`` is the host round trip those bounds allow for.
+    window, and ``command_overhead_s`` is the host time of a command that is not inferences
+    (:class:`HostClockEstimate`).
     """
     profile = dut.board.board.power_profile
     if plan.source == "":
@@ -595,7 +609,7 @@ def measure_dut_energy(dut: Dut, row: np.ndarray, n: int, timing_plan: TimingPla
 
     def run_windows() -> EnergyWindows:
         return _run_energy_windows(dut, row, n, timing_plan, inference_s, options.idle_s,
-                                   round_trip_s)
+                                   command_overhead_s)
 
     if plan.source == "probe":
         from hilbench.measure.energy_probe import JoulescopeProbe
@@ -722,12 +736,14 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
     if marks_only:
         # MLPerf Tiny's energy mode: no latency windows (there is no device time); the energy
         # windows are sized from the host clock, and timed by the probe's marks.
-        first_s = host_clock_inference_s(dut, row_input, plan)
-        first_clock = "host-clock, sizes the energy windows only"
+        estimate = host_clock_inference_s(dut, row_input, plan)
+        first_s = estimate.inference_s
+        first_estimate = {"first_inference_clock": "host-clock, sizes the energy windows only",
+                          "infer_command_overhead_s": estimate.command_overhead_s}
         latency, timing, timing_details = None, None, {}
     else:
         first_s = first_inference_s(dut, row_input, plan)
-        first_clock = "device"
+        first_estimate = {"first_inference_clock": "device"}
 
         def time_windows(n: int) -> tuple[TimingRun, LatencyStats, dict[str, Any]]:
             timing = _time_windows(dut, row_input, n, plan)
@@ -746,7 +762,8 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
     phases.start("energy")
     if marks_only:
         def marked_windows(n: int) -> EnergyResult:
-            result = measure_dut_energy(dut, row_input, n, plan, None, energy, options, round_trip)
+            result = measure_dut_energy(dut, row_input, n, plan, None, energy, options,
+                                        estimate.command_overhead_s)
             _check_window_length(np.asarray(result.window_s), plan, dut,
                                  clock="between its timestamp marks")
             return result
@@ -779,8 +796,7 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
         "vectors": {"count": int(len(data.x_int8)), "origin": data.origin,
                     "harness": vector_run.harness.as_dict() if vector_run.harness else None},
         "harness_s": {"clock": "host-clock", **phases.seconds},
-        "timing_plan": {**asdict(plan), "first_inference_s": first_s,
-                        "first_inference_clock": first_clock},
+        "timing_plan": {**asdict(plan), "first_inference_s": first_s, **first_estimate},
         "latency": {**(latency.as_dict() if latency is not None else {}), **timing_details},
         "dut_protocol": protocol,
         "outputs": outputs.kind,

@@ -46,11 +46,12 @@ IDLE_GUARD_S = 1e-3
 HOST_CLOCK_RATE_TOLERANCE = 1e-3
 HOST_READING_SLACK_S = 1e-3
 # ...and it cannot be much shorter than the host's time for its N timed inferences: the command
-# runs W + N inferences of the same input plus serial traffic, which the round trip of a short
-# command stands for. Half of that leaves room for a loaded host's scheduling (the windows last
-# 10 s on hardware, the host's hiccups milliseconds) and still refuses a mark pair that covers
-# less than half a window, which is what a glitch inside it paired with a lost mark gives.
-HOST_WINDOW_MIN_SHARE = 0.5
+# runs W + N inferences of the same input, plus its serial traffic (the command, the printed
+# results, m-ready), which the same command without its inferences takes (HostWindow.overhead_s).
+# A quarter of that leaves room for a loaded host that reads m-ready late (its hiccups are
+# milliseconds, hardware windows last 10 s) and still refuses a mark pair that covers less than
+# a quarter of a window, which a glitch early in a window paired with a lost mark gives.
+HOST_WINDOW_MIN_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -90,15 +91,16 @@ class HostWindow:
     """Host-clock seconds from sending the command to reading its m-ready."""
     warmup: int
     """W: the warm-up inferences that ran before the window's first mark."""
-    round_trip_s: float
-    """Host round trip of a short command: the serial and host part of command_s."""
+    overhead_s: float
+    """Host-clock seconds of such a command that are not inferences: sending it, reading its
+    printed results and m-ready."""
 
     def bounds_s(self, inferences: int, sample_period_s: float) -> tuple[float, float]:
         """(shortest, longest) plausible length between the marks of a window of
         ``inferences`` timed inferences (see HOST_WINDOW_MIN_SHARE and HOST_CLOCK_RATE_TOLERANCE)."""
         longest = (self.command_s * (1 + HOST_CLOCK_RATE_TOLERANCE) + HOST_READING_SLACK_S
                    + 2 * sample_period_s)
-        timed_s = max(0.0, self.command_s - self.round_trip_s) * inferences / (inferences + self.warmup)
+        timed_s = max(0.0, self.command_s - self.overhead_s) * inferences / (inferences + self.warmup)
         return HOST_WINDOW_MIN_SHARE * timed_s, longest
 
 
@@ -360,7 +362,7 @@ def _check_against_host(durations: np.ndarray, counts: Sequence[int],
                 f"{trace.origin}: window {index} lasts {duration * 1e3:.3f} ms between its marks, "
                 f"under {shortest * 1e3:.3f} ms ({HOST_WINDOW_MIN_SHARE:.0%} of what the host "
                 f"clock gives its {count} timed inferences: 'infer {count} {host.warmup}' took "
-                f"{host.command_s * 1e3:.3f} ms, round trip {host.round_trip_s * 1e3:.3f} ms); "
+                f"{host.command_s * 1e3:.3f} ms, {host.overhead_s * 1e3:.3f} ms of it serial); "
                 "the marks do not belong to the timed windows (glitch or missed pulse)")
 
 
