@@ -18,7 +18,10 @@ end can do the same. The steps:
    (``probe``), a JLS recording (``capture``), or the board's power profile x latency
    (``model``); none on the host. Probe and capture need energy-mode firmware
    (:func:`energy_firmware_defines`): it pulses the timestamp pin at the start and end of
-   each energy window, and the energy between the marks is integrated.
+   each energy window, and the energy between the marks is integrated. A DUT that reports no
+   device time at all (a plain MLPerf Tiny DUT in energy mode, :func:`times_only_by_marks`)
+   skips step 3: a host-clock estimate sizes its energy windows, the marks are checked against
+   each command's host time, and its row has energy but empty latency columns.
 5. **Footprint.** Flash and RAM from the ELF, the tensor arena, and a stack estimate from
    GCC's call graph.
 """
