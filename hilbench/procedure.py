@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from hilbench.errors import MeasurementError
-from hilbench.measure.accuracy import (AccuracyResult, bitexact_rate, evaluate_accuracy,
-                                       reconstruction_error)
+from hilbench.measure.accuracy import (TASK_OF_METRIC, AccuracyResult, bitexact_rate,
+                                       evaluate_accuracy, task_scores)
 from hilbench.measure.energy import (EnergyResult, HostWindow, PowerTrace, measure_energy,
                                      modeled_energy)
 from hilbench.measure.footprint import Footprint, elf_footprint
@@ -63,8 +63,6 @@ FIRST_TIMING_INFERENCES = 3
 # Windows are sized for 20% more than the minimum: a first estimate up to that much slower
 # than the timed inferences still gives windows that meet it.
 WINDOW_HEADROOM = 1.2
-# zoo card metric -> hilbench.measure.accuracy task
-TASK_OF_METRIC = {"top1": "classification", "auc": "anomaly"}
 
 
 # ---------------------------------------------------------------- plans
@@ -275,13 +273,11 @@ def _accuracy(dut: Dut, data: ReferenceData, outputs: DeviceOutputs,
               expected: np.ndarray) -> AccuracyResult | None:
     if data.labels is None:
         return None
-    device = outputs.scores
+    device = task_scores(data.task, data.x_float, outputs.scores)
     float_scores = None
     if data.float_model is not None and data.float_model.is_file():
-        float_scores = interpreter_outputs(data.float_model, data.x_float)
-    if data.task == "anomaly":  # the score is the autoencoder's reconstruction error
-        device = reconstruction_error(data.x_float, device)
-        float_scores = None if float_scores is None else reconstruction_error(data.x_float, float_scores)
+        float_scores = task_scores(data.task, data.x_float,
+                                   interpreter_outputs(data.float_model, data.x_float))
     exact = outputs.exact
     return evaluate_accuracy(data.task, device, data.labels, float_scores,
                              device_raw_outputs=outputs.values if exact else None,

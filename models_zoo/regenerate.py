@@ -1,8 +1,10 @@
-"""Regenerate the zoo: ``python -m models_zoo.regenerate [--quick] [--only NAME] [--out DIR]``.
+"""Regenerate the zoo: ``python -m models_zoo.regenerate [--quick | --rescore] [--only NAME] [--out DIR]``.
 
 Each model is rebuilt from its recipe (models_zoo/<name>/recipe.py) into DIR/<name>/
 (default: models_zoo/ itself). ``--quick`` makes tiny data sets and trains one epoch: a smoke
 test of the whole path, not usable models (their cards say ``quick_build: true``).
+``--rescore`` trains nothing: it recomputes the cards of the models already in DIR from their
+committed files and the recipe's held-out split (after a change of how a figure is scored).
 """
 
 from __future__ import annotations
@@ -27,20 +29,25 @@ def load_recipe(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models_zoo.regenerate", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny data and one epoch (smoke test)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="tiny data and one epoch (smoke test)")
+    mode.add_argument("--rescore", action="store_true",
+                      help="recompute the cards of the committed models, without training")
     parser.add_argument("--only", action="append", metavar="NAME", choices=MODEL_NAMES,
                         help="regenerate only this model (repeatable)")
     parser.add_argument("--out", type=Path, default=ZOO_DIR, help="output folder (default: models_zoo/)")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from models_zoo._common.pipeline import QualityError, build
+    from models_zoo._common.pipeline import QualityError, build, rescore
 
     failures = []
     for name in args.only or MODEL_NAMES:
         started = time.monotonic()
         try:
-            card = build(load_recipe(name), args.out / name, quick=args.quick)
+            recipe = load_recipe(name)
+            card = (rescore(recipe, args.out / name) if args.rescore
+                    else build(recipe, args.out / name, quick=args.quick))
         except QualityError as error:
             failures.append(str(error))
             print(f"[{name}] FAILED: {error}", flush=True)

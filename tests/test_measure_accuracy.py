@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from hilbench.errors import MeasurementError
 from hilbench.measure.accuracy import (bitexact_rate, dequantize, evaluate_accuracy,
-                                       reconstruction_error, roc_auc, top1_accuracy)
+                                       model_accuracy, reconstruction_error, roc_auc,
+                                       task_scores, top1_accuracy)
 
 
 def pairwise_auc(scores, labels) -> float:
@@ -69,6 +70,27 @@ def test_reconstruction_error_is_mean_squared_error_per_sample():
     inputs = np.array([[1.0, 2.0], [0.0, 0.0]])
     outputs = np.array([[1.0, 4.0], [3.0, -1.0]])
     assert reconstruction_error(inputs, outputs).tolist() == [2.0, 5.0]
+
+
+def test_anomaly_score_is_reconstruction_error_against_the_float_input():
+    """By hand: errors 0, 0, 1 and (4 + 4) / 2 = 4; anomalies score 0 and 4, normals 0 and 1:
+    of the four (anomaly, normal) pairs, one ties (1/2) and two are ordered right, so 2.5 / 4."""
+    x_float = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [0.0, 4.0]])
+    reconstruction = np.array([[0.0, 0.0], [1.0, 1.0], [1.0, 1.0], [2.0, 2.0]])
+    labels = np.array([0, 1, 0, 1])
+    assert task_scores("anomaly", x_float, reconstruction).tolist() == [0.0, 0.0, 1.0, 4.0]
+    assert model_accuracy("anomaly", x_float, reconstruction, labels) == 0.625
+    # An int8 model saw x quantized (scale 1: 0.2 -> 0, 0.9 -> 1) and reconstructed exactly what
+    # it saw; it is still scored against the float input, so its rounding counts as error.
+    x_float = np.array([[0.2], [0.9]])
+    seen = np.array([[0.0], [1.0]])
+    assert task_scores("anomaly", x_float, seen) == pytest.approx([0.04, 0.01])
+    # Classifiers are scored on their outputs; the inputs play no part.
+    scores = np.array([[0.9, 0.1], [0.3, 0.7]])
+    assert task_scores("classification", x_float, scores) is scores
+    assert model_accuracy("classification", x_float, scores, np.array([0, 0])) == 0.5
+    with pytest.raises(MeasurementError, match="task 'regression' is not known"):
+        task_scores("regression", x_float, scores)
 
 
 def test_bitexact_rate_counts_identical_tensors():

@@ -51,8 +51,12 @@ def installed(tmp_path_factory):
     env = {key: value for key, value in os.environ.items()
            if key not in ("PYTHONPATH", "HILBENCH_FIRMWARE", "HILBENCH_ZOO", "VIRTUAL_ENV")}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(root / "dist"), str(source)], cwd=root, env=env)
+    # Built as pip builds it for a user and as scripts/setup.sh does: in an isolated build
+    # environment with the setuptools that [build-system] asks for (from pip's cache or the
+    # index), not whatever this Python has. -v shows the build backend's own warnings.
+    build = run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps",
+                 "-w", str(root / "dist"), str(source)], cwd=root, env=env)
+    (root / "build.log").write_text(build.stdout + build.stderr)
     [wheel] = (root / "dist").glob("hilbench-*.whl")
     venv = root / "venv"
     run([sys.executable, "-m", "venv", str(venv)], cwd=root, env=env)
@@ -77,6 +81,20 @@ def test_the_wheel_carries_firmware_zoo_catalog_table_and_suite(installed):
             "hilbench/suite/test_reference_benchmark.py",
             "hilbench/calibration/data/mlperf_tiny_published.csv"} <= names
     assert not any(name.endswith(".tflite") and "mlperf" in name for name in names)
+    # The zoo's regeneration code stays in the repository: the installed package never runs it.
+    assert not [name for name in names if name.startswith("hilbench/models_zoo/") and name.endswith(".py")]
+    assert "License-Expression: Apache-2.0" in zipfile.ZipFile(wheel).read(
+        "hilbench-0.1.0.dist-info/METADATA").decode()
+
+
+def test_the_wheel_builds_without_setuptools_warnings(installed):
+    """No deprecated configuration (the license table) and no folder that setuptools would
+    have to guess about (a data folder it can import but was not told of)."""
+    log = (installed[0].parent.parent / "build.log").read_text()
+    backend = re.search(r"Successfully installed setuptools-(\d+)", log)
+    assert backend and int(backend.group(1)) >= 77, f"not built with [build-system]'s setuptools:\n{log[:3000]}"
+    for warning in ("Deprecat", "is absent from the `packages` configuration", "Package would be ignored"):
+        assert warning not in log, f"the wheel build warns: {warning!r}\n{log[-4000:]}"
 
 
 def test_installed_commands_run_from_an_empty_folder(installed):

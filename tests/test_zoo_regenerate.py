@@ -85,3 +85,20 @@ def test_card_missing_a_field_is_named(tmp_path):
     (tmp_path / "ad" / "card.yaml").write_text(yaml.safe_dump(card))
     with pytest.raises(ModelError, match=r"card\.yaml: missing 'metric'"):
         list_models(tmp_path)
+
+
+def test_rescore_reproduces_the_committed_card_without_training(tmp_path):
+    """`--rescore` recomputes a card from the committed files and the recipe's seed: on an
+    unchanged model it writes back the committed card, byte for byte, and touches nothing else."""
+    import shutil
+
+    shutil.copytree(REPO_DIR / "models_zoo" / "ad", tmp_path / "ad",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "ad" / "card.yaml").write_text("stale\n")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "ad").iterdir() if p.name != "card.yaml"}
+    result = subprocess.run([sys.executable, "-m", "models_zoo.regenerate", "--rescore", "--only", "ad",
+                             "--out", str(tmp_path)], cwd=REPO_DIR, capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (tmp_path / "ad" / "card.yaml").read_text() == (REPO_DIR / "models_zoo" / "ad" / "card.yaml").read_text()
+    assert {p.name: p.read_bytes() for p in (tmp_path / "ad").iterdir() if p.name != "card.yaml"} == before

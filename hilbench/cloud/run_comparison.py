@@ -35,7 +35,7 @@ from hilbench.cloud.network import NetworkProfile, get_profile, load_profiles
 from hilbench.cloud.server import (DEFAULT_STARTUP_TIMEOUT_S, SERVER_PYTHON_ENV_VAR,
                                    SERVER_REQUIREMENTS, serve_models)
 from hilbench.errors import MeasurementError, ModelError
-from hilbench.measure.accuracy import evaluate_accuracy, reconstruction_error
+from hilbench.measure.accuracy import TASK_OF_METRIC, model_accuracy
 from hilbench.record.atomic import atomic_write_text
 from hilbench.record.provenance import git_sha, utc_now_iso
 from hilbench.record.store import RESULTS_CSV, load_run
@@ -44,8 +44,6 @@ from hilbench.record.rows import write_results_csv
 TABLE_CSV = "edge_vs_cloud.csv"
 TABLE_JSON = "edge_vs_cloud.json"
 DEFAULT_ROW_NETWORK = "wifi"
-# The zoo card's metric -> hilbench.measure task, as the reference benchmark scores the board.
-TASK_OF_METRIC = {"top1": "classification", "auc": "anomaly"}
 # The edge device holds the int8 tensor its model consumes: one byte per input element.
 DEVICE_INPUT_BYTES_PER_ELEMENT = 1
 # What the device sends back when it infers itself: one class id (or an anomaly flag).
@@ -106,8 +104,7 @@ def cloud_test_sets(models: Sequence[str]) -> tuple[dict[str, CloudTestSet], dic
 def cloud_accuracy(test_set: CloudTestSet, outputs: np.ndarray) -> float:
     """The server's accuracy on the test vectors, in the metric the board rows use."""
     outputs = np.asarray(outputs, dtype=np.float32).reshape(test_set.x_float.shape[0], -1)
-    scores = reconstruction_error(test_set.x_float, outputs) if test_set.task == "anomaly" else outputs
-    return evaluate_accuracy(test_set.task, scores, test_set.labels).accuracy
+    return model_accuracy(test_set.task, test_set.x_float, outputs, test_set.labels)
 
 
 def server_software() -> str:

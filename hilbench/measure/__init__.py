@@ -14,7 +14,8 @@ See docs/measurements.md for how each figure is measured and labelled.
 """
 
 from hilbench.measure.accuracy import (AccuracyResult, bitexact_rate, dequantize, evaluate_accuracy,
-                                       reconstruction_error, roc_auc, top1_accuracy)
+                                       model_accuracy, reconstruction_error, roc_auc, task_scores,
+                                       top1_accuracy)
 from hilbench.measure.energy import (EnergyResult, PowerTrace, SampledSignal, mark_times_s,
                                      measure_energy, modeled_energy, power_trace_from_signals)
 from hilbench.measure.energy_capture import read_jls_capture
@@ -25,8 +26,8 @@ from hilbench.measure.latency import (LatencyStats, bootstrap_median_ci, icount_
                                       summarize_window_latency)
 
 __all__ = [
-    "AccuracyResult", "bitexact_rate", "dequantize", "evaluate_accuracy", "reconstruction_error",
-    "roc_auc", "top1_accuracy",
+    "AccuracyResult", "bitexact_rate", "dequantize", "evaluate_accuracy", "model_accuracy",
+    "reconstruction_error", "roc_auc", "task_scores", "top1_accuracy",
     "EnergyResult", "PowerTrace", "SampledSignal", "mark_times_s", "measure_energy",
     "modeled_energy", "power_trace_from_signals", "read_jls_capture", "JoulescopeProbe",
     "Footprint", "StackEstimate", "elf_footprint", "estimate_stack",

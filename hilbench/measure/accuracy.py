@@ -7,6 +7,8 @@ Two task kinds, as in MLPerf Tiny:
 - ``anomaly``: ROC AUC of anomaly scores (higher = more anomalous) against binary labels
   (1 = anomaly). The AUC is the Mann-Whitney U statistic divided by (positives x negatives);
   tied scores get mid-ranks, i.e. a tie between a positive and a negative counts one half.
+  An autoencoder's anomaly score is its reconstruction error against the *float* input, for
+  the float and the int8 model alike (:func:`task_scores`; docs/measurements.md says why).
 
 ``accuracy_delta = accuracy (device) - accuracy_float``; ``bitexact_rate`` is the share of
 output tensors whose bytes equal the reference int8 interpreter's.
@@ -22,6 +24,8 @@ import numpy as np
 from hilbench.errors import MeasurementError
 
 TASKS = ("classification", "anomaly")
+# A zoo card's metric -> the task it is scored as.
+TASK_OF_METRIC = {"top1": "classification", "auc": "anomaly"}
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,7 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def reconstruction_error(inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
-    """Per-sample mean squared error between an autoencoder's inputs and outputs.
+    """Per-sample mean squared error between an autoencoder's inputs and outputs, in float64.
 
     This is MLPerf Tiny's anomaly score for the ToyADMOS autoencoder; pass real (dequantized)
     values for both.
@@ -133,6 +137,29 @@ def reconstruction_error(inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
         raise MeasurementError(
             f"autoencoder inputs {x.shape} and outputs {y.shape} do not match sample for sample")
     return np.mean((x.reshape(x.shape[0], -1) - y.reshape(y.shape[0], -1)) ** 2, axis=1)
+
+
+def task_scores(task: str, float_inputs: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+    """What a task's figure is computed from, for a model's real-valued (dequantized) outputs.
+
+    ``classification``: the class scores themselves. ``anomaly``: the reconstruction error
+    against ``float_inputs``, the real-valued test inputs before any quantization: the float
+    model and the int8 model (whose input was quantized from them) are scored against the
+    same signal, as MLPerf Tiny's ad01 reference firmware and training scripts do. Every
+    scorer (the benchmark, the cloud side, the zoo's model cards) calls this one function.
+    """
+    if task not in TASKS:
+        raise MeasurementError(f"task {task!r} is not known (known: {', '.join(TASKS)})")
+    if task == "anomaly":
+        return reconstruction_error(float_inputs, outputs)
+    return np.asarray(outputs)
+
+
+def model_accuracy(task: str, float_inputs: np.ndarray, outputs: np.ndarray,
+                   labels: np.ndarray) -> float:
+    """Top-1 accuracy or ROC AUC of one model's real-valued outputs on the test inputs
+    ``float_inputs`` (see :func:`task_scores`)."""
+    return _score(task, task_scores(task, float_inputs, outputs), labels)
 
 
 def bitexact_rate(device_outputs: Sequence[np.ndarray] | np.ndarray,

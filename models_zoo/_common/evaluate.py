@@ -36,20 +36,3 @@ def io_quantization(path: Path) -> tuple[tuple[float, int], tuple[float, int]]:
     interpreter = runtime.Interpreter.from_file(str(path))
     return (tensor_quantization(interpreter.get_input_details(0)),
             tensor_quantization(interpreter.get_output_details(0)))
-
-
-def dequantize(values: np.ndarray, quantization: tuple[float, int]) -> np.ndarray:
-    """int8 values -> float32 with (scale, zero_point); float values pass through."""
-    if values.dtype != np.int8:
-        return values.astype(np.float32)
-    scale, zero_point = quantization
-    return ((values.astype(np.float32) - zero_point) * scale).astype(np.float32)
-
-
-def reconstruction_error(x: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
-    """Anomaly score of an autoencoder: mean squared error per row.
-
-    Kept in float32, unlike hilbench.measure.accuracy.reconstruction_error (float64): the
-    committed cards' AUCs were computed this way, and rounding can reorder near-equal scores.
-    """
-    return np.mean((reconstruction.reshape(len(x), -1) - x.reshape(len(x), -1)) ** 2, axis=1)
