@@ -190,7 +190,8 @@ class BenchmarkOptions:
     """Makes the Joulescope driver (default: pyjoulescope_driver.Driver)."""
     after_energy_windows: Callable[[], None] | None = None
     """Called when the energy windows (and the idle after them) are done, before a capture
-    is read: a lab script can stop its recording here."""
+    is read: a lab script can stop its recording here. Windows that fell under an enforced
+    minimum run once more, and it is called again after them."""
 
 
 
@@ -517,6 +518,25 @@ _NOTHING_TIMES_IT = (
 MARKS_TIMER = "the probe's sample clock, between the timestamp marks"
 
 
+def measure_marked_energy(dut: Dut, row: np.ndarray, estimate: HostClockEstimate,
+                          plan: TimingPlan, energy: EnergyPlan, options: BenchmarkOptions,
+                          details: dict[str, Any]) -> tuple[EnergyResult, dict[str, Any]]:
+    """Energy of a DUT timed only by the probe's marks (:func:`times_only_by_marks`), and its
+    figures['latency']: the windows are sized from the host-clock estimate and must last the
+    plan's minimum between their marks (else run once more with N scaled, as latency windows)."""
+
+    def marked_windows(n: int) -> EnergyResult:
+        result = measure_dut_energy(dut, row, n, plan, None, energy, options,
+                                    estimate.command_overhead_s)
+        _check_window_length(np.asarray(result.window_s), plan, dut,
+                             clock="between its timestamp marks")
+        return result
+
+    result, n, rerun = _rerun_once_if_short(
+        marked_windows, choose_inferences_per_window(estimate.inference_s, plan), plan)
+    return result, marked_timing(result, n, plan, rerun, details)
+
+
 def marked_timing(energy: EnergyResult, n: int, plan: TimingPlan, rerun: dict[str, Any] | None,
                   details: dict[str, Any]) -> dict[str, Any]:
     """figures['latency'] of a DUT timed only by the marks: no latency figure (the row's
@@ -760,16 +780,8 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
 
     phases.start("energy")
     if marks_only:
-        def marked_windows(n: int) -> EnergyResult:
-            result = measure_dut_energy(dut, row_input, n, plan, None, energy, options,
-                                        estimate.command_overhead_s)
-            _check_window_length(np.asarray(result.window_s), plan, dut,
-                                 clock="between its timestamp marks")
-            return result
-
-        energy_result, n, rerun = _rerun_once_if_short(
-            marked_windows, choose_inferences_per_window(first_s, plan), plan)
-        timing_details = marked_timing(energy_result, n, plan, rerun, timing_details)
+        energy_result, timing_details = measure_marked_energy(dut, row_input, estimate, plan,
+                                                              energy, options, timing_details)
     else:
         energy_result = measure_dut_energy(dut, row_input, n, plan, latency, energy, options)
     phases.start("footprint")
