@@ -39,6 +39,19 @@ def lab_board(tmp_path: Path, extra: str, name: str = "bench-nano", extends: str
     return board
 
 
+def benchmark_preflashed_host_firmware(tmp_path: Path, model: Path, options: BenchmarkOptions):
+    """(board, result) of the benchmark on host firmware that a lab file declares a pre-flashed
+    nano33 on its port: hardware as far as hilbench can tell (device-timer, hardware windows)."""
+    firmware = build_firmware("host", compile_model(model, compiled_model_dir(model, "portable")))
+    with start_host_firmware(firmware) as endpoint:
+        lab = tmp_path / "lab.yaml"
+        lab.write_text("boards:\n  bench-nano:\n    extends: nano33\n"
+                       f"    connection: {{port: '{endpoint.url}'}}\n    flasher: {{kind: none}}\n")
+        [board] = resolve_boards(["bench-nano"], lab=lab)
+        with open_dut(board, model) as dut:
+            return board, benchmark_dut(dut, options)
+
+
 def test_host_and_twins_get_no_or_modeled_energy():
     host, twin, no_profile = resolve_boards(["host", "nano33", "an547"], emulate=True)
     assert energy_plan(host).source == ""
@@ -114,16 +127,10 @@ def test_a_capture_must_be_written_after_the_energy_windows(tmp_path):
 def test_hardware_latency_with_more_inferences_than_ticks_kept(tmp_path, unlabelled_model):
     """A hardware window longer than the DUT's tick memory: percentiles from the kept ticks,
     window length from the m-lap-us stamps, energy modeled (no probe in the lab)."""
-    firmware = build_firmware("host", compile_model(unlabelled_model, compiled_model_dir(unlabelled_model, "portable")))
     plan = TimingPlan(windows=3, warmup=2, min_window_s=0.03, max_inferences=None,
                       enforce_min_window=True, why="test")
-    with start_host_firmware(firmware) as endpoint:
-        lab = tmp_path / "lab.yaml"
-        lab.write_text("boards:\n  bench-nano:\n    extends: nano33\n"
-                       f"    connection: {{port: '{endpoint.url}'}}\n    flasher: {{kind: none}}\n")
-        [board] = resolve_boards(["bench-nano"], lab=lab)
-        with open_dut(board, unlabelled_model) as dut:
-            result = benchmark_dut(dut, BenchmarkOptions(max_vectors=2, timing=plan))
+    board, result = benchmark_preflashed_host_firmware(tmp_path, unlabelled_model,
+                                                       BenchmarkOptions(max_vectors=2, timing=plan))
     latency = result.figures["latency"]
     assert latency["inferences_per_window"] > latency["ticks_kept_per_window"] == 128
     assert latency["window_length_from"] == "m-lap-us stamps around the window"
@@ -139,16 +146,10 @@ def test_hardware_latency_with_more_inferences_than_ticks_kept(tmp_path, unlabel
 def test_windows_under_the_minimum_are_timed_again_with_more_inferences(tmp_path, unlabelled_model):
     """A capped first N gives windows far under an enforced minimum: N is scaled by what the
     windows showed and all windows run again."""
-    firmware = build_firmware("host", compile_model(unlabelled_model, compiled_model_dir(unlabelled_model, "portable")))
     plan = TimingPlan(windows=2, warmup=1, min_window_s=0.02, max_inferences=5,
                       enforce_min_window=True, why="test")
-    with start_host_firmware(firmware) as endpoint:
-        lab = tmp_path / "lab.yaml"
-        lab.write_text("boards:\n  bench-nano:\n    extends: nano33\n"
-                       f"    connection: {{port: '{endpoint.url}'}}\n    flasher: {{kind: none}}\n")
-        [board] = resolve_boards(["bench-nano"], lab=lab)
-        with open_dut(board, unlabelled_model) as dut:
-            result = benchmark_dut(dut, BenchmarkOptions(max_vectors=1, timing=plan))
+    _, result = benchmark_preflashed_host_firmware(tmp_path, unlabelled_model,
+                                                   BenchmarkOptions(max_vectors=1, timing=plan))
     latency = result.figures["latency"]
     rerun = latency["rerun_after_short_window"]
     assert rerun["inferences_per_window"] == 5 and rerun["shortest_window_s"] < plan.min_window_s

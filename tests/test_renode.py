@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -80,3 +81,25 @@ def test_mps2_an386_firmware_runs_on_renode():
         dut.infer(n=1, warmup=0)
         assert dut.raw_output() == expected_raw_output(data)
     assert not procs.live_processes()
+
+
+def test_a_renode_that_exits_at_start_is_reported_with_its_output(tmp_path, monkeypatch):
+    """The start path up to Renode's own behaviour, with a stand-in that prints and exits."""
+    fake = tmp_path / "bin" / "renode"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho \"renode stand-in: $*\"\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    elf = tmp_path / "fw.elf"
+    elf.write_bytes(b"\x7fELF")
+    with pytest.raises(DeployError, match=r"(?s)exit code: 3.*renode stand-in: --disable-xwt"):
+        start_renode(elf, NANO33, boot_timeout_s=10)
+    assert not procs.live_processes()
+
+
+def test_an_emulator_that_cannot_start_names_the_command_and_leaves_no_folder(tmp_path):
+    work_dir = tmp_path / "work"
+    work_dir.mkdir()
+    with pytest.raises(DeployError, match=r"cannot start /nonexistent/emulator: .*\ncommand: /nonexistent/emulator -x"):
+        procs.spawn_emulator(["/nonexistent/emulator", "-x"], work_dir, "emulator.log")
+    assert not work_dir.exists() and not procs.live_processes()

@@ -20,11 +20,15 @@ from __future__ import annotations
 import atexit
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import IO, Sequence
+
+from hilbench.errors import DeployError
 
 # Seconds a process gets to exit after SIGTERM before it is killed with SIGKILL.
 TERMINATE_GRACE_S = 2.0
@@ -66,6 +70,23 @@ def spawn(
     with _lock:
         _live[process.pid] = process
     return process
+
+
+def spawn_emulator(argv: Sequence[str], work_dir: Path, log_name: str, *,
+                   stdin: int | IO | None = subprocess.DEVNULL) -> tuple[subprocess.Popen, Path]:
+    """Starts an emulator (QEMU, Renode) in its own working folder ``work_dir``, with stdout and
+    stderr into ``work_dir/log_name``; returns the process and the log's path.
+
+    When it cannot start, ``work_dir`` is removed and a DeployError names the program and the
+    whole command line.
+    """
+    log_path = work_dir / log_name
+    try:
+        with log_path.open("wb") as log_file:  # the emulator has its own copy once started
+            return spawn(argv, stdin=stdin, stdout=log_file, stderr=subprocess.STDOUT, cwd=work_dir), log_path
+    except OSError as exc:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        raise DeployError(f"cannot start {argv[0]}: {exc}\ncommand: {' '.join(map(str, argv))}") from exc
 
 
 def terminate(process: subprocess.Popen, grace_s: float = TERMINATE_GRACE_S) -> int | None:

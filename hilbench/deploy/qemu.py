@@ -197,13 +197,7 @@ def start_qemu(
                                realtime=realtime)
         # QEMU's working folder: the firmware's host-file channel works here.
         work_dir = Path(tempfile.mkdtemp(prefix="hilbench-twin-"))
-        log_path = work_dir / "qemu.log"
-        try:
-            with log_path.open("wb") as log_file:  # QEMU has its own copy once started
-                process = procs.spawn(command, stdout=log_file, stderr=subprocess.STDOUT, cwd=work_dir)
-        except OSError as exc:
-            shutil.rmtree(work_dir, ignore_errors=True)
-            raise DeployError(f"cannot start {binary}: {exc}\ncommand: {' '.join(command)}") from exc
+        process, log_path = procs.spawn_emulator(command, work_dir, "qemu.log")
         endpoint = QemuEndpoint(
             url=tcp_uart.socket_url(port),
             mode="emulated",

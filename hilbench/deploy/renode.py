@@ -106,14 +106,8 @@ def start_renode(
     work_dir = Path(tempfile.mkdtemp(prefix="hilbench-renode-"))
     script = work_dir / "hilbench.resc"
     script.write_text(renode_script(elf, platform, port))
-    log_path = work_dir / "renode.log"
     command = renode_command(script, binary)
-    with open(log_path, "wb") as log:
-        try:
-            process = procs.spawn(command, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
-        except OSError as exc:
-            shutil.rmtree(work_dir, ignore_errors=True)
-            raise DeployError(f"cannot start {binary}: {exc}\ncommand: {' '.join(command)}") from exc
+    process, log_path = procs.spawn_emulator(command, work_dir, "renode.log", stdin=subprocess.PIPE)
     endpoint = Endpoint(
         url=tcp_uart.socket_url(port),
         mode="emulated",
