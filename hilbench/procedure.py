@@ -18,7 +18,10 @@ end can do the same. The steps:
    (``probe``), a JLS recording (``capture``), or the board's power profile x latency
    (``model``); none on the host. Probe and capture need energy-mode firmware
    (:func:`energy_firmware_defines`): it pulses the timestamp pin at the start and end of
-   each energy window, and the energy between the marks is integrated.
+   each energy window, and the energy between the marks is integrated. A DUT that reports no
+   device time at all (a plain MLPerf Tiny DUT in energy mode, :func:`times_only_by_marks`)
+   skips step 3: a host-clock estimate sizes its energy windows, the marks are checked against
+   each command's host time, and its row has energy but empty latency columns.
 5. **Footprint.** Flash and RAM from the ELF, the tensor arena, and a stack estimate from
    GCC's call graph.
 """
@@ -38,7 +41,8 @@ import numpy as np
 from hilbench.errors import MeasurementError
 from hilbench.measure.accuracy import (TASK_OF_METRIC, AccuracyResult, bitexact_rate,
                                        evaluate_accuracy, mean_per_group, task_scores)
-from hilbench.measure.energy import EnergyResult, PowerTrace, measure_energy, modeled_energy
+from hilbench.measure.energy import (EnergyResult, HostWindow, PowerTrace, measure_energy,
+                                     modeled_energy)
 from hilbench.measure.footprint import Footprint, elf_footprint
 from hilbench.measure.latency import LatencyStats, inferences_per_window, summarize_latency, \
     summarize_window_latency
@@ -186,7 +190,8 @@ class BenchmarkOptions:
     """Makes the Joulescope driver (default: pyjoulescope_driver.Driver)."""
     after_energy_windows: Callable[[], None] | None = None
     """Called when the energy windows (and the idle after them) are done, before a capture
-    is read: a lab script can stop its recording here."""
+    is read: a lab script can stop its recording here. Windows that fell under an enforced
+    minimum run once more, and it is called again after them."""
 
 
 
@@ -389,9 +394,57 @@ def host_round_trip_s(dut: Dut, count: int = ROUND_TRIPS) -> float:
 
 _NO_DEVICE_TIME = (
     "the DUT on {url} reports neither per-inference ticks nor m-lap-us stamps (a plain MLPerf "
-    "Tiny DUT in energy mode), so its latency cannot be measured; benchmark its "
-    "performance-mode firmware for latency (energy of plain DUTs in energy mode is not "
-    "supported yet, docs/protocol.md)")
+    "Tiny DUT in energy mode), so it has no latency windows; benchmark its performance-mode "
+    "firmware for latency")
+# Sizing the energy windows of a DUT that cannot time itself (host_clock_inference_s): the
+# difference of two commands must stand this far above the host's scheduling noise.
+HOST_ESTIMATE_MIN_S = 0.02
+HOST_ESTIMATE_RUNS = 3
+
+
+def times_only_by_marks(dut: Dut) -> bool:
+    """True for a DUT that reports no device time at all: no per-inference ticks, and
+    'timestamp' gives no m-lap-us line (a plain MLPerf Tiny DUT in energy mode, which pulses its
+    timestamp pin instead). Only a power probe's timestamp marks can time such a DUT."""
+    capabilities = dut.session.capabilities or dut.session.profile()
+    return not capabilities.cycles and dut.session.timestamp() is None
+
+
+@dataclass(frozen=True)
+class HostClockEstimate:
+    """What the host clock says of a DUT that cannot time itself: it sizes the energy windows
+    and bounds their marks, and is never a result figure."""
+
+    inference_s: float
+    command_overhead_s: float
+    """An 'infer' command's host time that is not inferences (command, printed results,
+    m-ready)."""
+
+
+def host_clock_inference_s(dut: Dut, row: np.ndarray, plan: TimingPlan) -> HostClockEstimate:
+    """A host-clock estimate of one inference and of an 'infer' command's serial overhead.
+
+    'infer 2n 0' and 'infer n 0' send the same command and print the same results, so the
+    difference of their host times (the fastest of a few each) is n inferences without the
+    serial traffic; n grows until that difference stands above the host's scheduling noise,
+    or until one command lasts a whole window.
+    """
+    [single] = dut.input_rows(np.asarray(row).reshape(1, -1))
+    dut.session.load_input(single.tobytes())
+
+    def fastest_s(n: int) -> float:
+        return min(dut.session.infer(n, 0).host_s for _ in range(HOST_ESTIMATE_RUNS))
+
+    n = FIRST_TIMING_INFERENCES
+    while True:
+        single_s, double_s = fastest_s(n), fastest_s(2 * n)
+        extra_s = double_s - single_s
+        if extra_s >= HOST_ESTIMATE_MIN_S or double_s >= plan.min_window_s:
+            # Noise may leave no difference: then the whole longer command counts as its 2n
+            # inferences, an overestimate; windows too short for the plan are found and rerun.
+            inference_s = extra_s / n if extra_s > 0 else double_s / (2 * n)
+            return HostClockEstimate(inference_s, max(0.0, single_s - n * inference_s))
+        n *= 4
 
 
 def first_inference_s(dut: Dut, row: np.ndarray, plan: TimingPlan) -> float:
@@ -479,18 +532,80 @@ class WindowTooShortError(MeasurementError):
         self.shortest_s = shortest_s
 
 
-def _check_window_length(window_s: np.ndarray, plan: TimingPlan, dut: Dut) -> None:
+def _check_window_length(window_s: np.ndarray, plan: TimingPlan, dut: Dut,
+                          clock: str = "of device time") -> None:
     if not plan.enforce_min_window:
         return
     short = [i for i, s in enumerate(window_s) if s < plan.min_window_s]
     if short:
         raise WindowTooShortError(
             f"{dut.model_name} on {dut.board.name}: window {short[0]} lasted "
-            f"{window_s[short[0]]:.3f} s of device time, under the minimum {plan.min_window_s} s "
+            f"{window_s[short[0]]:.3f} s {clock}, under the minimum {plan.min_window_s} s "
             "(the inferences ran faster than the first estimate said)", float(min(window_s)))
 
 
+def _rerun_once_if_short(measure: Callable[[int], Any], n: int,
+                         plan: TimingPlan) -> tuple[Any, int, dict[str, Any] | None]:
+    """``measure(n)``; when a window fell under the plan's enforced minimum, once more with N
+    scaled by what the windows showed. Returns the figures, the N they came from, and what the
+    first attempt was (None when it stood)."""
+    try:
+        return measure(n), n, None
+    except WindowTooShortError as short:
+        rerun_n = math.ceil(n * plan.min_window_s * WINDOW_HEADROOM / short.shortest_s)
+        return measure(rerun_n), rerun_n, {"inferences_per_window": n,
+                                           "shortest_window_s": short.shortest_s}
+
+
 # ---------------------------------------------------------------- energy
+
+
+_NOTHING_TIMES_IT = (
+    "board '{board}': the firmware on {url} is in energy mode and reports no device time (its "
+    "'timestamp' pulses a pin instead of printing m-lap-us, and it has no per-inference ticks), "
+    "so only a power probe's timestamp marks can time it, but the board has no probe or "
+    "capture (its energy: {reason}); add the probe to the lab file (boards.{board}.power_probe: "
+    "{{kind: joulescope, serial: ...}}, or capture: FILE.jls), or flash its performance-mode "
+    "firmware")
+MARKS_TIMER = "the probe's sample clock, between the timestamp marks"
+
+
+def measure_marked_energy(dut: Dut, row: np.ndarray, estimate: HostClockEstimate,
+                          plan: TimingPlan, energy: EnergyPlan, options: BenchmarkOptions,
+                          details: dict[str, Any]) -> tuple[EnergyResult, dict[str, Any]]:
+    """Energy of a DUT timed only by the probe's marks (:func:`times_only_by_marks`), and its
+    figures['latency']: the windows are sized from the host-clock estimate and must last the
+    plan's minimum between their marks (else run once more with N scaled, as latency windows)."""
+
+    def marked_windows(n: int) -> EnergyResult:
+        result = measure_dut_energy(dut, row, n, plan, None, energy, options,
+                                    estimate.command_overhead_s)
+        _check_window_length(np.asarray(result.window_s), plan, dut,
+                             clock="between its timestamp marks")
+        return result
+
+    result, n, rerun = _rerun_once_if_short(
+        marked_windows, choose_inferences_per_window(estimate.inference_s, plan), plan)
+    return result, marked_timing(result, n, plan, rerun, details)
+
+
+def marked_timing(energy: EnergyResult, n: int, plan: TimingPlan, rerun: dict[str, Any] | None,
+                  details: dict[str, Any]) -> dict[str, Any]:
+    """figures['latency'] of a DUT timed only by the marks: no latency figure (the row's
+    latency columns and latency_source stay empty), but the time per inference between the
+    marks, with its timer and that timer's resolution."""
+    timing = {"latency_source": "", "windows": plan.windows, "inferences_per_window": n,
+              "warmup_per_window": plan.warmup, "timing_source": "timestamp-marks",
+              "latency_empty_because": (
+                  "the firmware is in energy mode and reports no device time; the time between "
+                  "the timestamp marks comes from the probe's sample clock, which no "
+                  "latency_source label names"),
+              "time_per_inference_between_marks_ms": energy.inference_time_ms,
+              "timer": MARKS_TIMER, "timer_rate_hz": energy.marks_sample_rate_hz,
+              "window_s": list(energy.window_s), **details}
+    if rerun is not None:
+        timing["rerun_after_short_window"] = rerun
+    return timing
 
 
 def _energy_mode_or_fail(dut: Dut, plan: EnergyPlan) -> None:
@@ -503,34 +618,57 @@ def _energy_mode_or_fail(dut: Dut, plan: EnergyPlan) -> None:
             "probe from the lab file to model energy")
 
 
+@dataclass(frozen=True)
+class EnergyWindows:
+    """What the DUT and the host saw of the energy windows."""
+
+    counts: list[int]
+    """Timed inferences of each window."""
+    device_s: list[float] | None
+    """Device length of each window; None for a DUT that reports no device time."""
+    host: list[HostWindow]
+    span: tuple[float, float]
+    """Wall-clock span of the windows (Unix seconds)."""
+
+
 def _run_energy_windows(dut: Dut, row: np.ndarray, n: int, plan: TimingPlan,
-                        inference_s: float, idle_s: float) -> tuple[list[int], list[float], tuple[float, float]]:
+                        inference_s: float | None, idle_s: float,
+                        command_overhead_s: float) -> EnergyWindows:
     """Idle, M windows of 'infer N W' (each bracketed by two pulses), idle.
 
-    Returns the inference count and device length of each window, and the wall-clock span
-    of the windows (Unix seconds).
+    ``inference_s``: the latency windows' mean inference, the device length of a window whose
+    ticks the DUT did not all keep; None for a DUT that reports no device time.
     """
     [single] = dut.input_rows(np.asarray(row).reshape(1, -1))
     dut.session.load_input(single.tobytes())
     time.sleep(idle_s)
     started = time.time()
-    counts, device_s = [], []
+    counts, device_s, host = [], [], []
     for _ in range(plan.windows):
         result = dut.session.infer(n, plan.warmup)
         counts.append(n)
+        host.append(HostWindow(result.host_s, plan.warmup, command_overhead_s))
         if result.ticks is not None and len(result.ticks) == n:
             device_s.append(float(dut.inference_seconds(result.ticks, result.timer_hz).sum()))
-        else:  # the DUT kept only some ticks: the latency windows' estimate
+        elif inference_s is not None:  # the DUT kept only some ticks: the latency windows' estimate
             device_s.append(n * inference_s)
     ended = time.time()
     time.sleep(idle_s)
-    return counts, device_s, (started, ended)
+    return EnergyWindows(counts, device_s if inference_s is not None else None, host,
+                         (started, ended))
 
 
 def measure_dut_energy(dut: Dut, row: np.ndarray, n: int, timing_plan: TimingPlan,
-                       latency: LatencyStats, plan: EnergyPlan,
-                       options: BenchmarkOptions) -> EnergyResult | None:
-    """The energy figure the plan asks for (None when there is none)."""
+                       latency: LatencyStats | None, plan: EnergyPlan,
+                       options: BenchmarkOptions,
+                       command_overhead_s: float = 0.0) -> EnergyResult | None:
+    """The energy figure the plan asks for (None when there is none).
+
+    ``latency`` None: the DUT reports no device time (:func:`times_only_by_marks`); each
+    window's marks are then checked against the host clock (HostWindow) instead of the device's
+    window, and ``command_overhead_s`` is the host time of a command that is not inferences
+    (:class:`HostClockEstimate`).
+    """
     profile = dut.board.board.power_profile
     if plan.source == "":
         return None
@@ -538,7 +676,12 @@ def measure_dut_energy(dut: Dut, row: np.ndarray, n: int, timing_plan: TimingPla
         return modeled_energy(latency.latency_ms_p50 / 1e3, profile.active_ma, profile.voltage_v,
                               mode=dut.mode, idle_current_ma=profile.idle_ma)
     _energy_mode_or_fail(dut, plan)
-    inference_s = latency.latency_ms_mean / 1e3
+    inference_s = None if latency is None else latency.latency_ms_mean / 1e3
+
+    def run_windows() -> EnergyWindows:
+        return _run_energy_windows(dut, row, n, timing_plan, inference_s, options.idle_s,
+                                   command_overhead_s)
+
     if plan.source == "probe":
         from hilbench.measure.energy_probe import JoulescopeProbe
 
@@ -547,17 +690,17 @@ def measure_dut_energy(dut: Dut, row: np.ndarray, n: int, timing_plan: TimingPla
                              driver_factory=options.probe_driver_factory) as probe:
             probe.start()
             try:
-                counts, device_s, _ = _run_energy_windows(dut, row, n, timing_plan, inference_s,
-                                                          options.idle_s)
+                windows = run_windows()
             finally:
                 trace = probe.stop()
     else:
-        counts, device_s, (started, ended) = _run_energy_windows(dut, row, n, timing_plan,
-                                                                 inference_s, options.idle_s)
+        windows = run_windows()
         if options.after_energy_windows is not None:
             options.after_energy_windows()
-        trace = _read_capture(plan, started, ended, options)
-    return measure_energy(trace, counts, plan.source, expected_window_s=device_s)
+        trace = _read_capture(plan, *windows.span, options)
+    if windows.device_s is None:
+        return measure_energy(trace, windows.counts, plan.source, host_windows=windows.host)
+    return measure_energy(trace, windows.counts, plan.source, expected_window_s=windows.device_s)
 
 
 def _read_capture(plan: EnergyPlan, started: float, ended: float,
@@ -635,8 +778,14 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
     energy = energy or energy_plan(dut.board, options.energy_capture)
     phases = dut.phases
 
+    marks_only = times_only_by_marks(dut)
+    if marks_only and not energy.needs_energy_mode:  # before any figure: nothing could time it
+        raise MeasurementError(_NOTHING_TIMES_IT.format(board=dut.board.name, url=dut.endpoint.url,
+                                                        reason=energy.reason))
     data = reference_data(dut, options.max_vectors, options.dataset)
     protocol: dict[str, Any] = {"firmware": "plain-mlperf" if dut.plain_mlperf else "hilbench"}
+    if marks_only:
+        protocol["timestamp"] = "energy mode: 'timestamp' pulses the pin, no m-lap-us"
     if dut.plain_mlperf:  # before any figure: may its timing windows run on a clobbered input?
         phases.start("clobber check")
         protocol.update(check_input_clobbering(dut, data.x_int8[0]))
@@ -655,19 +804,26 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
     round_trip = host_round_trip_s(dut, options.round_trips)
 
     row_input = data.x_int8[0]
-    first_s = first_inference_s(dut, row_input, plan)
-    n = choose_inferences_per_window(first_s, plan)
-    timing = _time_windows(dut, row_input, n, plan)
-    try:
-        latency, timing_details = summarize_timing(dut, timing, plan, round_trip)
-    except WindowTooShortError as short:
-        # Once: scale N by what the windows just showed, and time all windows again.
-        first_n = n
-        n = math.ceil(n * plan.min_window_s * WINDOW_HEADROOM / short.shortest_s)
-        timing = _time_windows(dut, row_input, n, plan)
-        latency, timing_details = summarize_timing(dut, timing, plan, round_trip)
-        timing_details["rerun_after_short_window"] = {"inferences_per_window": first_n,
-                                                      "shortest_window_s": short.shortest_s}
+    if marks_only:
+        # MLPerf Tiny's energy mode: no latency windows (there is no device time); the energy
+        # windows are sized from the host clock, and timed by the probe's marks.
+        estimate = host_clock_inference_s(dut, row_input, plan)
+        first_s = estimate.inference_s
+        first_estimate = {"first_inference_clock": "host-clock, sizes the energy windows only",
+                          "infer_command_overhead_s": estimate.command_overhead_s}
+        latency, timing, timing_details = None, None, {}
+    else:
+        first_s = first_inference_s(dut, row_input, plan)
+        first_estimate = {"first_inference_clock": "device"}
+
+        def time_windows(n: int) -> tuple[TimingRun, LatencyStats, dict[str, Any]]:
+            timing = _time_windows(dut, row_input, n, plan)
+            return (timing, *summarize_timing(dut, timing, plan, round_trip))
+
+        (timing, latency, timing_details), n, rerun = _rerun_once_if_short(
+            time_windows, choose_inferences_per_window(first_s, plan), plan)
+        if rerun is not None:
+            timing_details["rerun_after_short_window"] = rerun
     if protocol.get("clobbers_input"):
         timing_details["clobbered_input"] = (
             "the DUT runs the 2nd and later inferences of 'infer N W' on a clobbered input: "
@@ -675,12 +831,21 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
             "and no output, accuracy or bit-exactness comes from them")
 
     phases.start("energy")
-    energy_result = measure_dut_energy(dut, row_input, n, plan, latency, energy, options)
+    if marks_only:
+        energy_result, timing_details = measure_marked_energy(dut, row_input, estimate, plan,
+                                                              energy, options, timing_details)
+    else:
+        energy_result = measure_dut_energy(dut, row_input, n, plan, latency, energy, options)
     phases.start("footprint")
     footprint = firmware_footprint(dut)
     phases.stop()
 
-    row = dut.result_row(**latency.result_columns(), bitexact_rate=bitexact)
+    # Without device time the row has no latency: no label of the contract names the probe's
+    # sample clock, so the time between the marks stays in the figures.
+    latency_columns = latency.result_columns() if latency is not None else {
+        "latency_source": "", "latency_ms_p50": None, "latency_ms_p90": None,
+        "cycles_per_inference": None}
+    row = dut.result_row(**latency_columns, bitexact_rate=bitexact)
     if accuracy is not None:
         row.update(accuracy.result_columns())
     if energy_result is not None:
@@ -690,12 +855,12 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
 
     figures = {
         "board": dut.board.name, "model": dut.model_name, "runtime": dut.runtime, "mode": dut.mode,
-        "latency_source": dut.latency_source, "energy_source": energy.source,
+        "latency_source": row["latency_source"], "energy_source": energy.source,
         "vectors": {"count": int(len(data.x_int8)), "origin": data.origin,
                     "harness": vector_run.harness.as_dict() if vector_run.harness else None},
         "harness_s": {"clock": "host-clock", **phases.seconds},
-        "timing_plan": {**asdict(plan), "first_inference_s": first_s},
-        "latency": {**latency.as_dict(), **timing_details},
+        "timing_plan": {**asdict(plan), "first_inference_s": first_s, **first_estimate},
+        "latency": {**(latency.as_dict() if latency is not None else {}), **timing_details},
         "dut_protocol": protocol,
         "outputs": outputs.kind,
         "accuracy": {**(accuracy.as_dict() if accuracy is not None else {"bitexact_rate": bitexact}),
@@ -706,10 +871,10 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
         "footprint": footprint.as_dict() if footprint is not None else None,
     }
     raw = {"outputs": outputs.values if outputs.exact else outputs.scores, "reference_outputs": expected,
-           "vector_ticks": np.asarray(vector_run.ticks or ()),
-           "latency_s": np.asarray(timing.per_inference_s)}
-    if timing.ticks:
-        raw["latency_s"] = dut.inference_seconds(timing.ticks, timing.timer_hz)
+           "vector_ticks": np.asarray(vector_run.ticks or ())}
+    if timing is not None:
+        raw["latency_s"] = (dut.inference_seconds(timing.ticks, timing.timer_hz) if timing.ticks
+                            else np.asarray(timing.per_inference_s))
     return BenchmarkResult(row=row, figures=_plain(figures), raw=raw)
 
 
@@ -742,9 +907,16 @@ def format_details(figures: dict[str, Any]) -> str:
     if not isinstance(latency, dict) or not isinstance(energy, dict):
         return ""
     unit = latency["latency_source"]
-    parts = [f"p50 {latency['latency_ms_p50']:.4g} ms [95% CI {latency['latency_ms_p50_ci95_low']:.4g}"
-             f"..{latency['latency_ms_p50_ci95_high']:.4g}] ({unit}), "
-             f"{latency['windows']} x {latency['inferences_per_window']} inferences"]
+    if latency.get("timing_source") == "timestamp-marks":
+        parts = [f"latency empty (energy-mode firmware, no device time); "
+                 f"{latency['time_per_inference_between_marks_ms']:.4g} ms per inference between "
+                 f"the timestamp marks (probe sample clock at {latency['timer_rate_hz']:.4g} Hz, "
+                 f"not a latency figure), {latency['windows']} x "
+                 f"{latency['inferences_per_window']} inferences"]
+    else:
+        parts = [f"p50 {latency['latency_ms_p50']:.4g} ms [95% CI "
+                 f"{latency['latency_ms_p50_ci95_low']:.4g}..{latency['latency_ms_p50_ci95_high']:.4g}]"
+                 f" ({unit}), {latency['windows']} x {latency['inferences_per_window']} inferences"]
     if latency.get("host_round_trip_ms") is not None:
         parts.append(f"host round trip {latency['host_round_trip_ms']:.3g} ms (host-clock)")
     if energy.get("energy_per_inference_uj") is not None:

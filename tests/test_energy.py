@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hilbench.errors import MeasurementError
-from hilbench.measure.energy import (SampledSignal, mark_times_s, measure_energy, modeled_energy,
-                                     power_trace_from_signals)
+from hilbench.measure.energy import (HostWindow, SampledSignal, mark_times_s, measure_energy,
+                                     modeled_energy, power_trace_from_signals)
 from hilbench.measure.energy_capture import read_jls_capture
 from hilbench.measure.energy_probe import JoulescopeProbe
 
@@ -213,6 +213,32 @@ def test_a_missing_and_an_extra_mark_are_caught_by_the_device_window_lengths(tmp
     with pytest.raises(MeasurementError, match="window 1 lasts .* by the device timer"):
         measure_energy(trace, waveform.inferences_per_window, "capture",
                        expected_window_s=waveform.window_s)
+
+
+def test_without_a_device_timer_the_marks_are_checked_against_the_host_clock(tmp_path, waveform):
+    """A plain MLPerf Tiny DUT in energy mode reports no device time: each window's marks must
+    lie within what the host clock saw of its 'infer N 1' command."""
+    counts, serial_s = waveform.inferences_per_window, 5e-3
+    hosts = [HostWindow(command_s=(n + 1) * INFERENCE_S + serial_s + 1e-3, warmup=1, overhead_s=serial_s)
+             for n in counts]
+    path = tmp_path / "run.jls"
+    write_jls(path, waveform)
+    result = measure_energy(read_jls_capture(path), counts, "capture", host_windows=hosts)
+    check_result(result, waveform, "capture")
+    assert result.window_s == pytest.approx(waveform.window_s, abs=1.0 / SAMPLE_RATE_HZ)
+    assert result.marks_sample_rate_hz == SAMPLE_RATE_HZ
+    # The host saw command 2 end before its second mark: the marks are not that window's.
+    ended_early = [*hosts[:2], replace(hosts[2], command_s=waveform.window_s[2] - 2e-3), *hosts[3:]]
+    with pytest.raises(MeasurementError, match="window 2 lasts .* longer than the host saw its "
+                                               r"'infer 9 1' command take"):
+        measure_energy(read_jls_capture(path), counts, "capture", host_windows=ended_early)
+    # A lost mark and a glitch 1 inference into window 1: the count is right, the pair covers
+    # 1 of its 8 inferences.
+    faulty = _with_glitch(_without_mark(waveform, 3), waveform.mark_times_s[2] + 1 * INFERENCE_S)
+    write_jls(path, faulty)
+    with pytest.raises(MeasurementError, match=r"window 1 lasts .* under .* \(25% of what the host "
+                                               "clock gives its 8 timed inferences"):
+        measure_energy(read_jls_capture(path), counts, "capture", host_windows=hosts)
 
 
 def test_capture_that_starts_mid_run_is_refused(tmp_path, waveform):

@@ -46,11 +46,15 @@ def pin_times_s(pin: Path) -> np.ndarray:
 
 
 def board_samples(pin: Path, start_s: float, end_s: float, drop_mark: int | None = None,
-                  rate_hz: int = RATE_HZ):
+                  rate_hz: int = RATE_HZ, delay_mark: tuple[int, float] | None = None):
     """Samples a probe would record from start_s to end_s (CLOCK_MONOTONIC) at rate_hz: the
-    index of the first sample, current (exact average over each sample), voltage and GPI."""
+    index of the first sample, current (exact average over each sample), voltage and GPI.
+    drop_mark: the index of a pulse the GPI misses; delay_mark: (index, seconds) a pulse that
+    the GPI sees that much later (a glitch in place of a lost pulse)."""
     marks = pin_times_s(pin)
     marks = marks[(marks >= start_s) & (marks < end_s)]
+    if delay_mark is not None:
+        marks[delay_mark[0]] += delay_mark[1]
     first = int(np.ceil(start_s * rate_hz))
     count = int(end_s * rate_hz) - first
     edges = (first + np.arange(count + 1)) / rate_hz
@@ -73,8 +77,9 @@ class SimulatedJoulescope:
     records the time span; when they are switched off it delivers that span's samples as
     driver data messages (sample_id at the base rate, decimate_factor, u1 GPI packed)."""
 
-    def __init__(self, pin: Path, drop_mark: int | None = None, block: int = 50_000):
-        self.pin, self.drop_mark, self.block = pin, drop_mark, block
+    def __init__(self, pin: Path, drop_mark: int | None = None, block: int = 50_000,
+                 delay_mark: tuple[int, float] | None = None):
+        self.pin, self.drop_mark, self.block, self.delay_mark = pin, drop_mark, block, delay_mark
         self.paths = ["u/js110/001234", f"u/js220/{SERIAL}"]
         self.opened: dict[str, str] = {}
         self.subscribers: dict[str, list] = {}
@@ -123,7 +128,8 @@ class SimulatedJoulescope:
 
     def _deliver(self, device: str, end_s: float) -> None:
         first, current, voltage, gpi, self.marks = board_samples(self.pin, self.started_s, end_s,
-                                                                 self.drop_mark, self.rate_hz)
+                                                                 self.drop_mark, self.rate_hz,
+                                                                 self.delay_mark)
         decimate = BASE_RATE_HZ // self.rate_hz
         streams = {"s/i": current, "s/v": voltage, "s/gpi/0": gpi}
         for start in range(0, len(current), self.block):

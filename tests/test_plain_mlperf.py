@@ -110,29 +110,3 @@ def test_plain_firmware_clobbers_truncates_and_has_no_extensions(tmp_path_factor
         assert session.results() == clean  # each 'infer' copies the loaded input once
 
 
-def test_a_plain_dut_in_energy_mode_stops_with_a_clear_error(tmp_path):
-    """No ticks and no m-lap-us: no latency can be measured, and the error says so."""
-    from hilbench.bench import Dut, compiled_model_dir
-    from hilbench.boards import resolve_boards
-    from hilbench.build import build_firmware
-    from hilbench.deploy.host import start_host_firmware
-    from hilbench.errors import MeasurementError
-    from hilbench.paths import zoo_root
-    from hilbench.procedure import ENERGY_MODE_DEFINES, BenchmarkOptions, TimingPlan, benchmark_dut
-    from hilbench.session import DutSession
-
-    model = zoo_root() / "ad" / "int8.tflite"
-    compiled = compile_model(model, compiled_model_dir(model, "portable"))
-    firmware = build_firmware("host", compiled, extra_defines=PLAIN_MLPERF_DEFINES + ENERGY_MODE_DEFINES)
-    with start_host_firmware(firmware) as endpoint, DutSession.from_endpoint(endpoint) as session:
-        session.sync()
-        assert session.profile().plain_mlperf and session.timestamp() is None
-        lab = tmp_path / "lab.yaml"
-        lab.write_text("boards:\n  plain:\n    extends: nano33\n"
-                       f"    connection: {{port: '{endpoint.url}'}}\n    flasher: {{kind: none}}\n")
-        [board] = resolve_boards(["plain"], lab=lab)
-        dut = Dut(board, model, compiled, None, endpoint, session)
-        plan = TimingPlan(windows=1, warmup=0, min_window_s=0.001, max_inferences=2,
-                          enforce_min_window=False, why="test")
-        with pytest.raises(MeasurementError, match="neither per-inference ticks nor m-lap-us"):
-            benchmark_dut(dut, BenchmarkOptions(max_vectors=2, timing=plan))

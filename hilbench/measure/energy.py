@@ -9,7 +9,9 @@ Windowing, MLPerf Tiny style: the firmware pulses a GPIO (wired to a Joulescope 
 purpose input) at each timestamp. Each timing window of ``N`` inferences is bracketed by two
 marks, at its start and at its end, so a run of ``M`` windows must show exactly ``2 x M``
 marks. Anything else (a missed or extra mark, a window whose length disagrees with the
-device timer) raises :class:`MeasurementError` instead of producing a number.
+device timer) raises :class:`MeasurementError` instead of producing a number. A DUT with no
+timer of its own (a plain MLPerf Tiny DUT in energy mode) is checked against the host clock
+instead (:class:`HostWindow`).
 
 The third source, ``model``, multiplies the board's power profile by the latency
 (:func:`modeled_energy`) for emulated boards; it is labelled as such.
@@ -36,6 +38,20 @@ DEFAULT_WINDOW_TOLERANCE = 0.05
 # Power samples this close to a mark are left out of the idle baseline: the DUT is still
 # waking up or printing its timestamp there.
 IDLE_GUARD_S = 1e-3
+# Checking a window against the host clock (HostWindow). Both marks of a window happen between
+# the host sending 'infer N W' and reading its m-ready, so the window cannot be longer than
+# that, give or take: the two clocks' rates (a probe's and a computer's crystal are each within
+# about 100 ppm; 0.1% is five times their sum), one sample period per mark (a mark is the first
+# sample after its edge), and the granularity of the host's clock readings (1 ms covers it).
+HOST_CLOCK_RATE_TOLERANCE = 1e-3
+HOST_READING_SLACK_S = 1e-3
+# ...and it cannot be much shorter than the host's time for its N timed inferences: the command
+# runs W + N inferences of the same input, plus its serial traffic (the command, the printed
+# results, m-ready), which the same command without its inferences takes (HostWindow.overhead_s).
+# A quarter of that leaves room for a loaded host that reads m-ready late (its hiccups are
+# milliseconds, hardware windows last 10 s) and still refuses a mark pair that covers less than
+# a quarter of a window, which a glitch early in a window paired with a lost mark gives.
+HOST_WINDOW_MIN_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,28 @@ class PowerTrace:
 
 
 @dataclass(frozen=True)
+class HostWindow:
+    """What the host clock saw of one energy window's 'infer N W' command: the check of a
+    window's marks for a DUT that reports no device time of its own."""
+
+    command_s: float
+    """Host-clock seconds from sending the command to reading its m-ready."""
+    warmup: int
+    """W: the warm-up inferences that ran before the window's first mark."""
+    overhead_s: float
+    """Host-clock seconds of such a command that are not inferences: sending it, reading its
+    printed results and m-ready."""
+
+    def bounds_s(self, inferences: int, sample_period_s: float) -> tuple[float, float]:
+        """(shortest, longest) plausible length between the marks of a window of
+        ``inferences`` timed inferences (see HOST_WINDOW_MIN_SHARE and HOST_CLOCK_RATE_TOLERANCE)."""
+        longest = (self.command_s * (1 + HOST_CLOCK_RATE_TOLERANCE) + HOST_READING_SLACK_S
+                   + 2 * sample_period_s)
+        timed_s = max(0.0, self.command_s - self.overhead_s) * inferences / (inferences + self.warmup)
+        return HOST_WINDOW_MIN_SHARE * timed_s, longest
+
+
+@dataclass(frozen=True)
 class EnergyResult:
     """Energy figures of one run. Every field names its unit; per-inference figures are the
     median over windows of (window figure / inferences in the window), as in MLPerf Tiny."""
@@ -82,6 +120,11 @@ class EnergyResult:
     idle_energy_per_inference_uj: float | None
     active_energy_per_inference_uj: float | None
     window_energy_uj: tuple[float, ...]
+    window_s: tuple[float, ...] = ()
+    """Length of each window between its marks (measured sources)."""
+    marks_sample_rate_hz: float | None = None
+    """Sample rate of the timestamp marks: a mark is exact to one sample period (measured
+    sources)."""
 
     def as_dict(self) -> dict:
         """All fields as a plain dict."""
@@ -223,12 +266,15 @@ def _idle_power_w(trace: PowerTrace, window_bounds: np.ndarray) -> float | None:
 def measure_energy(trace: PowerTrace, inferences_per_window: Sequence[int], energy_source: str,
                    expected_window_s: Sequence[float] | None = None,
                    window_tolerance: float = DEFAULT_WINDOW_TOLERANCE,
-                   mark_edge: str = DEFAULT_MARK_EDGE) -> EnergyResult:
+                   mark_edge: str = DEFAULT_MARK_EDGE,
+                   host_windows: Sequence[HostWindow] | None = None) -> EnergyResult:
     """Energy per inference from a power trace whose marks bracket each timing window.
 
     ``inferences_per_window[i]`` is the number of timed inferences in window ``i``.
     ``expected_window_s[i]``, when given, is the device timer's length of window ``i``; the
     length between its marks must agree within ``window_tolerance`` (relative).
+    ``host_windows[i]``, when given (a DUT without a timer), is what the host clock saw of
+    window ``i``'s command; the length between its marks must lie within its bounds.
     ``energy_source`` is ``probe`` or ``capture``.
     """
     if energy_source not in ("probe", "capture"):
@@ -268,6 +314,8 @@ def measure_energy(trace: PowerTrace, inferences_per_window: Sequence[int], ener
                 f"marks but {expected[worst] * 1e3:.3f} ms by the device timer "
                 f"({deviation[worst]:.1%} apart, tolerance {window_tolerance:.0%}); the marks do "
                 "not belong to the timed windows (glitch or missed pulse)")
+    if host_windows is not None:
+        _check_against_host(durations, counts, host_windows, trace)
 
     cumulative = _cumulative_energy_j(power, bounds.ravel()).reshape(-1, 2)
     window_energy_j = cumulative[:, 1] - cumulative[:, 0]
@@ -290,7 +338,32 @@ def measure_energy(trace: PowerTrace, inferences_per_window: Sequence[int], ener
         idle_energy_per_inference_uj=idle_uj,
         active_energy_per_inference_uj=None if idle_uj is None else energy_uj - idle_uj,
         window_energy_uj=tuple(float(e) * 1e6 for e in window_energy_j),
+        window_s=tuple(float(d) for d in durations),
+        marks_sample_rate_hz=float(trace.marker.sample_rate_hz),
     )
+
+
+def _check_against_host(durations: np.ndarray, counts: Sequence[int],
+                        host_windows: Sequence[HostWindow], trace: PowerTrace) -> None:
+    if len(host_windows) != len(durations):
+        raise MeasurementError(
+            f"{len(host_windows)} host-clock window lengths given for {len(durations)} windows")
+    period_s = 1 / trace.marker.sample_rate_hz
+    for index, (duration, count, host) in enumerate(zip(durations, counts, host_windows)):
+        shortest, longest = host.bounds_s(count, period_s)
+        if duration > longest:
+            raise MeasurementError(
+                f"{trace.origin}: window {index} lasts {duration * 1e3:.3f} ms between its marks, "
+                f"longer than the host saw its 'infer {count} {host.warmup}' command take "
+                f"({host.command_s * 1e3:.3f} ms host-clock, at most {longest * 1e3:.3f} ms with "
+                "slack); the marks do not belong to the timed windows (glitch or missed pulse)")
+        if duration < shortest:
+            raise MeasurementError(
+                f"{trace.origin}: window {index} lasts {duration * 1e3:.3f} ms between its marks, "
+                f"under {shortest * 1e3:.3f} ms ({HOST_WINDOW_MIN_SHARE:.0%} of what the host "
+                f"clock gives its {count} timed inferences: 'infer {count} {host.warmup}' took "
+                f"{host.command_s * 1e3:.3f} ms, {host.overhead_s * 1e3:.3f} ms of it serial); "
+                "the marks do not belong to the timed windows (glitch or missed pulse)")
 
 
 def modeled_energy(latency_s: float, active_current_ma: float, supply_voltage_v: float,

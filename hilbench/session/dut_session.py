@@ -62,6 +62,8 @@ class InferResult:
     ticks: per-inference timer ticks (hilbench 'cycles' extension), else None. A DUT keeps at
     most Capabilities.max_ticks of them, so len(ticks) can be smaller than n.
     timer_hz: ticks per second of the timer that counted them (from the checksummed reply).
+    host_s: host-clock seconds from sending the command to its m-ready. Both of a window's
+    timestamps happen in between, so it bounds the window of a DUT that cannot time itself.
     """
 
     n: int
@@ -70,6 +72,7 @@ class InferResult:
     results: tuple[float, ...]
     ticks: tuple[int, ...] | None = None
     timer_hz: int | None = None
+    host_s: float | None = None
 
     @property
     def window_us(self) -> int | None:
@@ -254,11 +257,12 @@ class DutSession:
             if reply.lap_us:
                 self._check_device_time(text, (reply.lap_us[1] - reply.lap_us[0]) / 1e6, host_s)
             if not self._caps().cycles:
-                return InferResult(n=n, warmup=warmup, lap_us=reply.lap_us, results=reply.results)
+                return InferResult(n=n, warmup=warmup, lap_us=reply.lap_us, results=reply.results,
+                                   host_s=host_s)
             report = replies.parse_ticks(self._exchange_checked("hb ticks", self.timeout), n)
             self._check_tick_report(text, report, reply, host_s)
             return InferResult(n=n, warmup=warmup, lap_us=reply.lap_us, results=reply.results,
-                               ticks=report.ticks, timer_hz=report.timer_hz)
+                               ticks=report.ticks, timer_hz=report.timer_hz, host_s=host_s)
 
         return self._with_retries(text, attempt)
 
