@@ -81,7 +81,8 @@ class Firmware:
         return sorted([*folder.glob(f"{self.elf_path.name}-*.su"), *folder.glob(f"{self.elf_path.name}-*.ci")])
 
 
-def _sha256_file(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file (a firmware image, a source file), as hex."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -185,7 +186,7 @@ def build_firmware(
         "model_sha256": compiled_model.model_sha256,
         "runtime_sha256": compiled_model.runtime_sha256,
         "files": [
-            [str(p), _sha256_file(p)]
+            [str(p), file_sha256(p)]
             for p in [*sources, *_headers(include_dirs), *([recipe.linker_script] if recipe.linker_script else [])]
         ],
     }
@@ -224,7 +225,7 @@ def build_firmware(
             "elf": elf.name,
             "bin": elf.with_suffix(".bin").name if recipe.objcopy else None,
         }
-        manifest["firmware_sha256"] = _sha256_file(work_dir / (manifest["bin"] or manifest["elf"]))
+        manifest["firmware_sha256"] = file_sha256(work_dir / (manifest["bin"] or manifest["elf"]))
         (work_dir / MANIFEST).write_text(json.dumps(manifest, indent=2))
         try:
             os.rename(work_dir, final_dir)
@@ -266,7 +267,7 @@ def _load_cached(directory: Path, recipe: TargetRecipe, cache_key: str) -> Firmw
     image = binary or elf
     if manifest.get("cache_key") != cache_key or not image.is_file() or not elf.is_file():
         return None
-    if _sha256_file(image) != manifest["firmware_sha256"]:
+    if file_sha256(image) != manifest["firmware_sha256"]:
         return None  # damaged cache entry: rebuild
     return Firmware(
         path=image,

@@ -4,7 +4,6 @@ firmware, toolchain, board serial number and clock. Stored as provenance.json in
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import shlex
 import subprocess
@@ -14,6 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import hilbench
+# The hash a build records for its image: provenance names the same file the same way.
+from hilbench.build.builder import file_sha256  # noqa: F401 (part of this module's API)
 from hilbench.paths import REPO_DIR
 
 
@@ -40,15 +41,6 @@ def git_sha(repo: Path = REPO_DIR) -> str:
         return ""
     sha = head.stdout.strip()
     return sha + "-dirty" if status.stdout.strip() else sha
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file (e.g. the firmware image that was flashed), as hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def toolchain_version(compiler: str) -> str:

@@ -8,7 +8,8 @@ the host's serial line (a pty). Faults are applied to the DUT's reply to chosen 
       truncate  the first reply line loses its second half and its line end
       corrupt   one character of the first line carrying data is changed (a hex or digit flip)
       drop      the whole reply is swallowed (the DUT seems silent for this command)
-      lap       the last digit of the second m-lap-us stamp is changed
+      lap       the last digit of the second m-lap-us stamp is moved by 5 (5 us off: more than the
+                1 us rounding the host allows for, whatever the digit was)
       absurd    the tick counts become 99,999,999,999,999, with a window and a CRC-32 to match
                 (a firmware that is wrong, not a damaged line)
       zero-hz   the m-hb-timer line announces 0 Hz
@@ -90,8 +91,8 @@ def main() -> int:
             line = re.sub(rb",\d+\]", b",0]", line)
         if fault == "lap" and line.startswith(b"m-lap-us-"):
             if applied:
-                digit = line.rstrip()[-1:]
-                line = line.rstrip()[:-1] + (b"7" if digit != b"7" else b"3") + b"\r\n"
+                digit = int(line.rstrip()[-1:])
+                line = line.rstrip()[:-1] + str((digit + 5) % 10).encode() + b"\r\n"
             applied = True
         if fault == "corrupt" and not applied:
             match = re.search(rb"\[[^\]]*?([0-9a-f])", line)
