@@ -210,6 +210,34 @@ def test_measure_scores_segmented_ad01_recordings_per_file_as_the_runner_does(tm
     assert saved["row"]["bitexact_rate"] == 1.0
 
 
+def test_measure_scores_the_older_layout_top1_as_the_runner_does(tmp_path):
+    """The older layout, one 490-byte int8 feature file per keyword: the zoo's kws model under
+    the file name of MLPerf Tiny's kws01 reads DIR/kws01/, and top-1 is the share of files
+    whose highest output (tflite-micro's, which the host firmware matches bit for bit) is the
+    true class."""
+    import json
+
+    from hilbench.measure.reference import interpreter_outputs
+    from hilbench.paths import zoo_root
+
+    model = tmp_path / "kws_ref_model.tflite"
+    model.write_bytes((zoo_root() / "kws" / "int8.tflite").read_bytes())
+    vectors = np.load(zoo_root() / "kws" / "vectors.npz")
+    x, y = vectors["x_int8"][:12], vectors["y"][:12]
+    write_runner_dataset(tmp_path / "sets", "kws01",
+                         {f"kw{i}.bin": row.tobytes() for i, row in enumerate(x)},
+                         [f"kw{i}.bin,12,{label}" for i, label in enumerate(y)])
+    result = run_cli(["hilbench.cli", "measure", "--board=host", f"--model={model}",
+                      f"--dataset={tmp_path / 'sets'}", "--json=out.json"], tmp_path,
+                     tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((tmp_path / "out.json").read_text())
+    assert "12 of 12 files of" in saved["figures"]["vectors"]["origin"]
+    expected = np.mean(interpreter_outputs(model, x).reshape(12, -1).argmax(axis=1) == y)
+    assert saved["row"]["accuracy"] == pytest.approx(expected)
+    assert saved["row"]["bitexact_rate"] == 1.0
+
+
 def test_measure_refuses_a_malformed_set_before_building(tmp_path, ad01_model):
     folder = write_runner_dataset(tmp_path / "sets", "ad01", {"a.bin": bytes(640)},
                                   ["a.bin,2,0", "b.bin,2,1"])
