@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from hilbench.boards import ResolvedBoard
+from hilbench.deploy import procs
 from hilbench.errors import ConfigError, DeployError
 from hilbench.mlperf_tiny import PLAIN_MLPERF_DEFINE
 
@@ -126,6 +127,9 @@ class _RestartableTwin:
         return self.endpoint
 
     def restart(self) -> str:
+        # This runs on the hub's thread, which lives as long as the served twin: QEMUs started
+        # here die with the process even when it is killed (the main thread's do already).
+        procs.tie_children_to_this_thread()
         old, self.endpoint = self.endpoint, self._start()
         old.close()
         if self._on_restart is not None:

@@ -206,3 +206,20 @@ def test_a_client_killed_mid_command_leaves_the_next_client_a_fresh_twin():
     pids += [int(line.removeprefix("restarted: qemu_pid: ")) for line in out.splitlines()
              if line.startswith("restarted: ")]
     assert all(gone(pid) for pid in pids), pids
+
+
+def test_a_restarted_twin_dies_with_a_killed_serve():
+    """The restarted QEMU is started from the hub's thread; when the serve process is killed
+    (SIGKILL: no handler runs), the kernel must still take that QEMU down with it."""
+    process, facts = start_serve()
+    try:
+        run_one(facts["url"], bytes(640))
+        restarted = int(read_line(process.stdout, 60).removeprefix("restarted: qemu_pid: "))
+        assert not gone(restarted)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while not gone(restarted) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert gone(restarted) and gone(int(facts["qemu_pid"]))

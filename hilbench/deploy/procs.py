@@ -37,8 +37,16 @@ _PR_SET_PDEATHSIG = 1
 
 _lock = threading.RLock()
 _live: dict[int, subprocess.Popen] = {}
+_this_thread = threading.local()
 _exit_callbacks: list = []
 _handlers_installed = False
+
+
+def tie_children_to_this_thread() -> None:
+    """Processes spawned from the calling thread from now on get the death signal, as those of
+    the main thread do: for a thread that lives as long as what it starts (a served twin's
+    hub, which restarts the twin), so that they die with the process even on SIGKILL."""
+    _this_thread.ties_children = True
 
 
 def spawn(
@@ -55,7 +63,9 @@ def spawn(
     DeployError that names the program.
     """
     _install_handlers()
-    tie_to_parent = sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread()
+    tie_to_parent = sys.platform.startswith("linux") and (
+        threading.current_thread() is threading.main_thread()
+        or getattr(_this_thread, "ties_children", False))
     process = subprocess.Popen(
         list(argv),
         stdin=stdin,
@@ -63,8 +73,9 @@ def spawn(
         stderr=stderr,
         cwd=cwd,
         start_new_session=True,
-        # Only from the main thread: the death signal fires when the *thread* that forked exits,
-        # which would kill an emulator started from a short-lived worker thread.
+        # Only from the main thread (or one tied by tie_children_to_this_thread): the death
+        # signal fires when the *thread* that forked exits, which would kill an emulator
+        # started from a short-lived worker thread.
         preexec_fn=_die_with_parent if tie_to_parent else None,
     )
     with _lock:
