@@ -22,6 +22,7 @@ from typing import Iterable, Protocol, Sequence
 from hilbench.build.recipe import TargetRecipe, load_recipe
 from hilbench.errors import BuildError
 from hilbench.paths import cache_root
+from hilbench.record.provenance import file_sha256
 
 OPT_LEVELS = ("O0", "O1", "O2", "O3", "Os", "Oz", "Og")
 MANIFEST = "build.json"
@@ -79,15 +80,6 @@ class Firmware:
         """GCC's per-function stack usage (.su) and call graph (.ci) files of this build."""
         folder = self.elf_path.parent
         return sorted([*folder.glob(f"{self.elf_path.name}-*.su"), *folder.glob(f"{self.elf_path.name}-*.ci")])
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file (a firmware image, a source file), as hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _normalise_defines(target: str, recipe_defines: dict[str, str], model_defines: dict[str, str],

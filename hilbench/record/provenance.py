@@ -4,6 +4,7 @@ firmware, toolchain, board serial number and clock. Stored as provenance.json in
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import shlex
 import subprocess
@@ -13,9 +14,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import hilbench
-# The hash a build records for its image: provenance names the same file the same way.
-from hilbench.build.builder import file_sha256  # noqa: F401 (part of this module's API)
 from hilbench.paths import REPO_DIR
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file (a firmware image, a source file), as hex. The builder records its
+    images' hashes with it too (hilbench/build/builder.py imports it from here: the record
+    layer imports nothing from the build, so either can be imported first)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def utc_now_iso() -> str:
