@@ -17,14 +17,9 @@ The runner (``benchmark/runner`` in mlcommons/tiny) reads a folder per model id:
   results into one score per file and scores the files. Other models' files are sent whole,
   whatever the two extra fields say.
 
-The bytes are what MLPerf Tiny's reference firmware takes in ``th_load_tensor``, which is not
-always the model's input tensor; they are turned into the tensor as that firmware does:
-
-- ``kws01``: the int8 features, as they are;
-- ``vww01``, ``ic01``: uint8 pixels; the firmware subtracts 128 to get the int8 input;
-- ``ad01``: 640 float32 features (2560 bytes); the firmware quantizes them with the input's
-  scale and zero point, and its anomaly score is the mean squared error between the
-  dequantized output and these float features.
+The bytes are what MLPerf Tiny's reference firmware takes on ``db``, which is not always the
+model's input tensor (uint8 pixels for vww01 and ic01, float32 features for ad01): they are
+turned into the tensor as that firmware does, by hilbench.mlperf_wire's table.
 
 A file (or window) that is exactly the model's input tensor in size is taken as that tensor's
 raw bytes, for any model id (a set written from hilbench's own vectors). Accuracy is scored
@@ -49,12 +44,13 @@ import numpy as np
 
 from hilbench.compile.compiler import TensorSpec
 from hilbench.errors import ConfigError
+from hilbench.mlperf_wire import ANOMALY_SCORE, WIRE_FORMATS, wire_format
+from hilbench.mlperf_wire import quantize_like_reference_firmware  # noqa: F401 (re-exported)
 
 LABELS_FILE = "y_labels.csv"
-ANOMALY_MODEL_IDS = frozenset({"ad01"})
-# The reference firmware of these ids takes uint8 pixels and subtracts 128 (th_load_tensor).
-PIXEL_MODEL_IDS = frozenset({"vww01", "ic01"})
-FLOAT_BYTES = 4
+# Ids whose firmware prints an anomaly score: scored by ROC AUC unless told otherwise.
+ANOMALY_MODEL_IDS = frozenset(model_id for model_id, wire in WIRE_FORMATS.items()
+                              if wire.results == ANOMALY_SCORE)
 
 
 @dataclass(frozen=True)
@@ -88,15 +84,6 @@ class _Decoded:
     x_float: np.ndarray | None
 
 
-def quantize_like_reference_firmware(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
-    """round(value / scale) + zero_point, clamped to the dtype, with C's round (halves away
-    from zero), as QuantizeFloatToInt8 in MLPerf Tiny's reference firmware."""
-    scaled = np.asarray(values, dtype=np.float32) / np.float32(spec.scale)
-    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5)
-    info = np.iinfo(spec.dtype)
-    return np.clip(rounded + spec.zero_point, info.min, info.max).astype(spec.dtype)
-
-
 @dataclass(frozen=True)
 class _WindowFormat:
     """What a window of ``size`` bytes holds: values of ``value_bytes`` each, and how the
@@ -108,22 +95,17 @@ class _WindowFormat:
 
 
 def window_formats(model_id: str, spec: TensorSpec) -> dict[int, _WindowFormat]:
-    """The window sizes accepted for ``model_id``: the raw input tensor, and what the reference
-    firmware of an MLPerf Tiny id takes when that is not the raw tensor (see the module doc)."""
-    elements = int(np.prod(spec.shape))
+    """The window sizes accepted for ``model_id``: what its firmware takes on ``db``
+    (hilbench.mlperf_wire), and the raw input tensor (a set written from hilbench's vectors)."""
     itemsize = np.dtype(spec.dtype).itemsize
     formats = {spec.bytes: _WindowFormat(
         spec.bytes, itemsize, lambda data: _Decoded(np.frombuffer(data, dtype=spec.dtype), None))}
-    if model_id in ANOMALY_MODEL_IDS and spec.dtype in ("int8", "uint8") and spec.scale > 0:
-        def from_floats(data: bytes) -> _Decoded:
-            values = np.frombuffer(data, dtype="<f4")
-            return _Decoded(quantize_like_reference_firmware(values, spec), values.astype(np.float64))
-        formats[elements * FLOAT_BYTES] = _WindowFormat(elements * FLOAT_BYTES, FLOAT_BYTES, from_floats)
-    elif model_id in PIXEL_MODEL_IDS and spec.dtype == "int8":
-        def from_pixels(data: bytes) -> _Decoded:
-            pixels = np.frombuffer(data, dtype=np.uint8).astype(np.int16)
-            return _Decoded((pixels - 128).astype(np.int8), None)
-        formats[elements] = _WindowFormat(elements, 1, from_pixels)  # replaces the raw reading
+    wire = wire_format(model_id)
+    if wire.db_is_tensor or spec.dtype not in ("int8", "uint8") or not spec.scale:
+        return formats
+    size = wire.db_bytes(spec.bytes)
+    formats[size] = _WindowFormat(  # pixels replace the raw reading: both are a byte per value
+        size, size // spec.bytes, lambda data: _Decoded(*wire.decode(data, spec)))
     return formats
 
 

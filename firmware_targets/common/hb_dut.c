@@ -43,6 +43,32 @@
 #define HB_DUT_TARGET_NAME "unspecified"
 #endif
 
+/* What "db" takes and "results" prints: the generated hb_model_config.h says, per MLPerf Tiny
+ * model id, as that id's reference firmware does (hilbench/mlperf_wire.py has the table).
+ * The binary loads ("hb bulk", "hb file") and "hb raw" always carry the tensors. */
+#define HB_DB_INPUT_TENSOR 0
+#define HB_DB_UINT8_PIXELS 1     /* int8 input = pixel - 128 (vww01, ic01) */
+#define HB_DB_FLOAT32_FEATURES 2 /* int8 input = round(x / scale) + zero point (ad01) */
+#define HB_RESULTS_OUTPUT_TENSOR 0
+#define HB_RESULTS_ANOMALY_SCORE 1 /* mean squared error of the output against the features */
+#ifndef HB_MODEL_DB_FORMAT
+#define HB_MODEL_DB_FORMAT HB_DB_INPUT_TENSOR
+#endif
+#ifndef HB_MODEL_RESULTS
+#define HB_MODEL_RESULTS HB_RESULTS_OUTPUT_TENSOR
+#endif
+#ifndef HB_MODEL_RESULTS_TRAILING_COMMA
+#define HB_MODEL_RESULTS_TRAILING_COMMA 0
+#endif
+#if HB_MODEL_RESULTS == HB_RESULTS_ANOMALY_SCORE && HB_MODEL_OUTPUT_BYTES != HB_MODEL_INPUT_BYTES
+#error "an anomaly score compares an int8 output with the input element by element: sizes differ"
+#endif
+#if HB_MODEL_DB_FORMAT == HB_DB_FLOAT32_FEATURES
+#define HB_DUT_DB_BYTES (HB_MODEL_INPUT_BYTES * 4u)
+#else
+#define HB_DUT_DB_BYTES HB_MODEL_INPUT_BYTES
+#endif
+
 /* The profile string the MLPerf Tiny runner expects from a performance-mode DUT. */
 #define HB_DUT_FW_VERSION "ULPMark for tinyML Firmware V0.0.1"
 #define HB_DUT_DEFAULT_WARMUP 10u /* "infer N" without W, as the reference firmware */
@@ -62,8 +88,20 @@
 static uint8_t s_arena[HB_AT_LEAST_ONE(HB_MODEL_ARENA_BYTES)] HB_ALIGN16;
 /* The input as loaded by "db" or "hb bulk": all input tensors back to back, in model order. */
 static uint8_t s_input[HB_AT_LEAST_ONE(HB_MODEL_INPUT_BYTES)];
-static uint32_t s_input_expected; /* bytes announced by "db load N" */
+static uint32_t s_input_expected; /* bytes announced by "db load N", "hb bulk N" or "hb file N" */
 static uint32_t s_input_loaded;   /* bytes received so far */
+static int s_input_ready;         /* s_input holds a whole input */
+#if HB_MODEL_DB_FORMAT == HB_DB_INPUT_TENSOR
+#define s_db s_input /* "db" loads the tensor itself */
+#else
+/* What "db" received, before it becomes the tensor in s_input. */
+static uint8_t s_db[HB_AT_LEAST_ONE(HB_DUT_DB_BYTES)] HB_ALIGN16;
+#endif
+#if HB_MODEL_RESULTS == HB_RESULTS_ANOMALY_SCORE
+/* The real-valued input the score compares the output with: the features "db" received, or
+ * the dequantized tensor of a binary load. */
+static float s_input_real[HB_AT_LEAST_ONE(HB_MODEL_INPUT_BYTES)];
+#endif
 static int s_have_results;        /* the arena holds the outputs of a finished inference */
 static uint64_t s_ticks[HB_DUT_MAX_TICKS];
 static uint32_t s_ticks_count;  /* timed inferences in the last "infer" */
@@ -291,7 +329,74 @@ static uint32_t dtype_size(hb_dtype_t dtype)
     }
 }
 
-/* m-results-[v0,v1,...]: every element of every output tensor, dequantized, in model order. */
+#if HB_MODEL_DB_FORMAT == HB_DB_FLOAT32_FEATURES
+/* QuantizeFloatToInt8 of the reference firmware: round(x / scale) + zero point, clamped, with
+ * C's round() (halves away from zero) on the float quotient. Done in double, where adding 0.5
+ * to a float is exact. */
+static int8_t quantize_int8(float value, const hb_tensor_desc_t *tensor)
+{
+    double scaled = (double)(value / tensor->scale);
+    double magnitude = scaled < 0.0 ? -scaled : scaled;
+    int32_t q;
+    if (magnitude > 1000.0) { /* far outside int8: clamp before converting */
+        magnitude = 1000.0;
+    }
+    q = (int32_t)(magnitude + 0.5);
+    q = (scaled < 0.0 ? -q : q) + tensor->zero_point;
+    return (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
+}
+#endif
+
+/* th_load_tensor() of the reference firmware: the "db" bytes become the input tensor. */
+static void input_from_db(void)
+{
+#if HB_MODEL_DB_FORMAT == HB_DB_UINT8_PIXELS
+    uint32_t i;
+    for (i = 0; i < HB_MODEL_INPUT_BYTES; ++i) {
+        s_input[i] = (uint8_t)(s_db[i] - 128u); /* int8 = pixel - 128, two's complement */
+    }
+#elif HB_MODEL_DB_FORMAT == HB_DB_FLOAT32_FEATURES
+    uint32_t i;
+    for (i = 0; i < HB_MODEL_INPUT_BYTES; ++i) {
+        memcpy(&s_input_real[i], &s_db[4u * i], sizeof(float));
+        s_input[i] = (uint8_t)quantize_int8(s_input_real[i], &hb_model_inputs[0]);
+    }
+#endif
+    s_input_ready = 1;
+}
+
+/* A binary load carried the tensor itself: its real values are its dequantization. */
+static void input_from_tensor(void)
+{
+#if HB_MODEL_RESULTS == HB_RESULTS_ANOMALY_SCORE
+    uint32_t i;
+    for (i = 0; i < HB_MODEL_INPUT_BYTES; ++i) {
+        s_input_real[i] = dequantize(&hb_model_inputs[0], s_input, i);
+    }
+#endif
+    s_input_ready = 1;
+}
+
+#if HB_MODEL_RESULTS == HB_RESULTS_ANOMALY_SCORE
+/* m-results-[score]: ad01's th_results(), the mean over the elements of (dequantized output -
+ * real input)^2, summed in float in element order. */
+static void print_results(void)
+{
+    const hb_tensor_desc_t *tensor = &hb_model_outputs[0];
+    float sum = 0.0f;
+    uint32_t i;
+    for (i = 0; i < HB_MODEL_INPUT_BYTES; ++i) {
+        float diff = dequantize(tensor, &s_arena[tensor->arena_offset], i) - s_input_real[i];
+        sum += diff * diff;
+    }
+    out_str("m-results-[");
+    out_float3(sum / (float)HB_MODEL_INPUT_BYTES);
+    out_char(']');
+    out_eol();
+}
+#else
+/* m-results-[v0,v1,...]: every element of every output tensor, dequantized, in model order
+ * (with a ',' after the last one too where the reference firmware prints it so). */
 static void print_results(void)
 {
     uint32_t t;
@@ -309,9 +414,13 @@ static void print_results(void)
             out_float3(dequantize(tensor, &s_arena[tensor->arena_offset], i));
         }
     }
+#if HB_MODEL_RESULTS_TRAILING_COMMA
+    out_char(',');
+#endif
     out_char(']');
     out_eol();
 }
+#endif
 
 /* ---------------------------------------------------------------- argument parsing */
 
@@ -444,16 +553,17 @@ static void cmd_db(char **tokens, int count)
             out_error("Command 'db load' requires the # of bytes");
         } else if (!parse_u32(tokens[2], 0xFFFFFFFFu, &n) || n == 0u) {
             out_error("Command 'db load' must be >0 bytes");
-        } else if (n > HB_MODEL_INPUT_BYTES) {
+        } else if (n > HB_DUT_DB_BYTES) {
             out_str("e-[db load ");
             out_u64(n);
             out_str(" exceeds the model input of ");
-            out_u64(HB_MODEL_INPUT_BYTES);
+            out_u64(HB_DUT_DB_BYTES);
             out_str(" bytes]");
             out_eol();
         } else {
             s_input_expected = n;
             s_input_loaded = 0;
+            s_input_ready = 0;
             out_str("m-[Expecting ");
             out_u64(n);
             out_str(" bytes]");
@@ -463,7 +573,7 @@ static void cmd_db(char **tokens, int count)
         uint32_t i;
         for (i = 0; i < s_input_expected; ++i) {
             out_str(i % 8u == 0u ? "m-buffer-" : "-");
-            out_hex_byte(s_input[i]);
+            out_hex_byte(s_db[i]);
             if ((i + 1u) % 8u == 0u || i + 1u == s_input_expected) {
                 out_eol();
             }
@@ -495,9 +605,12 @@ static void cmd_db(char **tokens, int count)
                 out_eol();
                 return;
             }
-            s_input[s_input_loaded++] = (uint8_t)((high << 4) | low);
+            s_db[s_input_loaded++] = (uint8_t)((high << 4) | low);
             if (s_input_loaded == s_input_expected) {
                 /* As the reference firmware: digits after the last byte are ignored. */
+                if (s_input_loaded == HB_DUT_DB_BYTES) {
+                    input_from_db();
+                }
                 out_line("m-load-done");
                 return;
             }
@@ -524,11 +637,11 @@ static void cmd_infer(char **tokens, int count, int print_results_line)
         out_error("Inference warmup must be >=0");
         return;
     }
-    if (s_input_expected != HB_MODEL_INPUT_BYTES || s_input_loaded != HB_MODEL_INPUT_BYTES) {
+    if (!s_input_ready) {
         out_str("e-[Input not loaded: have ");
         out_u64(s_input_loaded);
         out_str(" of ");
-        out_u64(HB_MODEL_INPUT_BYTES);
+        out_u64(s_input_expected > HB_MODEL_INPUT_BYTES ? HB_DUT_DB_BYTES : HB_MODEL_INPUT_BYTES);
         out_str(" bytes]");
         out_eol();
         return;
@@ -726,6 +839,7 @@ static int begin_checked_load(const char *command, char **tokens, int count, uin
     }
     s_input_expected = *n;
     s_input_loaded = 0;
+    s_input_ready = 0;
     return 1;
 }
 
@@ -743,6 +857,9 @@ static void finish_checked_load(uint32_t n, uint32_t expected_crc)
         return;
     }
     s_input_loaded = n;
+    if (n == HB_MODEL_INPUT_BYTES) {
+        input_from_tensor();
+    }
     out_line("m-load-done");
 }
 

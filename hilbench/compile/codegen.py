@@ -11,6 +11,7 @@ from hilbench.compile.layout import PackedFilter
 from hilbench.compile.lowering import KernelCall, c_int
 from hilbench.compile.reader import Graph, Tensor
 from hilbench.errors import ModelError
+from hilbench.mlperf_wire import DB_FORMAT_DEFINES, RESULTS_DEFINES, wire_format
 
 _DTYPE_ENUMS = {"int8": "HB_DTYPE_INT8", "uint8": "HB_DTYPE_UINT8", "int16": "HB_DTYPE_INT16",
                 "int32": "HB_DTYPE_INT32", "float32": "HB_DTYPE_FLOAT32"}
@@ -115,8 +116,11 @@ def render_data_h(constants: list[Tensor], header: str) -> str:
     return "\n".join(lines)
 
 
-def render_config_h(placement: Placement, inputs: list[Tensor], outputs: list[Tensor],
-                    header: str) -> str:
+def render_config_h(model_name: str, placement: Placement, inputs: list[Tensor],
+                    outputs: list[Tensor], header: str) -> str:
+    # What 'db' takes and 'results' prints, as MLPerf Tiny's reference firmware for the model
+    # id does (hilbench.mlperf_wire): its runner sends the same bytes to every DUT of an id.
+    wire = wire_format(model_name)
     return "\n".join([
         header,
         "#ifndef HB_MODEL_CONFIG_H",
@@ -127,6 +131,9 @@ def render_config_h(placement: Placement, inputs: list[Tensor], outputs: list[Te
         f"#define HB_MODEL_OUTPUT_BYTES {sum(t.nbytes for t in outputs)}u",
         f"#define HB_MODEL_NUM_INPUTS {len(inputs)}u",
         f"#define HB_MODEL_NUM_OUTPUTS {len(outputs)}u",
+        f"#define HB_MODEL_DB_FORMAT {DB_FORMAT_DEFINES[wire.db_input]} /* db takes the {wire.db_input} */",
+        f"#define HB_MODEL_RESULTS {RESULTS_DEFINES[wire.results]} /* results prints the {wire.results} */",
+        f"#define HB_MODEL_RESULTS_TRAILING_COMMA {int(wire.trailing_comma)}",
         "",
         "#endif",
         "",

@@ -174,7 +174,7 @@ def compile_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     inputs = [graph.tensors[i] for i in graph.inputs]
     outputs = [graph.tensors[i] for i in graph.outputs]
     files = {
-        "hb_model_config.h": codegen.render_config_h(placement, inputs, outputs, header),
+        "hb_model_config.h": codegen.render_config_h(name, placement, inputs, outputs, header),
         "hb_model_data.h": codegen.render_data_h(constants, header),
         "hb_model_data.c": codegen.render_data_c(graph, constants, packed, header),
         "hb_model.c": codegen.render_model_c(name, graph, calls, placement, header),

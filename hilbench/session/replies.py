@@ -102,6 +102,9 @@ def parse_timer_hz(text: str) -> int:
 
 
 def parse_floats(text: str) -> tuple[float, ...]:
+    # One ',' after the last number is allowed: MLPerf Tiny's reference firmware for vww01
+    # prints one ('m-results-[0.976,0.023,]', hilbench.mlperf_wire).
+    text = text[:-1] if text.endswith(",") else text
     try:
         return tuple(float(v) for v in text.split(",")) if text.strip() else ()
     except ValueError as exc:
