@@ -31,6 +31,7 @@ from hilbench.deploy import Endpoint
 from hilbench.errors import BuildError, DeployError, DutError, MeasurementError, ModelError
 from hilbench.lab.locks import board_lock
 from hilbench.mlperf_tiny import MODEL_OF_ID, PLAIN_MLPERF_DEFINE
+from hilbench.mlperf_wire import ANOMALY_SCORE, wire_format
 from hilbench.paths import cache_root, zoo_root
 from hilbench.progress import Phases
 from hilbench.zoo import model_name
@@ -87,14 +88,18 @@ def default_models() -> list[Path]:
 # ---------------------------------------------------------------- the pipeline
 
 
+SCORE_ONLY = "the DUT prints one anomaly score, not the output tensor"
+
+
 @dataclass(frozen=True)
 class DeviceOutputs:
     """The outputs of a run of vectors, and how they came back from the DUT.
 
-    kind: 'raw' (output bytes, hilbench firmware) or 'printed' (the m-results floats of a
-    plain MLPerf Tiny DUT). values: the output tensors in the model's dtype, or None when
-    printed floats do not determine them exactly (``reason`` says why). scores: the
-    dequantized outputs, the DUT's own floats when printed.
+    kind: 'raw' (output bytes, hilbench firmware), 'printed' (the m-results floats of a
+    plain MLPerf Tiny DUT) or 'score' (the one anomaly score a plain DUT prints instead of its
+    outputs: ad01, hilbench.mlperf_wire). values: the output tensors in the model's dtype, or
+    None when printed floats do not determine them exactly (``reason`` says why). scores: the
+    dequantized outputs, the DUT's own floats when printed (one column of scores for 'score').
     """
 
     kind: str
@@ -182,6 +187,11 @@ class Dut:
     def __post_init__(self) -> None:
         if self.firmware is not None:
             check_profile(self.session, self.firmware)
+        self.session.input_spec = self._single_input()
+
+    def _single_input(self) -> TensorSpec | None:
+        """The input tensor a session's 'db' path quantizes float features with."""
+        return self.model.inputs[0] if len(self.model.inputs) == 1 else None
 
     @property
     def plain_mlperf(self) -> bool:
@@ -204,9 +214,12 @@ class Dut:
         return outputs.values, run
 
     def read_outputs(self, inputs: np.ndarray, *, on_vector: Callable[[], None] | None = None,
-                     max_twins: int | None = None) -> tuple[DeviceOutputs, VectorRun]:
+                     max_twins: int | None = None, real_values: np.ndarray | None = None
+                     ) -> tuple[DeviceOutputs, VectorRun]:
         """Run every row of ``inputs`` (one 'infer 1 0' each) and say how its outputs came back:
-        raw bytes (hilbench firmware) or printed floats (a plain MLPerf Tiny DUT).
+        raw bytes (hilbench firmware), printed floats or a printed anomaly score (a plain MLPerf
+        Tiny DUT). ``real_values`` (rows like ``inputs``, or None): the float inputs the rows
+        were quantized from, sent where the DUT's 'db' takes float features.
 
         on_vector() is called after each row (from any thread).
 
@@ -217,13 +230,15 @@ class Dut:
         the first rows' time tells (:func:`helper_twins_for`). Timings never come from here.
         """
         rows = self.input_rows(inputs)
+        reals = [None] * len(rows) if real_values is None else list(np.asarray(real_values).reshape(len(rows), -1))
         first = min(len(rows), FIRST_ROWS_ALONE)
-        run = run_vectors(self.session, rows[:first], on_vector)
+        run = run_vectors(self.session, rows[:first], on_vector, reals[:first])
         seconds_per_row = run.harness.wall_s / first if run.harness else 0.0
         helpers = helper_twins_for(self, len(rows) - first, seconds_per_row, max_twins)
         if len(rows) > first:
             with self.more_twins(helpers) as twins:
-                run = join_vector_runs(run, run_vectors([self.session, *twins], rows[first:], on_vector))
+                run = join_vector_runs(run, run_vectors([self.session, *twins], rows[first:], on_vector,
+                                                       reals[first:]))
         spec = self.output_spec
         shape = (len(rows), *(tuple(spec.shape[1:]) if len(spec.shape) > 1 and spec.shape[0] == 1
                               else tuple(spec.shape)))
@@ -231,6 +246,13 @@ class Dut:
             values = run.as_array(spec.dtype).reshape(shape)
             scores = dequantize(values, spec.scale, spec.zero_point) if spec.scale else values.astype(np.float64)
             return DeviceOutputs("raw", values, scores), run
+        if wire_format(self.session.capabilities.model).results == ANOMALY_SCORE:
+            printed = run.as_array(np.float64)
+            if printed.shape != (len(rows), 1):
+                raise DutError(f"the plain MLPerf Tiny DUT on {self.endpoint.url} runs "
+                               f"'{self.session.capabilities.model}', whose results are one anomaly "
+                               f"score, but printed {printed.shape[-1]} numbers per inference")
+            return DeviceOutputs("score", None, printed, reason=SCORE_ONLY), run
         printed = run.as_array(np.float64).reshape(shape)
         recovery = recover_printed_outputs(printed.reshape(len(rows), -1), spec.dtype, spec.scale,
                                            spec.zero_point)
@@ -252,6 +274,7 @@ class Dut:
                 if self.session.host_file_dir is None:  # the same channel as this DUT's session
                     session.host_file_dir = None
                 session.sync()
+                session.input_spec = self._single_input()
                 if session.profile() != self.session.capabilities:
                     raise DeployError(f"a second twin of {self.board.name} answers with another profile: "
                                       f"{session.capabilities} instead of {self.session.capabilities}")

@@ -47,6 +47,7 @@ from hilbench.measure.footprint import Footprint, elf_footprint
 from hilbench.measure.latency import LatencyStats, inferences_per_window, summarize_latency, \
     summarize_window_latency
 from hilbench.measure.reference import interpreter_outputs
+from hilbench.mlperf_wire import wire_format
 
 if TYPE_CHECKING:  # importing the procedure must not start the DUT machinery
     from hilbench.bench import DeviceOutputs, Dut
@@ -59,6 +60,13 @@ ROUND_TRIPS = 5
 ARENA_SYMBOL = "s_arena"     # the tensor arena in firmware_targets/common/hb_dut.c
 STACK_ENTRY = "main"
 ENERGY_MODE_DEFINES = ("HB_DUT_ENERGY_MODE=1",)
+# A printed anomaly score has three decimals: it agrees with the host's when within one step
+# (truncated or rounded), plus float32's own resolution for large scores.
+PRINTED_SCORE_STEP = 1e-3
+FLOAT32_RELATIVE = 1e-6
+# Scores this far apart (relative) on most vectors are not a runtime's rounding: the DUT read
+# its input in another format than the host sent.
+WILD_SCORE_DISAGREEMENT = 0.5
 FIRST_TIMING_INFERENCES = 3
 # Windows are sized for 20% more than the minimum: a first estimate up to that much slower
 # than the timed inferences still gives windows that meet it.
@@ -287,7 +295,8 @@ def _accuracy(dut: Dut, data: ReferenceData, outputs: DeviceOutputs,
               expected: np.ndarray) -> AccuracyResult | None:
     if data.labels is None:
         return None
-    device = task_scores(data.task, data.x_float, outputs.scores)
+    device = (outputs.scores[:, 0] if outputs.kind == "score"  # the DUT's own anomaly scores
+              else task_scores(data.task, data.x_float, outputs.scores))
     float_scores = None
     if data.float_model is not None and data.float_model.is_file():
         float_scores = task_scores(data.task, data.x_float,
@@ -355,6 +364,38 @@ def check_dataset(dataset: Path | None, model_paths) -> None:
 
 
 # ---------------------------------------------------------------- plain MLPerf Tiny DUTs
+
+
+def check_printed_scores(dut: Dut, data: ReferenceData, outputs: DeviceOutputs,
+                         expected: np.ndarray) -> dict[str, Any]:
+    """Compare the anomaly scores a plain DUT printed (ad01) with the host's: the same score
+    (hilbench.mlperf_wire) from tflite-micro's int8 outputs and the float features the host
+    sent. Raises MeasurementError when most disagree wildly, which a DUT that reads its 'db'
+    bytes in another format than the host sends gives; else returns the agreement figures."""
+    from hilbench.mlperf_wire import anomaly_score_like_reference_firmware
+
+    session = dut.session
+    reals = data.x_float if data.x_float is not None else [None] * len(data.x_int8)
+    features = np.stack([np.frombuffer(session.db_bytes(np.ascontiguousarray(row).tobytes(), real), "<f4")
+                         for row, real in zip(data.x_int8, reals)])
+    host = anomaly_score_like_reference_firmware(expected, dut.output_spec, features).astype(np.float64)
+    printed = outputs.scores[:, 0]
+    difference = np.abs(printed - host)
+    agrees = difference <= PRINTED_SCORE_STEP + FLOAT32_RELATIVE * np.abs(host)
+    relative = difference / np.maximum(np.abs(host), PRINTED_SCORE_STEP)
+    worst = int(np.argmax(difference))
+    if np.median(relative) > WILD_SCORE_DISAGREEMENT:
+        raise MeasurementError(
+            f"the plain MLPerf Tiny DUT on {dut.endpoint.url} ('{session.capabilities.model}') "
+            f"printed anomaly scores far from the host's on the same inputs (vector {worst}: "
+            f"{printed[worst]:.3f} against {host[worst]:.3f}; {int(agrees.sum())} of {len(agrees)} "
+            "agree): it does not read its 'db' bytes as the host sends them "
+            f"({wire_format(session.capabilities.model).db_input})")
+    return {"agreement_rate": float(agrees.mean()), "compared": int(len(agrees)),
+            "max_abs_difference": float(difference.max()),
+            "host_score": "mean squared error of tflite-micro's dequantized int8 outputs against "
+                          "the float features sent, summed in float32",
+            "agrees_within": f"{PRINTED_SCORE_STEP} (three printed decimals)"}
 
 
 def check_input_clobbering(dut: Dut, row: np.ndarray) -> dict[str, Any]:
@@ -791,12 +832,17 @@ def benchmark_dut(dut: Dut, options: BenchmarkOptions | None = None,
         protocol.update(check_input_clobbering(dut, data.x_int8[0]))
     phases.start("vectors", total=len(data.x_int8))
     outputs, vector_run = dut.read_outputs(data.x_int8, on_vector=phases.advance,
-                                           max_twins=options.max_twins)
+                                           max_twins=options.max_twins, real_values=data.x_float)
     protocol["outputs"] = outputs.kind
     if outputs.kind == "printed":
         protocol["printed_format"] = outputs.printed_format
     phases.start("reference")  # the host's tflite-micro and float model on the same vectors
-    expected = interpreter_outputs(dut.model_path, data.x_int8).reshape(outputs.scores.shape)
+    expected = interpreter_outputs(dut.model_path, data.x_int8)
+    if outputs.kind == "score":
+        expected = expected.reshape(len(data.x_int8), -1)
+        protocol["printed_scores"] = check_printed_scores(dut, data, outputs, expected)
+    else:
+        expected = expected.reshape(outputs.scores.shape)
     bitexact = bitexact_rate(outputs.values, expected) if outputs.exact else None
     accuracy = _accuracy(dut, data, outputs, expected)
 

@@ -74,6 +74,12 @@ def model_input_specs(model_path: str | os.PathLike) -> list[TensorSpec]:
     return [_spec(graph.tensors[index]) for index in graph.inputs]
 
 
+def model_output_specs(model_path: str | os.PathLike) -> list[TensorSpec]:
+    """The model's output tensors, read from the file without compiling it."""
+    graph, _ = read_model(Path(model_path))
+    return [_spec(graph.tensors[index]) for index in graph.outputs]
+
+
 def _check_edges(graph: Graph) -> None:
     for role, indices in (("input", graph.inputs), ("output", graph.outputs)):
         for index in indices:

@@ -146,16 +146,20 @@ def _as_bytes(vector: bytes | bytearray | memoryview | np.ndarray) -> bytes:
 
 
 def run_vectors(session: DutSession | Sequence[DutSession], inputs: Iterable[bytes | np.ndarray],
-                on_vector: Callable[[], None] | None = None) -> VectorRun:
+                on_vector: Callable[[], None] | None = None,
+                real_values: Sequence[np.ndarray] | None = None) -> VectorRun:
     """Runs each input vector with 'infer 1 0' and reads its outputs (raw bytes if available).
 
     A numpy input row is sent as its bytes (the caller quantizes it to the model's input dtype).
+    ``real_values`` (one row per input, or None) are the float inputs the rows were quantized
+    from: a DUT whose 'db' takes float features gets them (DutSession.load_input).
     Several sessions, on DUTs that run the same firmware, share the vectors: each takes the
     next vector when it is free (one thread per extra session), and the outputs and ticks come
     back in input order. on_vector() is called after each vector, from any of those threads.
     """
     sessions = [session] if isinstance(session, DutSession) else list(session)
     rows = [_as_bytes(vector) for vector in inputs]
+    reals = list(real_values) if real_values is not None else [None] * len(rows)
     caps = [s.capabilities or s.profile() for s in sessions]
     paths = {s.load_path for s in sessions}
     if any(c != caps[0] for c in caps[1:]) or len(paths) > 1:
@@ -175,7 +179,7 @@ def run_vectors(session: DutSession | Sequence[DutSession], inputs: Iterable[byt
             if index is None:
                 return
             try:
-                results[index] = _run_one(dut, caps[0], rows[index])
+                results[index] = _run_one(dut, caps[0], rows[index], reals[index])
             except BaseException as error:  # stop the other threads, re-raised below
                 failures.append(error)
                 return
@@ -231,10 +235,10 @@ class _VectorResult:
     read_s: float
 
 
-def _run_one(session: DutSession, caps, data: bytes) -> _VectorResult:
+def _run_one(session: DutSession, caps, data: bytes, real_values: np.ndarray | None) -> _VectorResult:
     """One vector: load it, 'infer 1 0', read the outputs; with the host time of each step."""
     started = time.perf_counter()
-    session.load_input(data)
+    session.load_input(data, real_values)
     loaded = time.perf_counter()
     # quiet: the outputs come from read_outputs(), the printed results are not needed.
     result = session.infer(1, 0, quiet=caps.raw_output)

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
 
+import numpy as np
 import serial
 
 from hilbench.errors import DutError
+from hilbench.mlperf_wire import FLOAT32_FEATURES, wire_format
 from hilbench.session import replies
 from hilbench.session.replies import BadReply, Capabilities, InferReply
 from hilbench.session.serial_log import NOTE, RECEIVED, SENT, SerialLog
@@ -115,6 +117,9 @@ class DutSession:
         self.max_device_speedup = max_device_speedup or MAX_DEVICE_SPEEDUP.get(mode, MAX_DEVICE_SPEEDUP[None])
         self.log = SerialLog()
         self.capabilities: Capabilities | None = None
+        self.input_spec = None
+        """The model's input tensor (hilbench.compile.TensorSpec), where the host knows it: the
+        'db' path of a DUT whose firmware takes float features quantizes with it."""
         self.boot_lines: list[str] = []
         self._buffer = b""
         self._lines: list[str] = []  # lines split off the buffer, not yet handed out
@@ -207,12 +212,15 @@ class DutSession:
             return None
         return self._transact("timestamp", parse)
 
-    def load_input(self, data: bytes) -> None:
+    def load_input(self, data: bytes, real_values: np.ndarray | None = None) -> None:
         """Loads one input (all input tensors back to back) into the DUT.
 
         The channel (:attr:`load_path`): an emulated twin's host file when both sides have
         it, else the binary bulk load with CRC-32 when the DUT announces it, else 'db load N'
-        and 'db <hex>' commands as the MLPerf Tiny runner does.
+        and 'db <hex>' commands as the MLPerf Tiny runner does. The binary channels carry the
+        tensor; 'db' carries what the firmware of the DUT's model id takes there
+        (hilbench.mlperf_wire: uint8 pixels for vww01 and ic01, float32 features for ad01,
+        which are ``real_values`` where the caller has the float input it quantized).
         """
         data = bytes(data)
         caps = self._caps()
@@ -220,9 +228,28 @@ class DutSession:
             raise DutError(f"input is {len(data)} bytes but the DUT's model '{caps.model}' takes {caps.input_bytes}")
         if not data:
             raise DutError("input is empty")
+        if self.load_path == LOAD_HEX:
+            data = self.db_bytes(data, real_values)
         load = {LOAD_HOST_FILE: self._load_host_file, LOAD_BULK: self._load_bulk,
                 LOAD_HEX: self._load_hex}[self.load_path]
         self._with_retries(f"load {len(data)} input bytes", lambda: load(data))
+
+    def db_bytes(self, tensor: bytes, real_values: np.ndarray | None = None) -> bytes:
+        """The bytes 'db' must carry to load ``tensor`` into this DUT: its model id's wire format
+        (hilbench.mlperf_wire). Float features need the model's input quantization
+        (:attr:`input_spec`); without it the tensor is never sent in their place."""
+        wire = wire_format(self._caps().model)
+        if wire.db_is_tensor:
+            return tensor
+        spec = self.input_spec
+        if spec is None and wire.db_input == FLOAT32_FEATURES:
+            raise DutError(f"the DUT on {self.url} runs '{self._caps().model}', whose 'db' takes "
+                           f"{wire.db_input}, not the input tensor: set the session's input_spec "
+                           "(the model's input quantization) to encode them")
+        try:
+            return wire.encode(np.frombuffer(tensor, dtype=spec.dtype if spec else np.int8), spec, real_values)
+        except ValueError as error:
+            raise DutError(f"cannot encode the input for '{self._caps().model}': {error}") from None
 
     @property
     def load_path(self) -> str:
