@@ -28,7 +28,7 @@ from hilbench.boards import ResolvedBoard
 from hilbench.build import Firmware, build_firmware
 from hilbench.compile import CompiledModel, TensorSpec, compile_model
 from hilbench.deploy import Endpoint
-from hilbench.errors import BuildError, DeployError, DutError, MeasurementError, ModelError
+from hilbench.errors import BuildError, ConfigError, DeployError, DutError, MeasurementError, ModelError
 from hilbench.lab.locks import board_lock
 from hilbench.mlperf_tiny import MODEL_OF_ID, PLAIN_MLPERF_DEFINE
 from hilbench.mlperf_wire import ANOMALY_SCORE, wire_format
@@ -83,6 +83,18 @@ def default_models() -> list[Path]:
         raise ModelError(f"no models found: {zoo_root()} has no <name>/{zoo.INT8_FILE} and "
                          f"{mlperf_tiny.models_dir()} has no MLPerf Tiny models; give --model PATH")
     return models
+
+
+def dataset_models(dataset: Path) -> list[Path]:
+    """The MLPerf Tiny reference models whose model-id folder (kws01/, vww01/, ic01/, ad01/)
+    ``dataset`` holds, in the benchmark's order: what a --dataset run without --model
+    benchmarks. Raises ConfigError when it holds none, ModelError when such a model is missing."""
+    ids = [model_id for model_id in MODEL_OF_ID if (Path(dataset) / model_id).is_dir()]
+    if not ids:
+        raise ConfigError(f"dataset folder {dataset} has no folder of an MLPerf Tiny model id "
+                          f"({', '.join(MODEL_OF_ID)}); name the model of each of its folders "
+                          "with --model")
+    return [mlperf_tiny.model_path(MODEL_OF_ID[model_id]) for model_id in ids]
 
 
 # ---------------------------------------------------------------- the pipeline

@@ -95,7 +95,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dataset", metavar="DIR",
                     help="test sets in MLPerf Tiny's runner layout (DIR/kws01/y_labels.csv and "
                          "input files, ...) instead of the zoo's vectors, scored as the runner "
-                         "scores them")
+                         "scores them; without --model, the MLPerf Tiny reference models whose "
+                         "id folder (kws01, vww01, ic01, ad01) DIR holds")
     group.addoption("--kernels", choices=("auto", "portable"), default="auto",
                     help="int8 kernel set: auto = SMLAD/SXTB16 inner loops on cores with the DSP "
                          "extension, portable C elsewhere (default); portable = plain C everywhere. "
@@ -169,10 +170,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     try:
         state.boards = state.resolve(names)
-        state.models = _models_from_options(config.getoption("model") or [])
+        dataset = config.getoption("dataset")
+        state.models = _models_from_options(config.getoption("model") or [], dataset)
         check_unique_names("board", [(board.name, board.name) for board in state.boards])
         check_unique_names("model", [(_model_label(path), str(path)) for path in state.models])
-        dataset = config.getoption("dataset")
         check_dataset(Path(dataset) if dataset else None, state.models)  # before any build
     except HilbenchError as error:
         raise pytest.UsageError(f"hilbench: {error}") from None
@@ -293,12 +294,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         progress.close()
 
 
-def _models_from_options(values: list[str]) -> list[Path]:
-    from hilbench.bench import default_models, find_model
+def _models_from_options(values: list[str], dataset: str | None = None) -> list[Path]:
+    from hilbench.bench import dataset_models, default_models, find_model
 
     names = [name.strip() for value in values for name in value.split(",") if name.strip()]
-    # The same file given twice runs once, as a board given twice does.
-    return list(dict.fromkeys(find_model(name) for name in names)) if names else default_models()
+    if names:  # the same file given twice runs once, as a board given twice does
+        return list(dict.fromkeys(find_model(name) for name in names))
+    return dataset_models(Path(dataset)) if dataset else default_models()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

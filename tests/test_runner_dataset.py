@@ -260,3 +260,26 @@ def test_pytest_refuses_a_malformed_set_before_building(tmp_path, ad01_model):
     assert "line 1: bytes_to_send 640 is given without a stride" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert cache_is_empty(cache), sorted(str(p) for p in cache.rglob("*"))[:5]
+
+
+def test_pytest_without_model_benchmarks_the_reference_models_whose_folders_the_set_holds(
+        tmp_path, mlperf_tiny):
+    mlperf_tiny("ad01_int8")
+    write_runner_dataset(tmp_path / "sets", "ad01", {"a.bin": floats(*range(640)),
+                                                     "b.bin": floats(*range(1, 641))},
+                         ["a.bin,2,0", "b.bin,2,1"])
+    (tmp_path / "sets" / "notes").mkdir()   # a folder that names no model id is not a model
+    result = run_cli(["pytest", "--board=host", f"--dataset={tmp_path / 'sets'}", "--collect-only",
+                      "-q", "-p", "no:cacheprovider"], tmp_path, tmp_path / "cache")
+    assert result.returncode == 0, result.stdout + result.stderr
+    collected = [line for line in result.stdout.splitlines() if "::" in line]
+    assert collected and all("ad01_int8" in line for line in collected), result.stdout
+
+
+def test_pytest_without_model_refuses_a_set_with_no_model_id_folder(tmp_path):
+    write_runner_dataset(tmp_path / "sets", "kws", {"a.bin": bytes(490)}, ["a.bin,12,0"])
+    result = run_cli(["pytest", "--board=host", f"--dataset={tmp_path / 'sets'}", "-q",
+                      "-p", "no:cacheprovider"], tmp_path, tmp_path / "cache")
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, result.stdout + result.stderr
+    assert "has no folder of an MLPerf Tiny model id (kws01, vww01, ic01, ad01)" in result.stderr
+    assert "--model" in result.stderr and "Traceback" not in result.stderr + result.stdout
