@@ -5,10 +5,6 @@ project's stand-in for that firmware."""
 
 from __future__ import annotations
 
-import csv
-import json
-import signal
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -183,27 +179,13 @@ def test_pytest_suite_on_a_plain_ad01_dut_scores_its_printed_anomaly_scores(tmp_
     from sklearn.metrics import roc_auc_score
 
     from hilbench.measure.reference import interpreter_outputs
-    from test_plain_mlperf_twin import lab_file, run
-    from test_twin_serve import start_serve, stop
+    from test_plain_mlperf_twin import suite_on_a_plain_twin
 
     model = mlperf_tiny("ad01_int8")
     x, y = ad01_dataset(tmp_path / "sets", mlperf_tiny)
-    process, facts = start_serve("--plain-mlperf", model="ad01_int8")
-    try:
-        lab = lab_file(tmp_path, facts["url"])
-        result = run(["-m", "pytest", "-p", "no:cacheprovider", "-p", "no:labgrid", "-q",
-                      "--board=peer", f"--lab={lab}", "--model=ad01_int8",
-                      f"--dataset={tmp_path / 'sets'}"],
-                     tmp_path, HILBENCH_RESULTS=str(tmp_path / "results"))
-    finally:
-        stop(process, signal.SIGTERM)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    [csv_path] = (tmp_path / "results" / "runs").glob("*/results.csv")
-    [row] = list(csv.DictReader(csv_path.open()))
+    row, figures = suite_on_a_plain_twin(tmp_path, "ad01_int8", f"--dataset={tmp_path / 'sets'}")
     assert (row["model"], row["mode"], row["latency_source"]) == ("ad01_int8", "emulated", "icount")
     assert row["bitexact_rate"] == ""
-    [figures_path] = csv_path.parent.glob("figures/*.json")
-    figures = json.loads(figures_path.read_text())
     assert figures["outputs"] == "score"
     assert figures["accuracy"]["bitexact_missing_because"] == "the DUT prints one anomaly score, not the output tensor"
     scores = figures["dut_protocol"]["printed_scores"]

@@ -32,6 +32,25 @@ def run(args: list[str], cwd, **env: str) -> subprocess.CompletedProcess:
                           timeout=600, env={**os.environ, "PYTHONPATH": str(REPO), **env})
 
 
+def suite_on_a_plain_twin(tmp_path, model: str, *options: str) -> tuple[dict, dict]:
+    """pytest --board=peer --lab lab.yaml --model=MODEL [options] against 'twin serve
+    --plain-mlperf' of the model on a socket:// URL: the row (as the run's CSV has it) and
+    its figures."""
+    process, facts = start_serve("--plain-mlperf", model=model)
+    try:
+        lab = lab_file(tmp_path, facts["url"])
+        result = run(["-m", "pytest", "-p", "no:cacheprovider", "-p", "no:labgrid", "-q",
+                      "--board=peer", f"--lab={lab}", f"--model={model}", *options],
+                     tmp_path, HILBENCH_RESULTS=str(tmp_path / "results"))
+    finally:
+        stop(process, signal.SIGTERM)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    [csv_path] = (tmp_path / "results" / "runs").glob("*/results.csv")
+    [row] = list(csv.DictReader(csv_path.open()))
+    [figures_path] = csv_path.parent.glob("figures/*.json")
+    return row, json.loads(figures_path.read_text())
+
+
 @pytest.fixture(scope="module")
 def plain_ad_twin():
     process, facts = start_serve("--plain-mlperf")
@@ -74,24 +93,12 @@ def test_pytest_suite_on_a_plain_mlperf_tiny_dut_on_a_socket_url(tmp_path, mlper
     """The issue's 'done': pytest --board=B --lab lab.yaml --model=kws_ref_model against a
     plain MLPerf Tiny DUT (answers m-model-[kws01], no hb extensions) on a socket:// URL."""
     mlperf_tiny("kws_ref_model")
-    process, facts = start_serve("--plain-mlperf", model="kws_ref_model")
-    try:
-        lab = lab_file(tmp_path, facts["url"])
-        result = run(["-m", "pytest", "-p", "no:cacheprovider", "-p", "no:labgrid", "-q",
-                      "--board=peer", f"--lab={lab}", "--model=kws_ref_model", "--vectors=3"],
-                     tmp_path, HILBENCH_RESULTS=str(tmp_path / "results"))
-    finally:
-        stop(process, signal.SIGTERM)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    [csv_path] = (tmp_path / "results" / "runs").glob("*/results.csv")
-    [row] = list(csv.DictReader(csv_path.open()))
+    row, figures = suite_on_a_plain_twin(tmp_path, "kws_ref_model", "--vectors=3")
     assert (row["board"], row["model"], row["mode"], row["latency_source"]) == (
         "peer", "kws_ref_model", "emulated", "icount")
     assert row["runtime"] == "mlperf-dut:dut-[mps2-an386]"
     assert float(row["bitexact_rate"]) == 1.0      # recovered from the truncated printout
     assert float(row["latency_ms_p50"]) > 0 and row["energy_source"] == "model"
-    [figures_path] = csv_path.parent.glob("figures/*.json")
-    figures = json.loads(figures_path.read_text())
     assert figures["outputs"] == "printed" and figures["dut_protocol"]["printed_format"] == "truncate"
     assert figures["dut_protocol"]["clobbers_input"] is True
     assert "clobbered input" in figures["latency"]["clobbered_input"]
