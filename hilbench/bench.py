@@ -199,11 +199,6 @@ class Dut:
     def __post_init__(self) -> None:
         if self.firmware is not None:
             check_profile(self.session, self.firmware)
-        self.session.input_spec = self._single_input()
-
-    def _single_input(self) -> TensorSpec | None:
-        """The input tensor a session's 'db' path quantizes float features with."""
-        return self.model.inputs[0] if len(self.model.inputs) == 1 else None
 
     @property
     def plain_mlperf(self) -> bool:
@@ -286,7 +281,7 @@ class Dut:
                 if self.session.host_file_dir is None:  # the same channel as this DUT's session
                     session.host_file_dir = None
                 session.sync()
-                session.input_spec = self._single_input()
+                session.input_spec = db_input_spec(self.model)
                 if session.profile() != self.session.capabilities:
                     raise DeployError(f"a second twin of {self.board.name} answers with another profile: "
                                       f"{session.capabilities} instead of {self.session.capabilities}")
@@ -501,6 +496,7 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
         stack.enter_context(board_lock(board))   # no other process flashes or talks to it now
         endpoint = stack.enter_context(deploy(board, firmware))
         session = stack.enter_context(DutSession.from_endpoint(endpoint, baudrate=board.board.connection.baud))
+        session.input_spec = db_input_spec(compiled)
         session.sync()
         capabilities = check_profile(session, firmware)
         if capabilities.plain_mlperf:
@@ -515,6 +511,12 @@ def open_dut(board: ResolvedBoard, model: str | Path, *, opt_level: str = "O2",
         phases.stop()
         yield Dut(board, model_path, compiled, firmware, endpoint, session, runtime=runtime,
                   phases=phases)
+
+
+def db_input_spec(compiled: CompiledModel) -> TensorSpec | None:
+    """The input tensor a session's 'db' path quantizes float features with (None for a model
+    with several inputs, whose 'db' bytes are the tensors themselves)."""
+    return compiled.inputs[0] if len(compiled.inputs) == 1 else None
 
 
 NETWORK_PORT_TIMEOUT_S = 3.0

@@ -15,6 +15,9 @@
  * printed with a truncating %0.3f (as many embedded printf implementations do), and the input
  * copied into the arena once per "infer" command, so that a model whose arena reuses the
  * input's bytes runs its second and later inferences on a clobbered input.
+ *
+ * In both modes, "db" and "results" follow the MLPerf Tiny reference firmware of the model's id
+ * (HB_MODEL_DB_FORMAT, HB_MODEL_RESULTS below), so that the benchmark's runner can drive it.
  */
 #include "hb_dut.h"
 
