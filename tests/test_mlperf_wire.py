@@ -197,3 +197,39 @@ def test_pytest_suite_on_a_plain_ad01_dut_scores_its_printed_anomaly_scores(tmp_
     host = anomaly_score_like_reference_firmware(interpreter_outputs(model, quantized).reshape(len(y), -1),
                                                  out_spec, x)
     assert float(row["accuracy"]) == pytest.approx(roc_auc_score(y, np.trunc(host * 1000) / 1000))
+
+
+def test_scores_of_a_dut_that_reads_db_otherwise_stop_the_run(tmp_path, mlperf_tiny):
+    """The host's score check catches a wire-format mismatch: here the host encodes the ad01
+    features at an eighth of the model's input scale, so the plain DUT quantizes other int8 values
+    than tflite-micro runs on, and its printed scores are far from the host's."""
+    from dataclasses import replace
+
+    from hilbench.bench import compiled_model_dir, open_dut
+    from hilbench.boards import resolve_boards
+    from hilbench.build import build_firmware
+    from hilbench.compile import compile_model
+    from hilbench.deploy.host import start_host_firmware
+    from hilbench.errors import MeasurementError
+    from hilbench.measure.reference import interpreter_outputs
+    from hilbench.procedure import ReferenceData, check_printed_scores
+    from hilbench.twin_serve import PLAIN_MLPERF_DEFINES
+
+    model = mlperf_tiny("ad01_int8")
+    compiled = compile_model(model, compiled_model_dir(model, "auto"))
+    firmware = build_firmware("host", compiled, extra_defines=PLAIN_MLPERF_DEFINES)
+    x = np.random.default_rng(3).integers(-60, 60, size=(3, 640), dtype=np.int8)
+    with start_host_firmware(firmware) as endpoint:
+        lab = tmp_path / "lab.yaml"
+        lab.write_text(f"boards:\n  ad:\n    extends: nano33\n    connection: {{port: '{endpoint.url}'}}\n"
+                       "    flasher: {kind: none}\n")
+        [board] = resolve_boards(["ad"], lab=lab)
+        with open_dut(board, "ad01_int8") as dut:
+            data = ReferenceData(x_int8=x)
+            outputs, _ = dut.read_outputs(x)
+            expected = interpreter_outputs(model, x).reshape(3, -1)
+            assert check_printed_scores(dut, data, outputs, expected)["agreement_rate"] == 1.0
+            dut.session.input_spec = replace(dut.session.input_spec, scale=dut.session.input_spec.scale / 8)
+            outputs, _ = dut.read_outputs(x)
+            with pytest.raises(MeasurementError, match="printed anomaly scores far from the host's"):
+                check_printed_scores(dut, data, outputs, expected)
