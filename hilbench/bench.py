@@ -400,10 +400,14 @@ def host_clock_hz() -> float:
 
 def compiled_model_dir(model_path: Path, kernels: str) -> Path:
     """Where a model's C sources go: the cache, keyed by the model file's content, the kernel
-    set and the compiler's own sources (two checkouts or kernel sets never share a folder)."""
+    set and the compiler's own sources, with the wire-format table it generates from (two
+    checkouts or kernel sets never share a folder)."""
+    from hilbench import mlperf_wire
+
     digest = hashlib.sha256(Path(model_path).read_bytes())
     digest.update(kernels.encode())
-    for source in sorted(Path(compile_model.__code__.co_filename).parent.glob("*.py")):
+    for source in [*sorted(Path(compile_model.__code__.co_filename).parent.glob("*.py")),
+                   Path(mlperf_wire.__file__)]:
         digest.update(source.read_bytes())
     return cache_root() / "compiled" / f"{model_name(model_path)}-{kernels}-{digest.hexdigest()[:16]}"
 
