@@ -219,7 +219,10 @@ def test_without_a_device_timer_the_marks_are_checked_against_the_host_clock(tmp
     """A plain MLPerf Tiny DUT in energy mode reports no device time: each window's marks must
     lie within what the host clock saw of its 'infer N 1' command."""
     counts, serial_s = waveform.inferences_per_window, 5e-3
-    hosts = [HostWindow(command_s=(n + 1) * INFERENCE_S + serial_s + 1e-3, warmup=1, overhead_s=serial_s)
+    # A host that reads m-ready on time (late_read_s=0): these windows last ~20 ms, under the
+    # default allowance for late reads, which would leave the lower bound nothing to check.
+    hosts = [HostWindow(command_s=(n + 1) * INFERENCE_S + serial_s + 1e-3, warmup=1, overhead_s=serial_s,
+                        late_read_s=0.0)
              for n in counts]
     path = tmp_path / "run.jls"
     write_jls(path, waveform)
