@@ -233,3 +233,40 @@ def test_scores_of_a_dut_that_reads_db_otherwise_stop_the_run(tmp_path, mlperf_t
             outputs, _ = dut.read_outputs(x)
             with pytest.raises(MeasurementError, match="printed anomaly scores far from the host's"):
                 check_printed_scores(dut, data, outputs, expected)
+
+
+def test_hilbench_firmware_takes_the_runners_features_on_db_and_the_tensor_on_its_binary_load(
+        mlperf_tiny):
+    """hilbench's own ad01 firmware (not the plain build), as MLPerf Tiny's runner drives it:
+    float32 features on 'db' and one anomaly score on 'results'; 'hb bulk' still loads the
+    int8 tensor, and 'hb raw' still gives the output tensor, both tflite-micro's."""
+    from hilbench.bench import compiled_model_dir
+    from hilbench.build import build_firmware
+    from hilbench.compile import compile_model
+    from hilbench.deploy.host import start_host_firmware
+    from hilbench.measure.reference import interpreter_outputs
+    from hilbench.session import DutSession
+
+    model = mlperf_tiny("ad01_int8")
+    compiled = compile_model(model, compiled_model_dir(model, "auto"))
+    [spec], [out_spec] = compiled.inputs, compiled.outputs
+    features = np.random.default_rng(4).normal(0, 2, size=640).astype(np.float32)
+    tensor = quantize_like_reference_firmware(features, spec)
+    expected = interpreter_outputs(model, tensor.reshape(1, -1)).reshape(1, -1)
+    with start_host_firmware(build_firmware("host", compiled)) as endpoint, \
+            DutSession.from_endpoint(endpoint) as session:
+        session.sync()
+        assert session.profile().model == "ad01" and session.load_path != "hex"
+        session._load_hex(features.astype("<f4").tobytes())    # what the runner sends
+        session.infer(1, 0)
+        [score] = session.results()
+        assert np.array_equal(np.frombuffer(session.raw_output(), np.int8), expected[0])
+        host = anomaly_score_like_reference_firmware(expected, out_spec, features)[0]
+        assert abs(score - host) <= 0.0005 + 1e-6 * host     # this build rounds to 3 decimals
+        session.load_input(tensor.tobytes())                  # hb bulk: the int8 tensor itself
+        session.infer(1, 0)
+        assert np.array_equal(np.frombuffer(session.raw_output(), np.int8), expected[0])
+        [score] = session.results()   # against the tensor's dequantization, the only real values it has
+        host = anomaly_score_like_reference_firmware(
+            expected, out_spec, dequantize_like_reference_firmware(tensor, spec))[0]
+        assert abs(score - host) <= 0.0005 + 1e-6 * host
