@@ -215,6 +215,11 @@ class Dut:
         says why they cannot be (a guessed tensor never comes out).
         """
         outputs, run = self.read_outputs(inputs, on_vector=on_vector, max_twins=max_twins)
+        if outputs.kind == "score":
+            raise DutError(f"the plain MLPerf Tiny DUT on {self.endpoint.url} runs "
+                           f"'{self.session.capabilities.model}', which prints one anomaly score per "
+                           "inference, not its output tensor: there are no outputs to write; "
+                           "benchmark it with 'hilbench measure' or the pytest suite")
         if not outputs.exact:
             raise DutError(f"the outputs of the plain MLPerf Tiny DUT on {self.endpoint.url} cannot be "
                            f"recovered exactly from the floats it printed: {outputs.reason}")

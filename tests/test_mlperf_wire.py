@@ -210,7 +210,7 @@ def test_scores_of_a_dut_that_reads_db_otherwise_stop_the_run(tmp_path, mlperf_t
     from hilbench.build import build_firmware
     from hilbench.compile import compile_model
     from hilbench.deploy.host import start_host_firmware
-    from hilbench.errors import MeasurementError
+    from hilbench.errors import DutError, MeasurementError
     from hilbench.measure.reference import interpreter_outputs
     from hilbench.procedure import ReferenceData, check_printed_scores
     from hilbench.twin_serve import PLAIN_MLPERF_DEFINES
@@ -225,6 +225,13 @@ def test_scores_of_a_dut_that_reads_db_otherwise_stop_the_run(tmp_path, mlperf_t
                        "    flasher: {kind: none}\n")
         [board] = resolve_boards(["ad"], lab=lab)
         with open_dut(board, "ad01_int8") as dut:
+            # Float features the host has reach the DUT byte for byte, as the runner sends a file.
+            features = np.random.default_rng(5).normal(0, 2, size=(1, 640)).astype("<f4")
+            dut.read_outputs(quantize_like_reference_firmware(features, dut.input_spec),
+                             real_values=features.astype(np.float64))
+            assert dut.session.db_print() == features.tobytes()
+            with pytest.raises(DutError, match="prints one anomaly score per inference"):
+                dut.infer(x[:1])   # what 'hilbench infer' runs: no output tensor to write
             data = ReferenceData(x_int8=x)
             outputs, _ = dut.read_outputs(x)
             expected = interpreter_outputs(model, x).reshape(3, -1)
