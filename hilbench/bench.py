@@ -184,7 +184,7 @@ class Dut:
     def input_spec(self) -> TensorSpec:
         """The model's single input tensor."""
         if len(self.model.inputs) != 1:
-            raise ModelError(f"model {self.model_path.name} has {len(self.model.inputs)} inputs; "
+            raise ModelError(f"model {self.model_path} has {len(self.model.inputs)} inputs; "
                              "hilbench streams models with exactly one input")
         return self.model.inputs[0]
 
@@ -192,7 +192,7 @@ class Dut:
     def output_spec(self) -> TensorSpec:
         """The model's single output tensor."""
         if len(self.model.outputs) != 1:
-            raise ModelError(f"model {self.model_path.name} has {len(self.model.outputs)} outputs; "
+            raise ModelError(f"model {self.model_path} has {len(self.model.outputs)} outputs; "
                              "hilbench reads models with exactly one output")
         return self.model.outputs[0]
 

@@ -427,7 +427,7 @@ def dut(request: pytest.FixtureRequest, board: ResolvedBoard, tflite_model: Path
                 phases=phases))
         except HilbenchError as error:
             # Remember the failure: the next test on this pair must not rebuild and fail again.
-            current.error = f"hilbench: {board.name} ({board.describe()}), {tflite_model.name}: {error}"
+            current.error = f"hilbench: {board.name} ({board.describe()}), {_model_label(tflite_model)}: {error}"
             current.stack.close()
     if current.error is not None:
         pytest.fail(current.error, pytrace=False)

@@ -254,7 +254,10 @@ def test_an_exporter_dying_mid_run_fails_that_row_and_the_other_board_finishes(l
     lab.twins["twin-b"].kill()
     output, _ = run.communicate(timeout=300)
     assert run.returncode == 1, output[-4000:]
-    assert "1 failed, 1 passed" in output, output[-6000:]
+    # On a loaded machine host b may go down while its DUT is still being opened (the row
+    # fails in the dut fixture, an "error") rather than mid-vectors (a "failed" test): either
+    # way that row fails with the same message and the other board finishes.
+    assert re.search(r"\b1 (failed|error), 1 passed|\b1 passed, 1 (failed|error)\b", output), output[-6000:]
     failure = output[output.index("test_reference_benchmark[twin-b-ad]"):]
     assert "hilbench: twin-b (emulated on labgrid place hb-twin-b), ad: " in failure
     assert "reading from socket://127.0.0.1:" in failure and "the DUT closed the line" in failure

@@ -70,7 +70,7 @@ def test_dut_deploy_failure_fails_each_test_cleanly(pytester, monkeypatch, unlab
     result = pytester.runpytest("--board=nano33", f"--model={unlabelled_model}", "--no-reference-suite")
     result.assert_outcomes(errors=2)
     # the real board is "connected" but cannot be flashed here: say so, and what to do instead
-    result.stdout.fnmatch_lines(["*hilbench: nano33 (hardware on /dev/ttyACM0), ad_plain.tflite: *--emulate*"])
+    result.stdout.fnmatch_lines(["*hilbench: nano33 (hardware on /dev/ttyACM0), ad_plain: *--emulate*"])
     assert "Traceback" not in result.stdout.str()
 
 

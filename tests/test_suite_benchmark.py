@@ -102,6 +102,6 @@ def test_a_probe_without_serial_number_fails_the_row_before_building(suite):
                    "    power_probe: {kind: joulescope}\n")
     result = suite.runpytest("--board=bench-nano", f"--lab={lab}", "--model=gesture")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*hilbench: bench-nano (hardware on socket://127.0.0.1:9), int8.tflite: "
+    result.stdout.fnmatch_lines(["*hilbench: bench-nano (hardware on socket://127.0.0.1:9), gesture: "
                                  "board 'bench-nano' has a Joulescope (power_probe.kind) but no "
                                  "power_probe.serial; set boards.bench-nano.power_probe.serial*"])
