@@ -68,13 +68,11 @@ class WireFormat:
             return tensor.tobytes()
         if self.db_input == UINT8_PIXELS:
             return (tensor.astype(np.int16) + PIXEL_OFFSET).astype(np.uint8).tobytes()
-        features = None
         if real_values is not None:
             features = np.asarray(real_values, dtype=np.float32).reshape(-1)
-            if not np.array_equal(quantize_like_reference_firmware(features, spec), tensor):
-                features = None
-        if features is None:
-            features = dequantize_like_reference_firmware(tensor, spec)
+            if np.array_equal(quantize_like_reference_firmware(features, spec), tensor):
+                return features.astype("<f4").tobytes()
+        features = dequantize_like_reference_firmware(tensor, spec.scale, spec.zero_point)
         if not np.array_equal(quantize_like_reference_firmware(features, spec), tensor):
             raise ValueError(f"float features for a {spec.dtype} input at scale {spec.scale:g}, "
                              f"zero point {spec.zero_point} do not quantize back to the tensor")
@@ -119,9 +117,10 @@ def quantize_like_reference_firmware(values: np.ndarray, spec) -> np.ndarray:
     return np.clip(rounded + spec.zero_point, info.min, info.max).astype(spec.dtype)
 
 
-def dequantize_like_reference_firmware(values: np.ndarray, spec) -> np.ndarray:
-    """float32 (q - zero_point) * scale, as DequantizeInt8ToFloat in the reference firmware."""
-    return (np.asarray(values).astype(np.int32) - spec.zero_point).astype(np.float32) * np.float32(spec.scale)
+def dequantize_like_reference_firmware(values: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """float32 (q - zero_point) * scale, as DequantizeInt8ToFloat in the reference firmware (and
+    as any DUT that prints its dequantized outputs computes them)."""
+    return (np.asarray(values).astype(np.int32) - zero_point).astype(np.float32) * np.float32(scale)
 
 
 def anomaly_score_like_reference_firmware(outputs: np.ndarray, output_spec,
@@ -130,11 +129,9 @@ def anomaly_score_like_reference_firmware(outputs: np.ndarray, output_spec,
     feature)^2, summed in float32 in element order as its calculate_result() does."""
     outputs = np.atleast_2d(np.asarray(outputs))
     features = np.asarray(features, dtype=np.float32).reshape(outputs.shape[0], -1)
-    diffs = dequantize_like_reference_firmware(outputs.reshape(outputs.shape[0], -1), output_spec) - features
-    scores = np.empty(len(diffs), dtype=np.float32)
-    for row, diff in enumerate(diffs):
-        total = np.float32(0.0)
-        for value in diff * diff:
-            total = np.float32(total + value)
-        scores[row] = total / np.float32(diff.size)
-    return scores
+    diffs = dequantize_like_reference_firmware(outputs.reshape(outputs.shape[0], -1),
+                                               output_spec.scale, output_spec.zero_point) - features
+    # add.accumulate adds strictly in element order in float32, as the firmware's loop does
+    # (a plain sum would add pairwise and round differently).
+    totals = np.add.accumulate(diffs * diffs, axis=1, dtype=np.float32)[:, -1]
+    return totals / np.float32(diffs.shape[1])

@@ -44,8 +44,8 @@ import numpy as np
 
 from hilbench.compile.compiler import TensorSpec
 from hilbench.errors import ConfigError
+from hilbench.measure.accuracy import dequantize
 from hilbench.mlperf_wire import ANOMALY_SCORE, WIRE_FORMATS, wire_format
-from hilbench.mlperf_wire import quantize_like_reference_firmware  # noqa: F401 (re-exported)
 
 LABELS_FILE = "y_labels.csv"
 # Ids whose firmware prints an anomaly score: scored by ROC AUC unless told otherwise.
@@ -182,7 +182,7 @@ def load_runner_dataset(root: str | Path, model_id: str, spec: TensorSpec,
     if any(window.x_float is not None for window in windows):
         # Files of both kinds in one set: the raw tensors' real values are their dequantization.
         x_float = np.stack([window.x_float if window.x_float is not None
-                            else (window.x.astype(np.float64) - spec.zero_point) * spec.scale
+                            else dequantize(window.x, spec.scale, spec.zero_point)
                             for window in windows])
     return RunnerDataset(x=np.stack([window.x for window in windows]), x_float=x_float,
                          file_of_window=np.asarray(file_of_window), labels=np.asarray(labels),

@@ -40,7 +40,7 @@ def test_dequantized_ad01_features_quantize_back_to_the_same_int8_tensor(mlperf_
     """From the int8 tensor alone, the host sends (q - zero_point) * scale in float32: the
     reference firmware's round(x / scale) + zero_point gives every int8 value back exactly."""
     [spec] = model_input_specs(mlperf_tiny("ad01_int8"))
-    features = dequantize_like_reference_firmware(ALL_INT8, spec)
+    features = dequantize_like_reference_firmware(ALL_INT8, spec.scale, spec.zero_point)
     assert np.array_equal(quantize_like_reference_firmware(features, spec), ALL_INT8)
     sent = wire_format("ad01").encode(ALL_INT8, spec)
     assert np.array_equal(np.frombuffer(sent, "<f4"), features)
@@ -50,7 +50,7 @@ def test_dequantized_ad01_features_quantize_back_to_the_same_int8_tensor(mlperf_
 @given(scale=st.floats(1e-6, 1e3, allow_nan=False), zero_point=st.integers(-128, 127))
 def test_dequantized_features_quantize_back_for_any_int8_quantization(scale, zero_point):
     spec = TensorSpec("x", (1, 256), "int8", scale, zero_point, 256)
-    features = dequantize_like_reference_firmware(ALL_INT8, spec)
+    features = dequantize_like_reference_firmware(ALL_INT8, spec.scale, spec.zero_point)
     assert np.array_equal(quantize_like_reference_firmware(features, spec), ALL_INT8)
 
 
@@ -61,7 +61,7 @@ def test_real_features_are_sent_when_they_give_the_tensor_else_its_dequantizatio
     assert np.array_equal(np.frombuffer(wire_format("ad01").encode(tensor, spec, real), "<f4"), real)
     other = tensor + np.int8(1)  # the floats are not where this tensor came from
     assert np.array_equal(np.frombuffer(wire_format("ad01").encode(other, spec, real), "<f4"),
-                          dequantize_like_reference_firmware(other, spec))
+                          dequantize_like_reference_firmware(other, spec.scale, spec.zero_point))
 
 
 def test_c_round_halves_away_from_zero_and_is_exact_just_below_a_half():
@@ -151,10 +151,9 @@ def test_the_int8_tensor_on_db_would_give_other_outputs(plain_host_duts, mlperf_
             printed[how] = np.array(session.results())
     expected = interpreter_outputs(model, row).reshape(-1)
     [out_spec] = model_output_specs(model)
-    np.testing.assert_allclose(printed["pixels"], dequantize_like_reference_firmware(expected, out_spec),
-                               atol=1e-3)
-    assert not np.allclose(printed["tensor"], dequantize_like_reference_firmware(expected, out_spec),
-                           atol=1e-3)
+    dequantized = dequantize_like_reference_firmware(expected, out_spec.scale, out_spec.zero_point)
+    np.testing.assert_allclose(printed["pixels"], dequantized, atol=1e-3)
+    assert not np.allclose(printed["tensor"], dequantized, atol=1e-3)
 
 
 def ad01_dataset(root, mlperf_tiny) -> tuple[np.ndarray, np.ndarray]:
@@ -275,5 +274,5 @@ def test_hilbench_firmware_takes_the_runners_features_on_db_and_the_tensor_on_it
         assert np.array_equal(np.frombuffer(session.raw_output(), np.int8), expected[0])
         [score] = session.results()   # against the tensor's dequantization, the only real values it has
         host = anomaly_score_like_reference_firmware(
-            expected, out_spec, dequantize_like_reference_firmware(tensor, spec))[0]
+            expected, out_spec, dequantize_like_reference_firmware(tensor, spec.scale, spec.zero_point))[0]
         assert abs(score - host) <= 0.0005 + 1e-6 * host

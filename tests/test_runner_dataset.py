@@ -15,7 +15,8 @@ import pytest
 from hilbench.compile.compiler import TensorSpec
 from hilbench.errors import ConfigError
 from hilbench.measure.accuracy import mean_per_group
-from hilbench.runner_dataset import load_runner_dataset, quantize_like_reference_firmware
+from hilbench.mlperf_wire import quantize_like_reference_firmware
+from hilbench.runner_dataset import load_runner_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 INT8_8 = TensorSpec("input", (1, 8), "int8", 0.5, 0, 8)   # 8 values; float windows: 32 bytes

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hilbench.mlperf_wire import dequantize_like_reference_firmware
+
 CONVENTIONS = ("round", "truncate")
 
 
@@ -54,8 +56,7 @@ def recover_printed_outputs(printed: np.ndarray, dtype: str, scale: float,
                                            "(only 8- and 16-bit quantized outputs are)")
     info = np.iinfo(kind)
     candidates = np.arange(info.min, info.max + 1, dtype=np.int64)
-    # The DUT's own arithmetic: float32 (q - zero_point) * float32 scale.
-    dequantized = (candidates - zero_point).astype(np.float32) * np.float32(scale)
+    dequantized = dequantize_like_reference_firmware(candidates, scale, zero_point)  # the DUT's own
     answers: dict[str, np.ndarray] = {}
     problems: dict[str, str] = {}
     for convention in CONVENTIONS:
